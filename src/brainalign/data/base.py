@@ -1,0 +1,140 @@
+"""Reader interface and registry.
+
+A reader knows one published layout. It is given a root folder and works on any
+folder in that layout (other subjects, other subsets). Listing (``refs``) is cheap
+and reads no signal; ``load`` reads one recording into a :class:`Recording`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
+
+from brainalign.data.recording import Recording
+from brainalign.errors import DataError
+
+_READERS: dict[str, type["Reader"]] = {}
+
+
+@dataclass(frozen=True)
+class RecordingRef:
+    """Where one recording lives, without reading it."""
+
+    key: str
+    subject: str
+    paths: tuple[Path, ...]
+    session: str | None = None
+    run: str | None = None
+    extra: tuple[tuple[str, Any], ...] = field(default=())
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return dict(self.extra).get(name, default)
+
+
+class Reader:
+    """Base class of all dataset readers."""
+
+    name: ClassVar[str] = ""
+    #: modalities the layout provides (for listings)
+    modalities: ClassVar[tuple[str, ...]] = ("eeg",)
+
+    def __init__(self, root: str | os.PathLike, **params: Any):
+        self.root = Path(root).expanduser()
+        if not self.root.exists():
+            raise DataError(self.root, "folder does not exist")
+        self.params = params
+
+    # -- to implement -------------------------------------------------------
+    @classmethod
+    def detect(cls, root: Path) -> bool:  # pragma: no cover - abstract
+        """True when ``root`` is laid out as this reader expects."""
+        raise NotImplementedError
+
+    def refs(self) -> list[RecordingRef]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def load(self, ref: RecordingRef) -> Recording:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------
+    def __iter__(self) -> Iterator[Recording]:
+        for ref in self.refs():
+            yield self.load(ref)
+
+    def __len__(self) -> int:
+        return len(self.refs())
+
+    def images(self) -> list[Path]:
+        """Paired stimulus images of the whole set (empty if none)."""
+        return []
+
+    def summary(self, count_trials: bool = True) -> dict[str, Any]:
+        """Counts for ``brainalign datasets``: subjects, recordings, trials, images,
+        modalities. Readers override ``n_trials`` when trials can be counted
+        cheaply."""
+        refs = self.refs()
+        out: dict[str, Any] = {
+            "name": self.root.name,
+            "reader": self.name,
+            "path": str(self.root),
+            "subjects": len({r.subject for r in refs}),
+            "recordings": len(refs),
+        }
+        if count_trials:
+            n = self.n_trials(refs)
+            if n is not None:
+                out["trials"] = n
+        imgs = self.images()
+        if imgs:
+            out["images"] = len(imgs)
+        out["modalities"] = list(self.modalities)
+        return out
+
+    def n_trials(self, refs: list[RecordingRef]) -> int | None:
+        """Total trials over ``refs``, or None where the layout has no trials."""
+        return None
+
+
+def register_reader(cls: type[Reader]) -> type[Reader]:
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    _READERS[cls.name] = cls
+    return cls
+
+
+def available_readers() -> dict[str, type[Reader]]:
+    import brainalign.data.readers  # noqa: F401  (registers the built-in readers)
+
+    return dict(_READERS)
+
+
+def get_reader(name: str) -> type[Reader]:
+    readers = available_readers()
+    try:
+        return readers[name]
+    except KeyError:
+        raise DataError(None, f"unknown reader {name!r}; known: {', '.join(sorted(readers))}") from None
+
+
+def detect_reader(root: str | os.PathLike) -> type[Reader] | None:
+    """The reader whose layout ``root`` has, or None."""
+    root = Path(root)
+    for cls in available_readers().values():
+        try:
+            if cls.detect(root):
+                return cls
+        except OSError:
+            continue
+    return None
+
+
+def open_dataset(root: str | os.PathLike, reader: str | None = None, **params: Any) -> Reader:
+    """Open the dataset at ``root`` with the named reader, or the detected one."""
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise DataError(root, "folder does not exist")
+    cls = get_reader(reader) if reader else detect_reader(root)
+    if cls is None:
+        raise DataError(root, "no reader recognises this folder's layout")
+    return cls(root, **params)

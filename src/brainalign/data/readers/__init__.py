@@ -1,0 +1,15 @@
+"""Built-in readers; importing this package registers them all."""
+from brainalign.data.readers import (  # noqa: F401
+    bids,
+    eegcvpr40,
+    eegmat,
+    eegmmidb,
+    eegnb,
+    fif,
+    kaneshiro,
+    things_eeg2,
+    thoughtviz,
+    tuab,
+    wfdb_records,
+    generic,  # last: the catch-all for any MNE-readable folder
+)

@@ -1,0 +1,1 @@
+"""Reader: bids (to be written)."""

@@ -1,0 +1,1 @@
+"""Reader: eegcvpr40 (to be written)."""

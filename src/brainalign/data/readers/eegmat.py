@@ -1,0 +1,1 @@
+"""Reader: eegmat (to be written)."""

@@ -1,0 +1,1 @@
+"""Reader: eegmmidb (to be written)."""

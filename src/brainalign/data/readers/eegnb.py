@@ -1,0 +1,1 @@
+"""Reader: eegnb (to be written)."""

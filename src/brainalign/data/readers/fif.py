@@ -1,0 +1,1 @@
+"""Reader: fif (to be written)."""

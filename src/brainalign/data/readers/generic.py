@@ -1,0 +1,1 @@
+"""Reader: generic (to be written)."""

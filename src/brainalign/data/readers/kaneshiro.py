@@ -1,0 +1,1 @@
+"""Reader: kaneshiro (to be written)."""

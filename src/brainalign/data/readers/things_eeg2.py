@@ -1,0 +1,1 @@
+"""Reader: things_eeg2 (to be written)."""

@@ -1,0 +1,1 @@
+"""Reader: thoughtviz (to be written)."""

@@ -1,0 +1,1 @@
+"""Reader: tuab (to be written)."""

@@ -1,0 +1,1 @@
+"""Reader: wfdb_records (to be written)."""
