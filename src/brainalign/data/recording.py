@@ -24,8 +24,6 @@ import mne
 import numpy as np
 import pandas as pd
 
-from brainalign.errors import DataError
-
 SIGNAL_MODALITIES = ("eeg", "ecg", "eog", "emg", "misc")
 _UNIT_SCALE = {"V": 1.0, "mV": 1e3, "uV": 1e6, "µV": 1e6}
 
@@ -160,14 +158,3 @@ def split_modalities(inst: mne.io.BaseRaw | mne.BaseEpochs) -> dict[str, mne.io.
         return {present[0]: inst}
     return {m: inst.copy().pick(m) for m in present}
 
-
-def require_finite(inst: mne.io.BaseRaw | mne.BaseEpochs, path: str | Path) -> None:
-    """Raise :class:`~brainalign.errors.DataError` naming ``path`` when ``inst``
-    (loaded) holds NaN or infinite samples, which would poison any model input."""
-    data = inst.get_data()
-    bad = ~np.isfinite(data)
-    if bad.any():
-        axis = tuple(i for i in range(data.ndim) if i != data.ndim - 2)
-        per_ch = bad.sum(axis=axis)
-        names = [n for n, k in zip(inst.ch_names, per_ch) if k]
-        raise DataError(path, f"{int(bad.sum())} NaN/Inf samples in channel(s) {', '.join(names[:5])}")

@@ -27,7 +27,8 @@ import pandas as pd
 from mne_bids.config import ALLOWED_DATATYPE_EXTENSIONS
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
-from brainalign.data.recording import Recording, require_finite, split_modalities
+from brainalign.data.recording import Recording, split_modalities
+from brainalign.data.edf import check_finite
 from brainalign.errors import DataError
 
 #: the BIDS entities a RecordingRef carries, to rebuild its BIDSPath
@@ -145,7 +146,7 @@ class BidsReader(Reader):
             raise
         except Exception as err:  # MNE/mne-bids raise many types on bad files or sidecars
             raise DataError(fpath, f"cannot read BIDS recording (truncated or corrupt?): {err}") from err
-        require_finite(raw, fpath)
+        check_finite(raw, fpath)
         signals = split_modalities(raw)
         if self.datatype == "eeg" and "eeg" not in signals:
             raise DataError(fpath, f"no EEG channel (channel types: {sorted(set(raw.get_channel_types()))})")

@@ -1,1 +1,326 @@
-"""Reader: eegnb (to be written)."""
+"""Reader: eegnb, NeuroTechX eeg-notebooks Muse recordings (the visual N170 set).
+
+Layout: ``root/subjectN/sessionM/*.csv`` (some files end in ``.csv.csv``) with the
+columns ``timestamps,TP9,AF7,AF8,TP10,Right AUX,Marker0`` in µV, and the stimulus
+images in ``root/stimuli/<class folder>/*.jpg``.
+
+Choices this reader makes, all documented on the parameters below:
+
+* **Time base.** The ``timestamps`` column goes backwards many times per file in
+  some recordings; the sample index at the nominal rate ``sfreq`` (256 Hz for the
+  Muse) is reliable, so onsets are ``sample index / sfreq``. The overall span of the
+  timestamps is still used to reject a wrong ``sfreq`` (more than 5 % off).
+* **Images.** Which exact image was shown is not recorded, only its class. Each
+  trial's ``image`` is a deterministic representative of its class (the class's
+  images in sorted order, cycled over that class's trials in the file), its
+  ``image_dir`` the class folder, and ``metadata["image_exact"]`` is False. The
+  set-level :meth:`EEGNotebooksReader.images` returns every stimulus image.
+* **Duplicates.** A file whose content is byte-identical to an earlier one (in
+  sorted path order) is the same recording filed twice (subject 3 has one); it is
+  skipped with a warning, or kept and flagged (``metadata["duplicate_of"]``) with
+  ``keep_duplicates=True``.
+* **Channels.** TP9, AF7, AF8, TP10 are ``signals["eeg"]``; ``Right AUX`` (an
+  auxiliary input) is ``signals["misc"]``; data are converted from µV to V.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import mne
+import numpy as np
+import pandas as pd
+
+from brainalign.data.base import Reader, RecordingRef, register_reader
+from brainalign.data.edf import check_finite
+from brainalign.data.recording import Recording, split_modalities
+from brainalign.errors import ConfigError, DataError
+from brainalign.utils.io import file_digest
+
+EEG_CHANNELS = ("TP9", "AF7", "AF8", "TP10")
+AUX_CHANNEL = "Right AUX"
+MARKER_COLUMN = "Marker0"
+TIME_COLUMN = "timestamps"
+COLUMNS = (TIME_COLUMN, *EEG_CHANNELS, AUX_CHANNEL, MARKER_COLUMN)
+DEFAULT_MARKER_MAP: Mapping[int, str] = MappingProxyType({1: "house", 2: "face"})
+DEFAULT_STIMULUS_DIRS: Mapping[str, str] = MappingProxyType(
+    {"house": "stimuli/houses", "face": "stimuli/faces"}
+)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+_SUBJECT_DIR = re.compile(r"^subject(\d+)$", re.IGNORECASE)
+_SESSION_DIR = re.compile(r"^session(\d+)$", re.IGNORECASE)
+_HEADER_PREFIX = ",".join(COLUMNS[:5])
+_RATE_TOLERANCE = 0.05
+_FIRST_DATA_LINE = 2  # line 1 is the header
+
+
+def _csv_files(root: Path) -> list[tuple[str, str, Path]]:
+    """(subject, session, file) for every CSV in the layout: subjects and sessions in
+    numeric order, files by name."""
+    found = []
+    for sub_match, sub in _numbered_dirs(root, _SUBJECT_DIR):
+        for ses_match, ses in _numbered_dirs(sub, _SESSION_DIR):
+            for path in sorted(ses.iterdir()):
+                if path.is_file() and path.name.lower().endswith(".csv"):
+                    found.append((sub_match.group(1), ses_match.group(1), path))
+    return found
+
+
+def _numbered_dirs(folder: Path, pattern: re.Pattern[str]) -> list[tuple[re.Match[str], Path]]:
+    """Sub-folders of ``folder`` named by ``pattern``, in numeric order (2 before 10)."""
+    found = [(pattern.match(p.name), p) for p in folder.iterdir() if p.is_dir()]
+    return sorted(((m, p) for m, p in found if m), key=lambda mp: int(mp[0].group(1)))
+
+
+def _run_name(path: Path) -> str:
+    """The file name without its (possibly doubled) ``.csv`` extension."""
+    name = path.name
+    while name.lower().endswith(".csv"):
+        name = name[:-4]
+    return name
+
+
+def read_muse_csv(path: Path, columns: tuple[str, ...] = COLUMNS) -> pd.DataFrame:
+    """Read ``columns`` of a Muse CSV as numbers; DataError (with the line) for an
+    empty or malformed file, a missing column, a non-numeric value or a NaN/Inf."""
+    try:
+        table = pd.read_csv(path, usecols=lambda c: c.strip() in columns)
+    except pd.errors.EmptyDataError:
+        raise DataError(path, "empty file") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise DataError(path, f"malformed CSV ({err})") from None
+    table.columns = [c.strip() for c in table.columns]
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DataError(path, f"missing columns {missing} (expected {list(COLUMNS)})")
+    if table.empty:
+        raise DataError(path, "no samples after the header")
+    table = table[list(columns)].copy()
+    for col in columns:
+        if pd.api.types.is_numeric_dtype(table[col]):
+            continue
+        values = pd.to_numeric(table[col], errors="coerce")
+        bad = np.flatnonzero(values.isna() & table[col].notna())
+        if len(bad):
+            first = int(bad[0])
+            raise DataError(
+                path,
+                f"line {first + _FIRST_DATA_LINE}: non-numeric value {table[col].iloc[first]!r} in column "
+                f"{col!r} ({len(bad)} such rows)",
+            )
+        table[col] = values
+    checked = [c for c in columns if c != TIME_COLUMN]
+    check_finite(table[checked].to_numpy(float).T, path, checked, line_offset=_FIRST_DATA_LINE)
+    return table
+
+
+@register_reader
+class EEGNotebooksReader(Reader):
+    """eeg-notebooks Muse CSV recordings: one Recording per CSV file.
+
+    Parameters
+    ----------
+    root:
+        Folder holding ``subjectN/sessionM/*.csv`` (and, by default, ``stimuli/``).
+    marker_map:
+        ``Marker0`` value -> class label; default ``{1: "house", 2: "face"}``. Other
+        non-zero markers are skipped with a warning.
+    stimulus_dirs:
+        Class label -> folder of its stimulus images (relative to ``root`` or
+        absolute); default ``{"house": "stimuli/houses", "face": "stimuli/faces"}``.
+        None reads the EEG without images.
+    sfreq:
+        Sampling rate in Hz (default 256, the Muse's); onsets are sample index / sfreq.
+    trial_text:
+        :meth:`str.format` template of each trial's text over ``{label}``; default
+        ``"a photograph of a {label}"``.
+    keep_duplicates:
+        Keep byte-identical copies of a recording (flagged) instead of skipping them.
+    """
+
+    name = "eegnb"
+    modalities = ("eeg", "image", "text")
+
+    def __init__(
+        self,
+        root: str | Path,
+        marker_map: Mapping[int, str] = DEFAULT_MARKER_MAP,
+        stimulus_dirs: Mapping[str, str | Path] | None = DEFAULT_STIMULUS_DIRS,
+        sfreq: float = 256.0,
+        trial_text: str = "a photograph of a {label}",
+        keep_duplicates: bool = False,
+        **params: Any,
+    ):
+        super().__init__(root, **params)
+        if sfreq <= 0:
+            raise ConfigError(f"sfreq must be positive, got {sfreq}")
+        self.marker_map = {int(k): str(v) for k, v in marker_map.items()}
+        if stimulus_dirs is not None:
+            unpaired = sorted(set(self.marker_map.values()) - set(stimulus_dirs))
+            if unpaired:
+                raise ConfigError(f"stimulus_dirs has no folder for the classes {unpaired}")
+        self.stimulus_dirs = stimulus_dirs
+        self.sfreq = float(sfreq)
+        try:
+            trial_text.format(label="face")
+        except (KeyError, IndexError) as err:
+            raise ConfigError(f"trial_text {trial_text!r} may only use {{label}}, not {err}") from None
+        self.trial_text = trial_text
+        self.keep_duplicates = keep_duplicates
+        self._refs: list[RecordingRef] | None = None
+        self._class_images: dict[str, list[Path]] | None = None
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        """True when ``root`` has ``subjectN/sessionM/*.csv`` and the first such file
+        has the Muse header."""
+        root = Path(root)
+        files = _csv_files(root) if root.is_dir() else []
+        if not files:
+            return False
+        with open(files[0][2], encoding="utf-8", errors="replace") as fh:
+            return fh.readline().startswith(_HEADER_PREFIX)
+
+    # ------------------------------------------------------------------ listing
+    def refs(self) -> list[RecordingRef]:
+        """One ref per CSV file; byte-identical copies skipped (warned once) or
+        flagged. Only files of equal size are hashed, so listing stays cheap."""
+        if self._refs is None:
+            files = _csv_files(self.root)
+            duplicate_of = _find_duplicates([p for _, _, p in files])
+            if duplicate_of and not self.keep_duplicates:
+                pairs = "; ".join(f"{d} = {k}" for d, k in duplicate_of.items())
+                warnings.warn(f"eegnb: skipping byte-identical duplicate recordings: {pairs}", stacklevel=2)
+            self._refs = [
+                RecordingRef(
+                    key=f"subject{sub}/session{ses}/{_run_name(path)}",
+                    subject=sub,
+                    session=ses,
+                    run=_run_name(path),
+                    paths=(path,),
+                    extra=(("duplicate_of", duplicate_of.get(path)),),
+                )
+                for sub, ses, path in files
+                if self.keep_duplicates or path not in duplicate_of
+            ]
+        return list(self._refs)
+
+    def class_images(self) -> dict[str, list[Path]]:
+        """Class label -> its stimulus images, sorted; DataError when a folder is
+        missing or holds no image. Empty when ``stimulus_dirs`` is None."""
+        if self._class_images is None:
+            self._class_images = {}
+            for label, folder in (self.stimulus_dirs or {}).items():
+                folder = self.root / folder
+                if not folder.is_dir():
+                    raise DataError(folder, f"stimulus folder of class {label!r} does not exist")
+                images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+                if not images:
+                    raise DataError(folder, f"no stimulus images ({', '.join(IMAGE_SUFFIXES)}) for class {label!r}")
+                self._class_images[label] = images
+        return self._class_images
+
+    def images(self) -> list[Path]:
+        return sorted(p for imgs in self.class_images().values() for p in imgs)
+
+    def n_trials(self, refs: list[RecordingRef]) -> int:
+        """Markers of the known classes over ``refs`` (reads only the marker column)."""
+        total = 0
+        for ref in refs:
+            markers = read_muse_csv(ref.paths[0], (MARKER_COLUMN,))[MARKER_COLUMN].to_numpy()
+            total += int(np.isin(markers, list(self.marker_map)).sum())
+        return total
+
+    # --------------------------------------------------------------------- load
+    def _check_rate(self, timestamps: np.ndarray, path: Path) -> None:
+        if len(timestamps) < 2:
+            return
+        span = float(timestamps[-1] - timestamps[0])
+        if span <= 0:
+            return
+        measured = (len(timestamps) - 1) / span
+        if abs(measured - self.sfreq) > _RATE_TOLERANCE * self.sfreq:
+            raise DataError(
+                path,
+                f"wrong sampling rate: the timestamps span {span:.1f} s for {len(timestamps)} samples "
+                f"({measured:.1f} Hz), not the {self.sfreq:g} Hz given as sfreq",
+            )
+
+    def _trials(self, markers: np.ndarray, path: Path) -> pd.DataFrame:
+        codes = np.round(markers).astype(int)
+        index = np.flatnonzero(codes != 0)
+        unknown = sorted(set(codes[index].tolist()) - set(self.marker_map))
+        if unknown:
+            warnings.warn(f"{path}: skipping markers {unknown} absent from marker_map", stacklevel=3)
+            index = index[np.isin(codes[index], list(self.marker_map))]
+        labels = [self.marker_map[c] for c in codes[index]]
+        trials = pd.DataFrame(
+            {
+                "onset": index / self.sfreq,
+                "sample": index,
+                "label": labels,
+                "text": [self.trial_text.format(label=label) for label in labels],
+            }
+        )
+        class_images = self.class_images()
+        if class_images:
+            seen: dict[str, int] = {}
+            chosen = []
+            for label in labels:
+                images = class_images[label]
+                chosen.append(str(images[seen.get(label, 0) % len(images)]))
+                seen[label] = seen.get(label, 0) + 1
+            trials["image"] = chosen
+            trials["image_dir"] = [str(class_images[label][0].parent) for label in labels]
+        return trials
+
+    def load(self, ref: RecordingRef) -> Recording:
+        path = ref.paths[0]
+        table = read_muse_csv(path)
+        self._check_rate(table[TIME_COLUMN].to_numpy(float), path)
+        names = [*EEG_CHANNELS, AUX_CHANNEL]
+        info = mne.create_info(names, self.sfreq, ["eeg"] * len(EEG_CHANNELS) + ["misc"])
+        raw = mne.io.RawArray(table[names].to_numpy(float).T * 1e-6, info, verbose="error")
+        trials = self._trials(table[MARKER_COLUMN].to_numpy(float), path)
+        signals = split_modalities(raw)
+        return Recording(
+            signals=signals,
+            subject=ref.subject,
+            dataset=self.name,
+            source=(path,),
+            session=ref.session,
+            run=ref.run,
+            metadata={
+                "subject": ref.subject,
+                "session": ref.session,
+                "paradigm": "visual N170 (faces vs houses)",
+                "device": "Muse",
+                "image_exact": False,
+                "duplicate_of": None if ref.get("duplicate_of") is None else str(ref.get("duplicate_of")),
+            },
+            trials=trials,
+            units={modality: "V" for modality in signals},
+        )
+
+
+def _find_duplicates(paths: list[Path]) -> dict[Path, Path]:
+    """Later path -> earlier path for byte-identical files (only same-size files are hashed)."""
+    by_size: dict[int, list[Path]] = {}
+    for path in paths:
+        by_size.setdefault(path.stat().st_size, []).append(path)
+    duplicate_of: dict[Path, Path] = {}
+    for group in by_size.values():
+        if len(group) < 2:
+            continue
+        first_with_digest: dict[str, Path] = {}
+        for path in group:
+            digest = file_digest(path)
+            if digest in first_with_digest:
+                duplicate_of[path] = first_with_digest[digest]
+            else:
+                first_with_digest[digest] = path
+    return duplicate_of

@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
-from brainalign.data.recording import Recording, require_finite, split_modalities
+from brainalign.data.recording import Recording, split_modalities
+from brainalign.data.edf import check_finite
 from brainalign.errors import DataError
 
 EPOCHS_SUFFIXES = ("-epo.fif", "_epo.fif", "-epo.fif.gz", "_epo.fif.gz")
@@ -171,7 +172,7 @@ class FifReader(Reader):
         else:
             inst = _read_raw(path)
             trials = _annotation_trials(inst)
-        require_finite(inst, path)
+        check_finite(inst, path)
         signals = split_modalities(inst)
         if "eeg" not in signals:
             raise DataError(path, f"no EEG channel (channel types: {sorted(set(inst.get_channel_types()))})")

@@ -1,1 +1,187 @@
-"""Reader: generic (to be written)."""
+"""Reader: generic, any folder of MNE-readable continuous recordings.
+
+The catch-all for folders that no specific reader recognises: EDF, BDF, GDF, EEGLAB
+``.set`` (continuous), BrainVision ``.vhdr``, Neuroscan ``.cnt`` and raw FIF files,
+found up to four folder levels below the root. One Recording per file; trials are the
+file's annotations (onset in seconds from the first sample, duration, label = the
+annotation text). Channels named ECG/EKG, EOG or EMG get that type (EDF stores every
+channel as EEG); each signal type becomes its own modality (``"eeg"``, ``"ecg"``,
+``"eog"``...; stimulus channels are left out, their events being annotations).
+
+Channel names are kept as stored by default: without knowing the system, renaming
+is unsafe (``A1`` is an ear electrode in 10-20 but a scalp position on a BioSemi
+cap). ``canonical_names=True`` applies :func:`~brainalign.data.channels.canonical_channel_name`.
+
+Each file is its own subject unless ``subject_regex`` says how to read the subject
+from the file's path relative to the root (first group, or the group named
+``subject``), e.g. ``r"sub-(\\w+)/"``.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import mne
+import pandas as pd
+
+from brainalign.data.base import Reader, RecordingRef, available_readers, register_reader
+from brainalign.data.channels import canonicalize_channels, retype_channels
+from brainalign.data.edf import check_finite, read_raw_safely
+from brainalign.data.recording import Recording, split_modalities
+from brainalign.errors import ConfigError, DataError
+
+RAW_SUFFIXES = (".edf", ".bdf", ".gdf", ".set", ".vhdr", ".cnt", ".fif", ".fif.gz")
+# FIF files that hold something other than continuous data (MNE naming conventions).
+_NOT_RAW_FIF = re.compile(
+    r"[-_](epo|ave|cov|fwd|inv|trans|sol|proj|bem|src|tfr|morph|dip|annot)\.fif(\.gz)?$",
+    re.IGNORECASE,
+)
+MAX_DEPTH = 4
+
+
+def _is_raw_file(name: str) -> bool:
+    lower = name.lower()
+    return lower.endswith(RAW_SUFFIXES) and not _NOT_RAW_FIF.search(lower)
+
+
+def raw_files(root: Path, max_depth: int = MAX_DEPTH) -> Iterator[Path]:
+    """MNE-readable continuous files under ``root`` (at most ``max_depth`` folders
+    down), in sorted order; hidden files and folders are skipped."""
+    root_depth = len(root.parts)
+    for folder, dirs, files in os.walk(root):
+        depth = len(Path(folder).parts) - root_depth
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < max_depth else []
+        for name in sorted(files):
+            if not name.startswith(".") and _is_raw_file(name):
+                yield Path(folder) / name
+
+
+def annotations_table(raw: mne.io.BaseRaw) -> pd.DataFrame:
+    """The annotations of ``raw`` as trials: onset (s from the first sample), duration, label."""
+    ann = raw.annotations
+    offset = raw.first_time if ann.orig_time is not None else 0.0
+    return pd.DataFrame(
+        {
+            "onset": ann.onset - offset,
+            "duration": ann.duration,
+            "label": [str(d) for d in ann.description],
+        }
+    )
+
+
+@register_reader
+class GenericReader(Reader):
+    """Any folder of MNE-readable raw files that no specific reader claims.
+
+    Parameters
+    ----------
+    root:
+        The folder to scan.
+    subject_regex:
+        Regular expression applied to each file's path relative to ``root`` (with
+        ``/`` separators) whose first group, or group ``subject``, is the subject.
+        Default: each file is its own subject (its name without extension).
+    canonical_names:
+        Rename channels to standard 10-20/10-05 spelling (off by default, see above).
+    """
+
+    name = "generic"
+    modalities = ("eeg",)
+
+    def __init__(
+        self,
+        root: str | Path,
+        subject_regex: str | None = None,
+        canonical_names: bool = False,
+        **params: Any,
+    ):
+        super().__init__(root, **params)
+        try:
+            self.subject_regex = re.compile(subject_regex) if subject_regex else None
+        except re.error as err:
+            raise ConfigError(f"subject_regex {subject_regex!r} is not a valid regular expression: {err}") from None
+        if self.subject_regex is not None and self.subject_regex.groups == 0:
+            raise ConfigError(f"subject_regex {subject_regex!r} has no group to read the subject from")
+        self.canonical_names = canonical_names
+
+    @classmethod
+    def detect(cls, root: Path) -> bool:
+        """True when ``root`` holds a readable raw file and no other reader claims it."""
+        root = Path(root)
+        if not root.is_dir() or next(raw_files(root), None) is None:
+            return False
+        for other in available_readers().values():
+            if other is cls:
+                continue
+            try:
+                if other.detect(root):
+                    return False
+            except OSError:
+                continue
+        return True
+
+    def _subject(self, path: Path) -> str:
+        relative = path.relative_to(self.root).as_posix()
+        if self.subject_regex is None:
+            return _stem(path)
+        match = self.subject_regex.search(relative)
+        if match is None:
+            raise DataError(path, f"subject_regex {self.subject_regex.pattern!r} does not match {relative!r}")
+        groups = match.groupdict()
+        return groups.get("subject") or match.group(1)
+
+    def refs(self) -> list[RecordingRef]:
+        return [
+            RecordingRef(
+                key=path.relative_to(self.root).as_posix(),
+                subject=self._subject(path),
+                paths=(path,),
+                run=_stem(path),
+            )
+            for path in raw_files(self.root)
+        ]
+
+    def load(self, ref: RecordingRef) -> Recording:
+        return read_single_file(ref.paths[0], subject=ref.subject, canonical_names=self.canonical_names)
+
+    def n_trials(self, refs: list[RecordingRef]) -> int:
+        """Annotations over ``refs``, read from the file headers (no signal loaded)."""
+        return sum(len(read_raw_safely(ref.paths[0], preload=False).annotations) for ref in refs)
+
+
+def read_single_file(
+    path: str | os.PathLike, subject: str | None = None, canonical_names: bool = False
+) -> Recording:
+    """One MNE-readable raw file as a Recording, whatever folder it is in.
+
+    ``subject`` defaults to the file name without extension; ``canonical_names`` as in
+    :class:`GenericReader`. Bad files raise DataError.
+    """
+    path = Path(path)
+    raw = read_raw_safely(path, preload=True)
+    check_finite(raw, path)
+    retype_channels(raw)
+    if canonical_names:
+        canonicalize_channels(raw, path)
+    signals = split_modalities(raw)
+    stem = _stem(path)
+    subject = stem if subject is None else subject
+    return Recording(
+        signals=signals,
+        subject=subject,
+        dataset=GenericReader.name,
+        source=(path,),
+        run=stem,
+        metadata={"subject": subject, "file": path.name, "format": path.suffix.lower().lstrip(".")},
+        trials=annotations_table(raw),
+        units={modality: "V" for modality in signals},
+    )
+
+
+def _stem(path: Path) -> str:
+    """The file name without its raw-format extension (``x.fif.gz`` -> ``x``)."""
+    lower = path.name.lower()
+    suffix = next((s for s in sorted(RAW_SUFFIXES, key=len, reverse=True) if lower.endswith(s)), path.suffix)
+    return path.name[: len(path.name) - len(suffix)]

@@ -39,7 +39,8 @@ import wfdb
 from wfdb.io.annotation import ann_label_table
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
-from brainalign.data.recording import Recording, require_finite
+from brainalign.data.recording import Recording
+from brainalign.data.edf import check_finite
 from brainalign.errors import DataError
 
 #: factor from a header unit (lower case) to volts
@@ -170,7 +171,7 @@ class WfdbReader(Reader):
             raise DataError(hea, f"signal has {n_read} samples, header says {header.sig_len}")
         signals, units = _signals(rec, hea)
         for inst in signals.values():
-            require_finite(inst, data_files[0] if data_files else hea)
+            check_finite(inst, data_files[0] if data_files else hea)
         comments = [c.strip() for c in rec.comments or [] if c.strip()]
         metadata = parse_comments(comments)
         metadata.update(subject=ref.subject, record=rec.record_name, units=list(rec.units))

@@ -1,0 +1,168 @@
+"""eeg-notebooks Muse CSV reader (visual N170, faces vs houses)."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brainalign.data import detect_reader, open_dataset
+from brainalign.data.readers.eegnb import EEGNotebooksReader
+from brainalign.errors import ConfigError, DataError
+
+OTHER_SETS = ("eegmat", "eegmmidb", "eegmmidb/S001", "formats", "n400", "wfdb")
+SUBJECT1_FILE = Path("subject1/session1/data_2017-09-13-15.30.01.csv")
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def _reader(root: Path, **params) -> EEGNotebooksReader:
+    with pytest.warns(UserWarning, match="duplicate"):
+        reader = EEGNotebooksReader(root, **params)
+        reader.refs()
+    return reader
+
+
+@pytest.mark.realdata
+def test_listing_images_and_duplicates(data_root: Path) -> None:
+    root = data_root / "eegnb_n170"
+    assert detect_reader(root) is EEGNotebooksReader
+    for other in OTHER_SETS:
+        assert not EEGNotebooksReader.detect(data_root / other), other
+    reader = _reader(root)
+    refs = reader.refs()
+    assert sorted({r.subject for r in refs}, key=int) == ["1", "2", "3", "10", "11"]
+    # 19 files, two of them the same recording filed under two sessions.
+    assert len(refs) == 18
+    keys = [r.key for r in refs]
+    assert "subject3/session1/data_2018-05-14-19.38.10" in keys
+    assert "subject3/session2/data_2018-05-14-19.38.10" not in keys
+    assert "subject10/session1/recording_2018-06-06-15.06.45" in keys  # .csv.csv
+
+    images = reader.images()
+    assert len(images) == 96 and all(p.is_file() for p in images)
+    assert sum(p.parent.name == "faces" for p in images) == 48
+
+    summary = reader.summary()
+    assert summary["subjects"] == 5 and summary["images"] == 96
+    assert set(summary["modalities"]) == {"eeg", "image", "text"}
+
+    kept = EEGNotebooksReader(root, keep_duplicates=True)
+    flagged = [r for r in kept.refs() if r.get("duplicate_of") is not None]
+    assert len(kept.refs()) == 19 and len(flagged) == 1
+    assert flagged[0].get("duplicate_of").parent.name == "session1"
+
+
+@pytest.mark.realdata
+def test_trial_count_matches_markers(data_root: Path) -> None:
+    root = data_root / "eegnb_n170"
+    reader = _reader(root)
+    refs = [r for r in reader.refs() if r.subject == "10"]  # incl. single-marker files
+    expected = 0
+    for ref in refs:
+        expected += sum(row[-1] in ("1", "2") for row in _rows(ref.paths[0])[1:])
+    assert reader.n_trials(refs) == expected > 0
+
+
+@pytest.mark.realdata
+def test_load_recording(data_root: Path) -> None:
+    root = data_root / "eegnb_n170"
+    reader = _reader(root)
+    rec = reader.load(next(r for r in reader.refs() if r.paths[0] == root / SUBJECT1_FILE))
+    assert rec.ch_names == ["TP9", "AF7", "AF8", "TP10"] and rec.sfreq == 256.0
+    assert rec.signal("misc").ch_names == ["Right AUX"]
+    assert (rec.subject, rec.session) == ("1", "1")
+
+    rows = _rows(root / SUBJECT1_FILE)
+    assert rows[0] == ["timestamps", "TP9", "AF7", "AF8", "TP10", "Right AUX", "Marker0"]
+    data = rows[1:]
+    first_samples = np.array([[float(v) for v in r[1:5]] for r in data[:3]]).T
+    np.testing.assert_allclose(rec.get_data(units="uV")[:, :3], first_samples, rtol=1e-6)
+    marked = [(i, int(r[6])) for i, r in enumerate(data) if r[6] != "0"]
+    np.testing.assert_allclose(rec.trials["onset"], [i / 256 for i, _ in marked])
+    assert list(rec.trials["label"]) == [{1: "house", 2: "face"}[m] for _, m in marked]
+    counts = rec.trials["label"].value_counts()
+    assert counts["house"] > 0 and counts["face"] > 0
+    faces = rec.trials[rec.trials["label"] == "face"]
+    assert set(faces["text"]) == {"a photograph of a face"}
+    assert all(Path(p).parent.name == "faces" and Path(p).is_file() for p in faces["image"])
+    assert set(faces["image_dir"]) == {str(root / "stimuli" / "faces")}
+    assert rec.metadata["image_exact"] is False
+    assert {"eeg", "image", "text"} <= set(rec.modalities)
+
+
+@pytest.mark.realdata
+def test_custom_marker_map_and_stimuli(data_root: Path) -> None:
+    root = data_root / "eegnb_n170"
+    reader = _reader(root, marker_map={2: "face"}, stimulus_dirs=None, trial_text="face #{label}")
+    ref = next(r for r in reader.refs() if r.key.startswith("subject10/session1/recording_2018-06-06-15"))
+    with pytest.warns(UserWarning, match=r"skipping markers \[1\]"):
+        rec = reader.load(ref)
+    assert set(rec.trials["label"]) == {"face"} and "image" not in rec.trials
+    assert set(rec.trials["text"]) == {"face #face"}
+    with pytest.raises(ConfigError, match="no folder"):
+        EEGNotebooksReader(root, marker_map={3: "car"})
+    with pytest.raises(ConfigError, match="trial_text"):
+        EEGNotebooksReader(root, trial_text="{colour}")
+
+
+def _small_copy(data_root: Path, tmp_path: Path, n_rows: int = 400) -> Path:
+    """The first rows of a real file in a one-subject layout under tmp_path."""
+    lines = (data_root / "eegnb_n170" / SUBJECT1_FILE).read_text().splitlines()[: n_rows + 1]
+    path = tmp_path / "subject7" / "session1" / "small.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.realdata
+def test_other_subjects_are_recognised(data_root: Path, tmp_path: Path) -> None:
+    _small_copy(data_root, tmp_path)
+    assert detect_reader(tmp_path) is EEGNotebooksReader
+    reader = open_dataset(tmp_path, stimulus_dirs=None)
+    rec = reader.load(reader.refs()[0])
+    assert rec.subject == "7" and rec.duration == pytest.approx(400 / 256)
+
+
+@pytest.mark.realdata
+def test_garbage_row(data_root: Path, tmp_path: Path) -> None:
+    path = _small_copy(data_root, tmp_path)
+    lines = path.read_text().splitlines()
+    lines[10] = "149958.2,12.1,oops,3.0,4.0,5.0,0"
+    path.write_text("\n".join(lines) + "\n")
+    reader = EEGNotebooksReader(tmp_path, stimulus_dirs=None)
+    with pytest.raises(DataError, match=r"small\.csv: line 11: non-numeric value 'oops' in column 'AF7'"):
+        reader.load(reader.refs()[0])
+
+
+@pytest.mark.realdata
+def test_nan_samples(data_root: Path, tmp_path: Path) -> None:
+    path = _small_copy(data_root, tmp_path)
+    lines = path.read_text().splitlines()
+    lines[20] = "149958.3,,1.0,NaN,4.0,5.0,0"
+    path.write_text("\n".join(lines) + "\n")
+    reader = EEGNotebooksReader(tmp_path, stimulus_dirs=None)
+    with pytest.raises(DataError, match=r"small\.csv: 2 NaN/Inf samples in channel\(s\) TP9 \(1\), AF8 \(1\); first at line 21"):
+        reader.load(reader.refs()[0])
+
+
+@pytest.mark.realdata
+def test_empty_file_and_wrong_rate(data_root: Path, tmp_path: Path) -> None:
+    path = _small_copy(data_root, tmp_path)
+    with pytest.raises(DataError, match=r"small\.csv: wrong sampling rate"):
+        reader = EEGNotebooksReader(tmp_path, stimulus_dirs=None, sfreq=128)
+        reader.load(reader.refs()[0])
+    path.write_text("")
+    reader = EEGNotebooksReader(tmp_path, stimulus_dirs=None)
+    with pytest.raises(DataError, match=r"small\.csv: empty file"):
+        reader.load(reader.refs()[0])
+
+
+def test_missing_stimulus_folder(tmp_path: Path) -> None:
+    reader = EEGNotebooksReader(tmp_path)
+    with pytest.raises(DataError, match=r"stimuli/houses: stimulus folder of class 'house' does not exist"):
+        reader.images()
