@@ -1,6 +1,8 @@
 """Built-in readers; importing this package registers them all."""
 from brainalign.data.readers import (  # noqa: F401
+    amigos,
     bids,
+    dreamer,
     eegcvpr40,
     eegmat,
     eegmmidb,
