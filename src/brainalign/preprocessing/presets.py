@@ -1,0 +1,213 @@
+"""Named preprocessing pipelines, kept as data.
+
+Each preset is a pipeline spec (the dictionary :meth:`Pipeline.from_dict` reads)
+plus a description, its source, and named parameters with defaults. A parameter
+is referenced in the spec as the string ``"$name"`` and replaced by its value:
+``get_preset("eegclip", crop_s=180)``. Being plain data, a preset can be printed,
+diffed, and saved next to every output like any other pipeline.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from brainalign.errors import ConfigError
+from brainalign.preprocessing.pipeline import Pipeline
+
+#: The 21 electrodes of the TUH EEG Corpus used by EEG-CLIP (10-20 names; the
+#: recordings' "EEG FP1-REF", "EEG T3-LE"... map onto them through the aliases).
+EEGCLIP_CHANNELS = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4",
+                    "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2", "A1", "A2"]
+
+#: The 17 occipital and parietal channels of the THINGS-EEG2 preprocessed release
+#: (Gifford et al. 2022), in the release's order.
+THINGS_EEG2_CHANNELS = ["Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5",
+                        "PO7", "PO3", "POz", "PO4", "PO8", "P6", "P2"]
+
+#: The 19 scalp electrodes of the international 10-20 system (eegmat's montage).
+TEN_TWENTY_19 = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4",
+                 "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2"]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "eegclip": {
+        "description": (
+            "EEG-CLIP (N'dir & Schirrmeister 2025, arXiv 2503.16531) on TUH EEG: the 21 "
+            "common electrodes (alias-mapped), first 60 s dropped, the next crop_s seconds "
+            "kept, clipped to ±800 µV, average reference, resampled to 100 Hz, each channel "
+            "z-scored over the recording, cut into 12 s windows every 5.19 s."
+        ),
+        "source": (
+            "Paper: first minute removed, first 2 minutes used, 21 channels, ±800 µV, 100 Hz. "
+            "Public code (github.com/tidiane-camaret/EEGClip, configs/preprocess_config.py and "
+            "scripts/experiments/train_eegclip_tuh.py): crop to 3 min, ×1e6, clip ±800 µV, "
+            "average reference, divide by 30, resample 100 Hz; windows of 1200 samples every "
+            "519 samples between 60 s and 180 s. Cropping to 3 min then windowing from 60 s "
+            "is the same span as DropStart(60) + crop_s=120, which this preset uses. "
+            "Difference: the code scales µV by 1/30; this preset z-scores each channel. "
+            "The code's channel list is sorted alphabetically; here the order is the 10-20 "
+            "order above."
+        ),
+        "params": {"crop_s": 120.0, "window_s": 12.0, "stride_s": 5.19, "sfreq": 100.0},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "PickChannels", "channels": EEGCLIP_CHANNELS, "on_missing": "raise"},
+                {"step": "CheckFinite"},
+                {"step": "DropStart", "seconds": 60.0},
+                {"step": "Crop", "tmin": 0.0, "duration": "$crop_s"},
+                {"step": "Clip", "abs_uv": 800.0},
+                {"step": "Rereference", "ref": "average"},
+                {"step": "Resample", "sfreq": "$sfreq"},
+                {"step": "Standardize", "method": "recording"},
+                {"step": "Window", "length_s": "$window_s", "stride_s": "$stride_s"},
+            ],
+        },
+    },
+    "nice_things_eeg2": {
+        "description": (
+            "NICE (Song et al. 2024, ICLR, arXiv 2308.13234) on the THINGS-EEG2 preprocessed "
+            "release read by the things_eeg2 reader: 17 occipital/parietal channels at 100 Hz, "
+            "post-stimulus samples only (0 to 0.79 s: the release ends at 0.8 s), and the "
+            "repetitions of each image averaged, in both splits (4 per training image, 80 per "
+            "test image)."
+        ),
+        "source": (
+            "NICE code (github.com/eeyhsong/NICE-EEG): nice_stand.py averages the repetition "
+            "axis of both preprocessed_eeg_training.npy and preprocessed_eeg_test.npy "
+            "(np.mean(axis=1)). Its own preprocessing (preprocessing/preprocessing_utils.py) "
+            "differs from the public release: all 63 channels, epochs -0.2..1.0 s with baseline "
+            "correction on the 200 ms before onset, resampled to 250 Hz, the first 50 samples "
+            "(the baseline) dropped, i.e. 0..1 s, then multivariate noise normalisation (MVNN). "
+            "The public release (Gifford et al. 2022) is 17 channels, 100 Hz, -0.2..0.8 s, "
+            "baseline-corrected and MVNN-whitened; MVNN is done upstream and is not a step here. "
+            "For NICE's own 250 Hz files set sfreq=250 and tmax=1.0 and pick their channels."
+        ),
+        "params": {"sfreq": 100.0, "tmin": 0.0, "tmax": None},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "CheckFinite"},
+                {"step": "PickChannels", "channels": THINGS_EEG2_CHANNELS, "on_missing": "raise"},
+                {"step": "CheckRate", "sfreq": "$sfreq"},
+                {"step": "Crop", "tmin": "$tmin", "tmax": "$tmax"},
+                {"step": "AverageRepetitions", "by": "condition"},
+            ],
+        },
+    },
+    "eegmat_windows": {
+        "description": (
+            "eegmat (PhysioNet mental arithmetic): the 19 10-20 electrodes, band-pass "
+            "0.5-40 Hz, resampled to 100 Hz, non-overlapping 2 s windows labelled with the "
+            "recording's condition (rest / arithmetic), in µV."
+        ),
+        "source": (
+            "The low-pass at 40 Hz is deliberate: 11 of the files were low-passed at 45 Hz by "
+            "the distributors and others not, so power above ~40 Hz reveals the condition "
+            "(data README, known quirks). 2 s windows follow the reference protocol of the "
+            "shared data."
+        ),
+        "params": {"window_s": 2.0, "stride_s": 2.0, "sfreq": 100.0, "l_freq": 0.5, "h_freq": 40.0},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "PickChannels", "channels": TEN_TWENTY_19, "on_missing": "raise"},
+                {"step": "CheckFinite"},
+                {"step": "Filter", "l_freq": "$l_freq", "h_freq": "$h_freq"},
+                {"step": "Resample", "sfreq": "$sfreq"},
+                {"step": "Window", "length_s": "$window_s", "stride_s": "$stride_s"},
+            ],
+        },
+    },
+    "n170_epochs": {
+        "description": (
+            "eeg-notebooks N170 (Muse, faces vs houses): TP9 AF7 AF8 TP10, band-pass 1-30 Hz, "
+            "resampled to 128 Hz, epochs -0.1..0.6 s around each stimulus (house, face), "
+            "baseline-corrected on the 100 ms before onset, in µV."
+        ),
+        "source": "eeg-notebooks N170 analysis: 1-30 Hz band-pass, -0.1..0.6 s epochs, baseline before onset.",
+        "params": {"sfreq": 128.0, "tmin": -0.1, "tmax": 0.6, "l_freq": 1.0, "h_freq": 30.0},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "PickChannels", "channels": ["TP9", "AF7", "AF8", "TP10"], "on_missing": "raise"},
+                {"step": "CheckFinite"},
+                {"step": "Filter", "l_freq": "$l_freq", "h_freq": "$h_freq"},
+                {"step": "Resample", "sfreq": "$sfreq"},
+                {"step": "EventWindow", "tmin": "$tmin", "tmax": "$tmax", "labels": ["house", "face"],
+                 "baseline": [None, 0.0]},
+            ],
+        },
+    },
+    "eegmmidb_mi": {
+        "description": (
+            "EEGMMIDB motor execution/imagery: all 64 channels at 160 Hz, band-pass 8-30 Hz "
+            "(mu and beta), 4 s epochs from each T1/T2 cue onset (left/right fist, both "
+            "fists/feet), in µV; rest (T0) periods are not epoched."
+        ),
+        "source": "Common CSP protocol on this set (e.g. MNE's motor imagery CSP example: 7/8-30 Hz, 0..4 s after the cue).",
+        "params": {"l_freq": 8.0, "h_freq": 30.0, "tmin": 0.0, "tmax": 4.0},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "CheckFinite"},
+                {"step": "CheckRate", "sfreq": 160.0},
+                {"step": "Filter", "l_freq": "$l_freq", "h_freq": "$h_freq"},
+                {"step": "EventWindow", "tmin": "$tmin", "tmax": "$tmax",
+                 "labels": ["left_fist", "right_fist", "both_fists", "both_feet"]},
+            ],
+        },
+    },
+    "n400_epochs": {
+        "description": (
+            "N400 semantic priming (MNE epochs, 32 channels, 50 Hz, -0.2..0.98 s): the published "
+            "epochs as they are, checked for rate and finite samples, in µV. Labels related / "
+            "unrelated come from the reader; the metadata columns FAS and button leak the "
+            "label and must not be used as inputs."
+        ),
+        "source": "M. van Vliet, neuroscience_tutorials (epochs distributed already cut and filtered).",
+        "params": {"sfreq": 50.0},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "CheckFinite"},
+                {"step": "CheckRate", "sfreq": "$sfreq"},
+            ],
+        },
+    },
+}
+
+
+def _substitute(obj: Any, params: dict[str, Any]) -> Any:
+    """Replace every ``"$name"`` string in ``obj`` by ``params[name]``."""
+    if isinstance(obj, dict):
+        return {k: _substitute(v, params) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_substitute(v, params) for v in obj]
+    if isinstance(obj, str) and obj.startswith("$"):
+        return params[obj[1:]]
+    return obj
+
+
+def available_presets() -> dict[str, str]:
+    """Preset name -> one-line description."""
+    return {name: preset["description"] for name, preset in PRESETS.items()}
+
+
+def get_preset(name: str, **params: Any) -> Pipeline:
+    """The named preset as a :class:`Pipeline`, with ``params`` overriding its defaults.
+    ConfigError on an unknown preset or parameter."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+    preset = PRESETS[name]
+    unknown = sorted(set(params) - set(preset["params"]))
+    if unknown:
+        raise ConfigError(f"preset {name!r}: unknown parameter(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(preset['params']))}")
+    values = {**preset["params"], **params}
+    return Pipeline.from_dict(_substitute(copy.deepcopy(preset["pipeline"]), values))
