@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -25,7 +26,7 @@ import yaml
 from brainalign.data.base import Reader
 from brainalign.data.recording import Recording
 from brainalign.errors import ConfigError, ContractError, DataError
-from brainalign.preprocessing.steps import Step, where
+from brainalign.preprocessing.steps import NoWindows, Step, where
 from brainalign.utils.io import atomic_write_text
 
 #: Bump when a step's behaviour changes for the same parameters: it is part of the
@@ -237,11 +238,23 @@ class Pipeline:
             raise DataError(None, "no recordings to preprocess")
         show = count > 1 if progress is None else progress
         parts: list[Windows] = []
+        skipped: list[str] = []
         for rec in tqdm(recordings, total=count, desc="preprocessing", unit="rec", disable=not show):
-            part = self.windows_of(rec)
+            try:
+                part = self.windows_of(rec)
+            except NoWindows as err:
+                if count == 1:
+                    raise
+                skipped.append(str(err))
+                continue
             if parts:
                 _check_compatible(parts[0], part, rec)
             parts.append(part)
+        if skipped:
+            warnings.warn(f"{len(skipped)} recording(s) gave no window and were skipped: " + "; ".join(skipped),
+                          stacklevel=2)
+        if not parts:
+            raise DataError(None, "no recording gave a window: " + "; ".join(skipped))
         if len(parts) == 1:
             return parts[0]
         table = normalise_table(pd.concat([p.table for p in parts], ignore_index=True))

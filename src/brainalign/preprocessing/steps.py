@@ -43,6 +43,11 @@ Signal = mne.io.BaseRaw | mne.BaseEpochs
 STEPS: dict[str, type["Step"]] = {}
 
 
+class NoWindows(DataError):
+    """A recording yields no window (e.g. it holds none of the selected events).
+    Fatal for a single recording; a dataset skips that recording with a warning."""
+
+
 def register_step(cls: type["Step"]) -> type["Step"]:
     """Class decorator: make ``cls`` buildable from ``{"step": cls.__name__, ...}``."""
     STEPS[cls.__name__] = cls
@@ -563,7 +568,7 @@ class EventWindow(Step):
             keep &= (events + s0 >= 0) & (events + s0 + n <= rec.signals[mod].n_times)
         trials, onset = trials[keep], onset[keep]
         if len(trials) == 0:
-            raise DataError(where(rec), f"no trial{' with label in ' + str(self.labels) if self.labels else ''} "
+            raise NoWindows(where(rec), f"no trial{' with label in ' + str(self.labels) if self.labels else ''} "
                             f"has a full {self.tmin:g}..{self.tmax:g} s window inside the recording")
         signals = dict(rec.signals)
         for mod in mods:

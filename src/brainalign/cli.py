@@ -1,0 +1,219 @@
+"""The ``brainalign`` command line: a thin layer over the library.
+
+Every sub-command accepts ``--data-dir`` (overrides ``$BRAINALIGN_DATA``). Errors
+about the user's input (:class:`brainalign.errors.BrainalignError`) end in one line
+on stderr and exit code 2, never in a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+from brainalign.errors import BrainalignError
+
+EXIT_USER_ERROR = 2
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="data directory (default: $BRAINALIGN_DATA, else ~/brainalign_data)",
+    )
+
+
+# --------------------------------------------------------------------------- datasets
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from brainalign.data.catalog import scan_data_dir
+
+    entries = scan_data_dir(args.data_dir, progress=not args.json)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    if not entries:
+        print("no dataset found")
+        return 0
+    cols = ["name", "reader", "subjects", "recordings", "trials", "images", "modalities"]
+    rows = [[_fmt(e.get(c, "")) for c in cols] for e in entries]
+    _print_table(cols, rows)
+    return 0
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, list):
+        return ",".join(map(str, v))
+    return str(v)
+
+
+def _print_table(cols: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
+    line = "  ".join(c.ljust(w) for c, w in zip(cols, widths))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)))
+
+
+# --------------------------------------------------------------------------- inspect
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from brainalign.data.catalog import inspect_path
+
+    rec = inspect_path(args.path)
+    info = rec.summary()
+    info["channels"] = [f"{n} ({t})" for n, t in zip(rec.ch_names, rec.ch_types)]
+    info["metadata"] = {k: v for k, v in rec.metadata.items() if v is not None}
+    if rec.text:
+        info["text"] = rec.text
+    if rec.trials is not None and len(rec.trials):
+        info["events"] = rec.trials["label"].astype(str).value_counts().to_dict() if "label" in rec.trials else {}
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        print(repr(rec))
+        for k in ("sfreq", "n_channels", "duration_s", "n_trials", "modalities"):
+            print(f"  {k:<11} {info[k]}")
+        print(f"  channels    {', '.join(info['channels'])}")
+        for k, v in info["metadata"].items():
+            print(f"  {k:<11} {v}")
+        if rec.text:
+            print(f"  text        {rec.text}")
+        if info.get("events"):
+            print(f"  events      {info['events']}")
+    if args.plot:
+        from brainalign.report.figures import plot_recording
+
+        out = plot_recording(rec, args.plot)
+        print(f"plot written to {out}", file=sys.stderr)
+    return 0
+
+
+# --------------------------------------------------------------------------- preprocess
+def cmd_preprocess(args: argparse.Namespace) -> int:
+    from brainalign.data.catalog import preprocess_preset
+
+    windows, location = preprocess_preset(
+        args.preset, data_dir=args.data_dir, dataset=args.dataset, progress=True
+    )
+    print(
+        f"{args.preset}: {windows.data.shape[0]} windows x {windows.data.shape[1]} channels x "
+        f"{windows.data.shape[2]} samples at {windows.sfreq:g} Hz ({windows.units}); cache {location}"
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------- fetch
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from brainalign.data import fetch as fetch_mod
+
+    if args.list or not args.name:
+        for name, spec in fetch_mod.list_datasets().items():
+            print(f"{name:<10} {getattr(spec, 'description', '')}")
+        return 0
+    path = fetch_mod.fetch(args.name, data_dir=args.data_dir, base_url=args.base_url, force=args.force)
+    print(path)
+    return 0
+
+
+# --------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    from brainalign.training.recipe import load_recipe
+    from brainalign.training.trainer import train
+
+    recipe = load_recipe(args.recipe, args.set or ())
+    t0 = time.perf_counter()
+    metrics = train(recipe, args.out, data_dir=args.data_dir, resume=args.resume)
+    scores = ", ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+    print(f"{recipe.name}: {scores} ({time.perf_counter() - t0:.0f} s) -> {args.out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace) -> int:
+    from brainalign.demo import run_demo
+
+    return run_demo(out=Path(args.out), data_dir=args.data_dir)
+
+
+# --------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    from brainalign import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="brainalign", description="EEG representations aligned with text, images and ECG."
+    )
+    parser.add_argument("--version", action="version", version=f"brainalign {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("datasets", help="list the datasets the data directory holds")
+    _add_data_dir(p)
+    p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.set_defaults(func=cmd_datasets)
+
+    p = sub.add_parser("inspect", help="header, channels, rate, duration, events of a file")
+    p.add_argument("path")
+    p.add_argument("--plot", metavar="PNG", help="also save a plot of the signals")
+    p.add_argument("--json", action="store_true")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("preprocess", help="run a named preprocessing preset (cached)")
+    p.add_argument("preset")
+    p.add_argument("--dataset", help="dataset folder name or path (default: the preset's)")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_preprocess)
+
+    p = sub.add_parser("fetch", help="download a public dataset into the data directory")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--list", action="store_true", help="list the datasets that can be fetched")
+    p.add_argument("--base-url", default=None, help="mirror to download from")
+    p.add_argument("--force", action="store_true", help="download again even if present")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_fetch)
+
+    p = sub.add_parser("train", help="train a recipe (YAML) into a run folder")
+    p.add_argument("recipe")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
+    p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("demo", help="the main job: load, preprocess and summarise every dataset")
+    p.add_argument("--out", default="demo_out")
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_demo)
+
+    return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Warnings as one readable line, without the source line they came from."""
+    print(f"brainalign: warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.showwarning = _show_warning
+    import mne
+
+    mne.set_log_level("WARNING")
+    t0 = time.perf_counter()
+    try:
+        return int(args.func(args) or 0)
+    except BrainalignError as err:
+        print(f"brainalign {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"brainalign {args.command}: interrupted after {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Atomic checkpoints that resume bit-for-bit.
+
+A checkpoint is a folder written under a temporary name and renamed into place:
+``model.safetensors`` (weights), ``optim.pt`` (optimizer and scheduler state, read
+back with ``torch.load(weights_only=True)``, so loading executes no pickled code),
+``rng.pt`` (torch / numpy / python RNG states) and ``state.json`` (epoch, best
+score, history). A run killed at any moment (SIGKILL included) leaves either the
+previous checkpoint or the new one, never a half-written one.
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from brainalign.errors import DataError
+from brainalign.utils.io import atomic_path
+
+
+def frozen_prefixes(module: torch.nn.Module) -> tuple[str, ...]:
+    """Prefixes of sub-modules marked ``frozen`` (pretrained towers that are not
+    trained): their weights come from their package, so they are not saved again."""
+    return tuple(f"{name}." for name, m in module.named_modules() if name and getattr(m, "frozen", False) is True)
+
+
+def state_dict_for_saving(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Contiguous, de-duplicated CPU tensors (safetensors refuses shared storage),
+    without the weights of frozen pretrained towers."""
+    out: dict[str, torch.Tensor] = {}
+    seen: dict[int, str] = {}
+    skip = frozen_prefixes(module)
+    for k, v in module.state_dict().items():
+        if skip and k.startswith(skip):
+            continue
+        t = v.detach().cpu().contiguous()
+        ptr = t.data_ptr() if t.numel() else -1
+        if ptr in seen and ptr != -1:
+            t = t.clone()
+        seen[ptr] = k
+        out[k] = t
+    return out
+
+
+def save_weights(module: torch.nn.Module, path: Path, metadata: dict[str, str] | None = None) -> None:
+    with atomic_path(path) as tmp:
+        save_file(state_dict_for_saving(module), str(tmp), metadata=metadata)
+
+
+def load_weights(module: torch.nn.Module, path: Path) -> None:
+    try:
+        state = load_file(str(path))
+    except FileNotFoundError:
+        raise DataError(path, "weights file not found") from None
+    except Exception as err:  # safetensors raises its own error types on corrupt files
+        raise DataError(path, f"not a valid safetensors file ({err})") from None
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    skip = frozen_prefixes(module)
+    missing = [k for k in missing if not (skip and k.startswith(skip))]
+    if missing or unexpected:
+        raise DataError(path, f"weights do not fit the model (missing {missing[:5]}, unexpected {unexpected[:5]})")
+
+
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy_keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+        "numpy_pos": int(np_state[2]),
+        "python": json.dumps(random.getstate()[1]),
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), state["numpy_pos"], 0, 0.0))
+    random.setstate((3, tuple(json.loads(state["python"])), None))
+
+
+def save_checkpoint(
+    folder: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: dict[str, Any],
+) -> None:
+    with atomic_path(folder, is_dir=True) as tmp:
+        save_file(state_dict_for_saving(model), str(tmp / "model.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optim.pt")
+        torch.save(_rng_state(), tmp / "rng.pt")
+        (tmp / "state.json").write_text(json.dumps(state, indent=2))
+
+
+def load_checkpoint(
+    folder: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> dict[str, Any]:
+    """Restore model, optimizer, scheduler and RNG states; returns ``state.json``."""
+    if not (folder / "state.json").exists():
+        raise DataError(folder, "no complete checkpoint here")
+    load_weights(model, folder / "model.safetensors")
+    opt = torch.load(folder / "optim.pt", weights_only=True)
+    optimizer.load_state_dict(opt["optimizer"])
+    scheduler.load_state_dict(opt["scheduler"])
+    _set_rng_state(torch.load(folder / "rng.pt", weights_only=True))
+    return json.loads((folder / "state.json").read_text())

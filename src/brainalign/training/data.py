@@ -1,0 +1,150 @@
+"""From a recipe's ``data`` section to split, paired training data.
+
+reader -> preset pipeline (cached windows) -> label filter -> split (leakage
+checked) -> per-window pair keys (the text, the image path, or the label) and
+integer class codes. Pairs are stored once per distinct value (``pair_values``)
+and referenced by index, so a frozen tower embeds each text or image once.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from brainalign.data import splits as splits_mod
+from brainalign.data.base import open_dataset
+from brainalign.data.catalog import find_dataset
+from brainalign.errors import ConfigError, DataError
+from brainalign.preprocessing import Windows, cached_windows, get_preset
+from brainalign.training.recipe import DataConfig, SplitConfig
+
+PAIR_KINDS = ("text", "image", "label")
+
+
+@dataclass
+class PairedData:
+    windows: Windows
+    split: splits_mod.Split
+    #: per window: index into ``pair_values`` (-1 where the window has no pair)
+    pair_index: np.ndarray
+    pair_values: list[str]
+    pair_kind: str
+    #: per window: integer class code (-1 where unlabelled); ``classes[code]``
+    labels: np.ndarray
+    classes: list[str]
+
+    def part(self, name: str) -> np.ndarray:
+        return self.split.part(name)
+
+    def dataset(self, part: str) -> "WindowDataset":
+        return WindowDataset(self, self.part(part))
+
+
+class WindowDataset(Dataset):
+    """Items ``(eeg float32 tensor, pair index, label code, window index)``."""
+
+    def __init__(self, data: PairedData, index: np.ndarray):
+        self.data = data
+        self.index = np.asarray(index, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int, int]:
+        w = int(self.index[i])
+        x = torch.from_numpy(np.array(self.data.windows.data[w], dtype=np.float32))
+        return x, int(self.data.pair_index[w]), int(self.data.labels[w]), w
+
+
+def make_split(table: pd.DataFrame, cfg: SplitConfig) -> splits_mod.Split:
+    """The recipe's split of the window table, leakage-checked."""
+    kinds = {
+        "subject": lambda: splits_mod.subject_split(
+            table, test=cfg.test_groups or cfg.test, val=cfg.val_groups or cfg.val, seed=cfg.seed
+        ),
+        "recording": lambda: splits_mod.recording_split(
+            table, test=cfg.test_groups or cfg.test, val=cfg.val_groups or cfg.val, seed=cfg.seed
+        ),
+        "class": lambda: splits_mod.class_split(
+            table, test=cfg.test_groups or cfg.test, val=cfg.val_groups or cfg.val, seed=cfg.seed
+        ),
+        "within_subject": lambda: splits_mod.within_subject_split(
+            table, test=cfg.test, val=cfg.val, seed=cfg.seed
+        ),
+    }
+    if cfg.kind not in kinds:
+        raise ConfigError(f"data.split.kind: {cfg.kind!r} is not one of {sorted(kinds)}")
+    split = kinds[cfg.kind]()
+    split.check(table, allow_overlap=list(cfg.allow_overlap) or False)
+    return split
+
+
+def load_windows(cfg: DataConfig, data_dir: str | os.PathLike | None = None, progress: bool = True) -> Windows:
+    if not cfg.dataset:
+        raise ConfigError("data.dataset is required (a dataset folder name in the data directory, or a path)")
+    if not cfg.preset:
+        raise ConfigError("data.preset is required (see brainalign.preprocessing.presets)")
+    reader = open_dataset(find_dataset(cfg.dataset, data_dir), **cfg.reader_params)
+    pipeline = get_preset(cfg.preset, **cfg.preset_params)
+    return cached_windows(reader, pipeline, progress=progress)
+
+
+def build_paired_data(
+    cfg: DataConfig, data_dir: str | os.PathLike | None = None, progress: bool = True, seed: int = 0
+) -> PairedData:
+    if cfg.pair not in PAIR_KINDS:
+        raise ConfigError(f"data.pair: {cfg.pair!r} is not one of {PAIR_KINDS}")
+    windows = load_windows(cfg, data_dir, progress)
+    table = windows.table
+    if cfg.label not in table:
+        raise ConfigError(f"data.label: the windows have no column {cfg.label!r} (have {list(table.columns)})")
+    keep = np.ones(len(table), dtype=bool)
+    if cfg.labels:
+        keep &= table[cfg.label].astype(str).isin([str(x) for x in cfg.labels]).to_numpy()
+    if cfg.pair != "label":
+        keep &= table[cfg.pair].notna().to_numpy()
+    if cfg.max_windows is not None and keep.sum() > cfg.max_windows:
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(np.flatnonzero(keep), size=cfg.max_windows, replace=False)
+        keep = np.zeros_like(keep)
+        keep[chosen] = True
+    if not keep.any():
+        raise DataError(None, f"no window of {cfg.dataset!r} is left after the label/pair filters")
+    windows = windows.select(np.flatnonzero(keep))
+    table = windows.table
+
+    label_values = table[cfg.label]
+    classes = sorted(label_values.dropna().astype(str).unique().tolist())
+    code = {c: i for i, c in enumerate(classes)}
+    labels = np.array([code.get(str(v), -1) if pd.notna(v) else -1 for v in label_values], dtype=np.int64)
+
+    if cfg.pair == "label":
+        pair_values = classes
+        pair_index = labels.copy()
+    else:
+        values = table[cfg.pair].astype(str)
+        pair_values = sorted(values.unique().tolist())
+        pos = {v: i for i, v in enumerate(pair_values)}
+        pair_index = np.array([pos[v] for v in values], dtype=np.int64)
+
+    split = make_split(table, cfg.split)
+    return PairedData(windows, split, pair_index, pair_values, cfg.pair, labels, classes)
+
+
+def describe(data: PairedData) -> dict[str, Any]:
+    """Counts per part (windows, subjects, classes) for logs and metrics.json."""
+    out: dict[str, Any] = {"pair": data.pair_kind, "classes": data.classes, "n_pairs": len(data.pair_values)}
+    for part in ("train", "val", "test"):
+        idx = data.part(part)
+        t = data.windows.table.iloc[idx]
+        out[part] = {
+            "windows": int(len(idx)),
+            "subjects": sorted(t["subject"].astype(str).unique().tolist()) if "subject" in t else [],
+            "per_class": {data.classes[c]: int(n) for c, n in zip(*np.unique(data.labels[idx], return_counts=True)) if c >= 0},
+        }
+    return out

@@ -1,0 +1,97 @@
+"""The trained model: an EEG encoder with its projection head, and, for aligned
+methods, the paired tower with its own head, all in one ``nn.Module`` so that
+one safetensors file holds every trained weight.
+
+The architecture is described by a JSON-able ``spec`` (encoder config, head
+sizes, tower name and settings, class names); :func:`build_model` builds the
+same module from the spec alone, which is what ``brainalign.load`` does.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from brainalign.models.heads import ProjectionHead
+from brainalign.models.registry import create_encoder
+
+
+class AlignedModel(nn.Module):
+    def __init__(
+        self,
+        eeg_encoder: nn.Module,
+        eeg_head: nn.Module,
+        pair_tower: nn.Module | None = None,
+        pair_head: nn.Module | None = None,
+        classifier: nn.Module | None = None,
+    ):
+        super().__init__()
+        self.eeg_encoder = eeg_encoder
+        self.eeg_head = eeg_head
+        self.pair_tower = pair_tower
+        self.pair_head = pair_head
+        self.classifier = classifier
+        #: frozen-tower features of the distinct pair values (not saved: re-computable)
+        self.pair_features: torch.Tensor | None = None
+        self.pair_values: list[str] = []
+
+    def encode_eeg(self, x: torch.Tensor) -> torch.Tensor:
+        """L2-normalised EEG embeddings in the shared space."""
+        return self.eeg_head(self.eeg_encoder(x))
+
+    def set_pair_values(self, values: Sequence[str]) -> None:
+        """The distinct texts / image paths that pair indices refer to. A frozen
+        tower embeds them once here (cached on disk by the tower)."""
+        self.pair_values = list(values)
+        self.pair_features = None
+        if self.pair_tower is not None and getattr(self.pair_tower, "frozen", True):
+            from brainalign.models.embedding_cache import EmbeddingCache
+
+            with torch.no_grad():
+                self.pair_features = EmbeddingCache(self.pair_tower).encode(self.pair_values).float()
+
+    def encode_pairs(self, index: torch.Tensor) -> torch.Tensor:
+        """Embeddings of pair values by index (frozen: looked up; trainable:
+        the tower runs once per distinct value in the batch)."""
+        if self.pair_head is None:
+            raise RuntimeError("this model has no paired tower")
+        if self.pair_features is not None:
+            feats = self.pair_features.to(index.device)[index]
+        else:
+            uniq, inverse = torch.unique(index, return_inverse=True)
+            feats = self.pair_tower.encode([self.pair_values[i] for i in uniq.tolist()])[inverse]
+        return self.pair_head(feats)
+
+    def encode_all_pairs(self) -> torch.Tensor:
+        return self.encode_pairs(torch.arange(len(self.pair_values)))
+
+
+def build_model(spec: dict[str, Any], load_pretrained_tower: bool = True) -> AlignedModel:
+    """Build the module described by ``spec`` (see :func:`model_spec`)."""
+    enc = create_encoder(**spec["encoder"])
+    head = spec["head"]
+    eeg_head = ProjectionHead(enc.emb_dim, head["dim"], depth=head["depth"], hidden_dim=head.get("hidden"))
+    tower = pair_head = classifier = None
+    if spec.get("tower"):
+        from brainalign.models.towers import create_tower
+
+        t = spec["tower"]
+        tower = create_tower(t["name"], **t.get("kwargs", {}))
+        if t.get("trainable"):
+            tower.lr_factor = float(t.get("lr_factor", 1e-3))
+        else:
+            tower.freeze()
+        pair_head = ProjectionHead(tower.dim, head["dim"], depth=head["depth"], hidden_dim=head.get("hidden"))
+    if spec.get("n_classes"):
+        classifier = nn.Linear(head["dim"], int(spec["n_classes"]))
+    return AlignedModel(enc, eeg_head, tower, pair_head, classifier)
+
+
+def model_spec(
+    encoder_config: dict[str, Any],
+    head: dict[str, Any],
+    tower: dict[str, Any] | None,
+    n_classes: int | None,
+) -> dict[str, Any]:
+    return {"encoder": encoder_config, "head": head, "tower": tower, "n_classes": n_classes}
