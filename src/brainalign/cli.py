@@ -101,7 +101,7 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     )
     print(
         f"{args.preset}: {windows.data.shape[0]} windows x {windows.data.shape[1]} channels x "
-        f"{windows.data.shape[2]} samples at {windows.sfreq:g} Hz ({windows.units}); cache {location}"
+        f"{windows.data.shape[2]} samples at {windows.sfreq:g} Hz ({windows.unit}); cache {location}"
     )
     return 0
 

@@ -94,3 +94,45 @@ def inspect_path(path: str | os.PathLike) -> Recording:
     from brainalign.data.readers.generic import read_single_file
 
     return read_single_file(path)
+
+
+#: the dataset layout (reader name) each preset is meant for, used when
+#: ``brainalign preprocess PRESET`` is given no ``--dataset``
+PRESET_READERS = {
+    "eegclip": "tuab",
+    "nice_things_eeg2": "things_eeg2",
+    "eegmat_windows": "eegmat",
+    "n170_epochs": "eegnb",
+    "eegmmidb_mi": "eegmmidb",
+    "n400_epochs": "fif",
+}
+
+
+def preprocess_preset(
+    preset: str,
+    data_dir: str | os.PathLike | None = None,
+    dataset: str | None = None,
+    progress: bool = True,
+):
+    """Run a named preset on a dataset through the window cache; returns
+    ``(windows, cache entry path)``."""
+    from brainalign.preprocessing import cached_windows, get_preset
+    from brainalign.preprocessing.cache import cache_key
+    from brainalign.config import cache_dir
+
+    pipeline = get_preset(preset)
+    if dataset is not None:
+        folder = find_dataset(dataset, data_dir)
+    else:
+        wanted = PRESET_READERS.get(preset)
+        matches = [f for f in dataset_folders(data_dir) if detect_reader(f).name == wanted]
+        if not matches:
+            raise DataError(
+                resolve_data_dir(data_dir),
+                f"no {wanted or 'matching'} dataset for preset {preset!r}; pass --dataset NAME_OR_PATH",
+            )
+        folder = matches[0]
+    reader = open_dataset(folder)
+    windows = cached_windows(reader, pipeline, progress=progress)
+    key, _ = cache_key(reader, pipeline)
+    return windows, cache_dir() / "windows" / key

@@ -23,7 +23,9 @@ from brainalign.errors import ConfigError, DataError
 from brainalign.preprocessing import Windows, cached_windows, get_preset
 from brainalign.training.recipe import DataConfig, SplitConfig
 
-PAIR_KINDS = ("text", "image", "label")
+#: what windows are paired with: a text, an image, their class label, or nothing
+#: (self-supervised pretraining)
+PAIR_KINDS = ("text", "image", "label", "none")
 
 
 @dataclass
@@ -101,12 +103,12 @@ def build_paired_data(
         raise ConfigError(f"data.pair: {cfg.pair!r} is not one of {PAIR_KINDS}")
     windows = load_windows(cfg, data_dir, progress)
     table = windows.table
-    if cfg.label not in table:
+    if cfg.pair != "none" and cfg.label not in table:
         raise ConfigError(f"data.label: the windows have no column {cfg.label!r} (have {list(table.columns)})")
     keep = np.ones(len(table), dtype=bool)
     if cfg.labels:
         keep &= table[cfg.label].astype(str).isin([str(x) for x in cfg.labels]).to_numpy()
-    if cfg.pair != "label":
+    if cfg.pair in ("text", "image"):
         keep &= table[cfg.pair].notna().to_numpy()
     if cfg.max_windows is not None and keep.sum() > cfg.max_windows:
         rng = np.random.default_rng(seed)
@@ -118,12 +120,14 @@ def build_paired_data(
     windows = windows.select(np.flatnonzero(keep))
     table = windows.table
 
-    label_values = table[cfg.label]
+    label_values = table[cfg.label] if cfg.label in table else pd.Series([None] * len(table))
     classes = sorted(label_values.dropna().astype(str).unique().tolist())
     code = {c: i for i, c in enumerate(classes)}
     labels = np.array([code.get(str(v), -1) if pd.notna(v) else -1 for v in label_values], dtype=np.int64)
 
-    if cfg.pair == "label":
+    if cfg.pair == "none":
+        pair_values, pair_index = [], np.full(len(table), -1, dtype=np.int64)
+    elif cfg.pair == "label":
         pair_values = classes
         pair_index = labels.copy()
     else:

@@ -22,11 +22,12 @@ from brainalign.errors import ConfigError
 
 @dataclass
 class SplitConfig:
-    """How windows are split. ``kind``: subject | recording | class | within_subject."""
+    """How windows are split. ``kind``: subject | recording | class | within_subject.
+    ``val``/``test``: a fraction of the groups (float) or a number of groups (int)."""
 
     kind: str = "subject"
-    val: float = 0.2
-    test: float = 0.2
+    val: int | float = 0.2
+    test: int | float = 0.2
     seed: int = 0
     test_groups: list[str] | None = None
     val_groups: list[str] | None = None

@@ -34,7 +34,13 @@ from tqdm.auto import tqdm
 from brainalign import __version__
 from brainalign.errors import ConfigError, DataError
 from brainalign.models.contract import InputContract
-from brainalign.objectives.loss import ClipLoss, CrossEntropy, SemiHardTripletLoss, SigLipLoss
+from brainalign.objectives.loss import (
+    ClipLoss,
+    CrossEntropy,
+    MaskedReconstructionLoss,
+    SemiHardTripletLoss,
+    SigLipLoss,
+)
 from brainalign.training import distributed as dist_mod
 from brainalign.training.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
 from brainalign.training.data import PairedData, build_paired_data, describe
@@ -50,6 +56,7 @@ OBJECTIVES: dict[str, tuple[type[nn.Module], str]] = {
     "siglip": (SigLipLoss, "pairs"),
     "triplet": (SemiHardTripletLoss, "labels"),
     "ce": (CrossEntropy, "logits"),
+    "masked": (MaskedReconstructionLoss, "masked"),
 }
 
 
@@ -80,6 +87,8 @@ class TrainModule(nn.Module):
                 kwargs.setdefault("gather", gather)
             if kind == "logits" and model.classifier is None:
                 raise ConfigError(f"objective {name!r} needs class labels")
+            if kind == "masked" and not hasattr(model.eeg_encoder, "forward_mae"):
+                raise ConfigError(f"objective {name!r} needs a masked-autoencoder encoder (e.g. model.eeg.name: mae)")
             losses[name] = cls(**kwargs)
             self.kinds[name] = kind
             self.weights[name] = float(obj.get("weight", 1.0))
@@ -101,6 +110,8 @@ class TrainModule(nn.Module):
                 parts[name] = loss(z, p, valid=valid, pair_ids=pair_index)
             elif kind == "labels":
                 parts[name] = loss(z[labelled], labels[labelled])
+            elif kind == "masked":
+                parts[name] = loss(*self.model.eeg_encoder.forward_mae(x))
             else:
                 parts[name] = loss(self.model.classifier(z[labelled]), labels[labelled])
         total = sum(self.weights[n] * v for n, v in parts.items())
@@ -155,7 +166,9 @@ def evaluate_part(tm: TrainModule, data: PairedData, part: str, batch_size: int,
         embs.append(z.float().cpu())
     z = torch.cat(embs)
     out = {f"{part}_loss": sum(v * n for v, n in losses) / max(1, sum(n for _, n in losses))}
-    if tm.model.pair_head is not None:
+    if data.pair_kind == "none":
+        pass  # self-supervised: the validation loss is the score
+    elif tm.model.pair_head is not None:
         pidx = torch.as_tensor(data.pair_index[idx])
         cand = torch.unique(pidx[pidx >= 0])
         p = tm.model.encode_pairs(cand.to(device)).float().cpu()
@@ -179,7 +192,7 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
     encoder = create_encoder(enc.name, n_chans=w.n_channels, n_times=w.n_times, sfreq=w.sfreq,
                              emb_dim=enc.emb_dim, ch_names=list(w.ch_names), **enc.kwargs)
     tower = None
-    if recipe.data.pair != "label":
+    if recipe.data.pair not in ("label", "none"):
         t = recipe.model.pair
         if not t.name:
             raise ConfigError("model.pair.name is required when data.pair is text or image")
