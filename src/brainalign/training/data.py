@@ -7,6 +7,7 @@ and referenced by index, so a frozen tower embeds each text or image once.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -63,8 +64,29 @@ class WindowDataset(Dataset):
         return x, int(self.data.pair_index[w]), int(self.data.labels[w]), w
 
 
+def _val_from_train_end(table: pd.DataFrame, split: splits_mod.Split, fraction: float) -> splits_mod.Split:
+    """Move the last ``fraction`` (by window start time) of every training
+    recording into validation; test is untouched."""
+    if not 0 < fraction < 1:
+        raise ConfigError(f"data.split.val must be a fraction in (0, 1) with val_from_train_end, got {fraction}")
+    train = table.iloc[split.train]
+    val_pos: list[int] = []
+    for _, grp in train.groupby("recording", sort=False):
+        order = grp.sort_values(["start", "window"]).index.to_numpy()
+        n_val = int(round(len(order) * fraction))
+        val_pos.extend(order[len(order) - n_val:].tolist())
+    val = np.array(sorted(val_pos), dtype=np.int64)
+    keep = np.setdiff1d(split.train, val)
+    return dataclasses.replace(split, train=keep, val=val, shared=tuple(split.shared) + ("recording",))
+
+
 def make_split(table: pd.DataFrame, cfg: SplitConfig) -> splits_mod.Split:
     """The recipe's split of the window table, leakage-checked."""
+    if cfg.val_from_train_end:
+        inner = dataclasses.replace(cfg, val_from_train_end=False, val=0, val_groups=None)
+        split = _val_from_train_end(table, make_split(table, inner), float(cfg.val))
+        split.check(table, allow_overlap=list(cfg.allow_overlap) + ["recording"])
+        return split
     kinds = {
         "subject": lambda: splits_mod.subject_split(
             table, test=cfg.test_groups or cfg.test, val=cfg.val_groups or cfg.val, seed=cfg.seed

@@ -31,6 +31,10 @@ class SplitConfig:
     seed: int = 0
     test_groups: list[str] | None = None
     val_groups: list[str] | None = None
+    #: take validation as the last ``val`` fraction (in time) of every training
+    #: recording instead of whole groups: for sets with too few subjects or runs
+    #: (EEGMMIDB has one subject); the test part stays group-disjoint
+    val_from_train_end: bool = False
     allow_overlap: list[str] = field(default_factory=list)
 
 
