@@ -1,8 +1,9 @@
 """The ``brainalign`` command line: a thin layer over the library.
 
 Every sub-command accepts ``--data-dir`` (overrides ``$BRAINALIGN_DATA``). Errors
-about the user's input (:class:`brainalign.errors.BrainalignError`) end in one line
-on stderr and exit code 2, never in a traceback.
+about the user's input (:class:`brainalign.errors.BrainalignError`) and paths that
+cannot be read or written (:class:`OSError`) end in one line on stderr and exit
+code 2, never in a traceback.
 """
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ from brainalign.errors import BrainalignError
 EXIT_USER_ERROR = 2
 
 
+def _show_progress() -> bool:
+    """Progress bars only on an interactive terminal: when stderr is piped or
+    logged it must hold nothing but warning and error lines (a bar that an error
+    interrupts would otherwise be left, half-drawn, before the error line)."""
+    return sys.stderr.isatty()
+
+
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data-dir",
@@ -31,7 +39,7 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from brainalign.data.catalog import scan_data_dir
 
-    entries = scan_data_dir(args.data_dir, progress=not args.json)
+    entries = scan_data_dir(args.data_dir, progress=not args.json and _show_progress())
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
@@ -97,7 +105,7 @@ def cmd_preprocess(args: argparse.Namespace) -> int:
     from brainalign.data.catalog import preprocess_preset
 
     windows, location = preprocess_preset(
-        args.preset, data_dir=args.data_dir, dataset=args.dataset, progress=True
+        args.preset, data_dir=args.data_dir, dataset=args.dataset, progress=_show_progress()
     )
     print(
         f"{args.preset}: {windows.data.shape[0]} windows x {windows.data.shape[1]} channels x "
@@ -136,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from brainalign.demo import run_demo
 
-    return run_demo(out=Path(args.out), data_dir=args.data_dir)
+    return run_demo(out=Path(args.out), data_dir=args.data_dir, progress=_show_progress())
 
 
 # --------------------------------------------------------------------------- main
@@ -209,6 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BrainalignError as err:
         print(f"brainalign {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as err:  # an output path the user gave cannot be written: a file in the way, no space...
+        where = f"{err.filename}: {err.strerror}" if err.filename is not None else str(err)
+        print(f"brainalign {args.command}: error: {where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"brainalign {args.command}: interrupted after {time.perf_counter() - t0:.0f} s", file=sys.stderr)

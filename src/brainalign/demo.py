@@ -33,8 +33,9 @@ def _window_tmin(pipeline: dict[str, Any]) -> float:
     return next((float(s["tmin"]) for s in pipeline.get("steps", []) if s.get("step") == "EventWindow"), 0.0)
 
 
-def summarise_dataset(folder: Path, out: Path) -> dict[str, Any]:
-    """Read, preprocess and plot one dataset; returns its summary row."""
+def summarise_dataset(folder: Path, out: Path, progress: bool = True) -> dict[str, Any]:
+    """Read, preprocess and plot one dataset; returns its summary row.
+    ``progress`` shows the preprocessing bar."""
     from brainalign.preprocessing import cached_windows, get_preset
 
     reader = open_dataset(folder)
@@ -47,7 +48,7 @@ def summarise_dataset(folder: Path, out: Path) -> dict[str, Any]:
         plot_recording(rec, fig_path)
         row.update(preset=None, windows=None)
     else:
-        windows = cached_windows(reader, get_preset(preset), progress=True)
+        windows = cached_windows(reader, get_preset(preset), progress=progress)
         labels = windows.table["label"].astype(str).tolist() if "label" in windows.table else None
         images = None
         if "image" in windows.table and windows.table["image"].notna().any():
@@ -73,7 +74,10 @@ def summarise_dataset(folder: Path, out: Path) -> dict[str, Any]:
     return row
 
 
-def run_demo(out: Path, data_dir: str | os.PathLike | None = None) -> int:
+def run_demo(out: Path, data_dir: str | os.PathLike | None = None, progress: bool = True) -> int:
+    """Summarise every dataset of ``data_dir`` into ``out`` (one figure each and
+    ``datasets.json``), printing one line per dataset and the total time;
+    ``progress`` shows preprocessing bars. Returns the exit code (0)."""
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     folders = dataset_folders(data_dir)
@@ -81,7 +85,7 @@ def run_demo(out: Path, data_dir: str | os.PathLike | None = None) -> int:
     rows = []
     for folder in folders:
         print(f"- {folder.name}: reading and preprocessing ...", flush=True)
-        row = summarise_dataset(folder, out)
+        row = summarise_dataset(folder, out, progress)
         rows.append(row)
         shape = "x".join(map(str, row["windows"])) if row.get("windows") else "-"
         extra = f", classes {row['classes']}" if row.get("classes") else ""

@@ -70,8 +70,11 @@ def find_dataset(name_or_path: str, data_dir: str | os.PathLike | None = None) -
 
 def inspect_path(path: str | os.PathLike) -> Recording:
     """Read one file with the reader of the dataset layout it belongs to, or,
-    for a file in no known layout, with MNE's generic readers."""
-    path = Path(path).expanduser().resolve()
+    for a file in no known layout, with MNE's generic readers.
+
+    The layout is looked for above the path as given, not above a symbolic
+    link's target: a file linked into a dataset folder belongs to that folder."""
+    path = Path(os.path.abspath(Path(path).expanduser()))
     if not path.exists():
         raise DataError(path, "no such file")
     if path.is_dir():
@@ -86,7 +89,7 @@ def inspect_path(path: str | os.PathLike) -> Recording:
         if cls is not None:
             reader = cls(folder)
             for ref in reader.refs():
-                if any(Path(p).resolve() == path for p in ref.paths):
+                if any(Path(os.path.abspath(p)) == path for p in ref.paths):
                     return reader.load(ref)
         if folder.parent == folder:
             break

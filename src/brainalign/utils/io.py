@@ -32,6 +32,12 @@ def atomic_path(dest: str | os.PathLike, *, is_dir: bool = False) -> Iterator[Pa
         tmp = Path(name)
     try:
         yield tmp
+        # mkstemp/mkdtemp create private (0600/0700) entries: give the result the
+        # permissions a plain open()/mkdir() would have under the current umask
+        umask = os.umask(0)
+        os.umask(umask)
+        if tmp.exists():
+            os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~umask)
         if is_dir and dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
 from brainalign.data.readers._epoched import epochs_from_array, trials_frame
@@ -124,6 +123,8 @@ class EEGCVPR40Reader(Reader):
     # ------------------------------------------------------------------- data
     def _read(self) -> tuple[list[dict[str, Any]], list[str], list[str]]:
         """The validated ``(dataset, labels, images)`` of the EEG file (read once)."""
+        import torch  # lazily: listing datasets should not pay for importing torch
+
         if self._container is None:
             path = self._eeg_path()
             obj = load_torch_safely(path)
@@ -182,6 +183,8 @@ class EEGCVPR40Reader(Reader):
         return path
 
     def load(self, ref: RecordingRef) -> Recording:
+        import torch
+
         path = ref.paths[0]
         dataset, labels, images = self._read()
         lo, hi = self.time_range
