@@ -258,10 +258,12 @@ def _tuh_edf(path: Path, subject: str, seed: int, sfreq: int = 256, seconds: int
     return data_uv * 1e-6
 
 
-def write_tuab(root: Path, layout: str = "v3", reports: bool = True, seed: int = 0) -> Written:
+def write_tuab(root: Path, layout: str = "v3", reports: bool = True, seed: int = 0, seconds: int = 4,
+               labels: list[str] = TUH_LABELS) -> Written:
     """A TUH tree. ``layout``: ``"v3"`` (TUAB flat), ``"v2"`` (TUAB with subject
     and session folders) or ``"tueg"`` (TUEG v2, session report ``<subj>_<ses>.txt``
-    in the session folder). ``arrays[stem]`` holds the volts written,
+    in the session folder). Each EDF lasts ``seconds`` and holds the channels
+    ``labels``. ``arrays[stem]`` holds the volts written,
     ``extra["files"][stem]`` (path, label, split), ``extra["reports"][stem]`` the text."""
     out = Written(root, extra={"files": {}, "reports": {}})
     if layout == "tueg":
@@ -281,7 +283,7 @@ def write_tuab(root: Path, layout: str = "v3", reports: bool = True, seed: int =
             session_dir = root / "edf" / subject[:3] / subject / f"{session}_2015_12_30"
             folder = session_dir / "01_tcp_ar"
             report = session_dir / f"{subject}_{session}.txt"
-        out.arrays[stem] = _tuh_edf(folder / f"{stem}.edf", subject, seed + k)
+        out.arrays[stem] = _tuh_edf(folder / f"{stem}.edf", subject, seed + k, seconds=seconds, labels=labels)
         out.extra["files"][stem] = (folder / f"{stem}.edf", label, split)
         if reports:
             text = (f"CLINICAL HISTORY: {k + 40} year old with spells.\n"

@@ -220,7 +220,10 @@ class Pipeline:
                 table[col] = None
         if out.text is not None:
             table["text"] = table["text"].where(table["text"].notna(), out.text)
-        table["recording"], table["dataset"], table["subject"] = out.id, out.dataset, out.subject
+        table["recording"], table["dataset"] = out.id, out.dataset
+        # a trial's own subject wins (EEGCVPR40 ships all subjects in one file)
+        own = table["subject"] if "subject" in table else pd.Series([None] * n, dtype=object)
+        table["subject"] = [str(s) if s is not None and not pd.isna(s) else out.subject for s in own]
         table["session"], table["run"], table["window"] = out.session, out.run, np.arange(n)
         extras = [c for c in table.columns if c not in TABLE_COLUMNS]
         table = normalise_table(table[list(TABLE_COLUMNS) + extras])

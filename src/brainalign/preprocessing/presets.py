@@ -28,6 +28,20 @@ THINGS_EEG2_CHANNELS = ["Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P
 TEN_TWENTY_19 = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4",
                  "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2"]
 
+def _published_epochs(units: str) -> dict[str, Any]:
+    """Pipeline of a benchmark released as ready-cut epochs: the epochs are used as
+    published, after checking that every sample is finite and that the rate is
+    ``$sfreq``. Shared by the presets of the epoched releases below."""
+    return {
+        "modality": "eeg",
+        "units": units,
+        "steps": [
+            {"step": "CheckFinite"},
+            {"step": "CheckRate", "sfreq": "$sfreq"},
+        ],
+    }
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     "eegclip": {
         "description": (
@@ -177,6 +191,77 @@ PRESETS: dict[str, dict[str, Any]] = {
             "steps": [
                 {"step": "CheckFinite"},
                 {"step": "CheckRate", "sfreq": "$sfreq"},
+            ],
+        },
+    },
+    "eegcvpr40_epochs": {
+        "description": (
+            "EEGCVPR40 (Spampinato et al. 2017) as released: 128 channels at 1 kHz, samples "
+            "20:460 of each trial (440 samples, cut by the eegcvpr40 reader), band-passed and "
+            "z-scored upstream (eeg_5_95_std.pth: 5-95 Hz), so in arbitrary units."
+        ),
+        "source": (
+            "The reference loader of the release (perceivelab/eeg_visual_classification, "
+            "EEGDataset) keeps eeg[:, 20:460] and drops trials outside 450-600 samples; the "
+            "triplet and EEGClip code of Singh et al. 2024 (github.com/prajwalsingh/"
+            "EEGStyleGAN-ADA, EEG2Feat/*/CVPR40/config.py: timestep = 440) uses the same "
+            "440-sample crop. Nothing is filtered again here."
+        ),
+        "params": {"sfreq": 1000.0},
+        "pipeline": _published_epochs("uV"),
+    },
+    "thoughtviz_epochs": {
+        "description": (
+            "ThoughtViz (Kumar et al. 2018 / Tirupattur et al. 2018) as released: 14 Emotiv "
+            "EPOC channels, 32 samples at 128 Hz per trial, in the release's own (arbitrary) "
+            "units."
+        ),
+        "source": (
+            "ThoughtViz data/eeg/<subset>/data.pkl (x: N x 14 x 32 x 1); Singh et al. 2024 "
+            "(EEG2Feat/*/Thoughtviz/config.py: input_size = 14, timestep = 32) feed it unchanged."
+        ),
+        "params": {"sfreq": 128.0},
+        "pipeline": _published_epochs("uV"),
+    },
+    "kaneshiro_epochs": {
+        "description": (
+            "Kaneshiro et al. 2015 object-category EEG as released: 124 channels, 32 samples "
+            "at 62.5 Hz (0-496 ms after onset), in µV, as preprocessed by the authors before "
+            "release."
+        ),
+        "source": (
+            "Stanford Digital Repository release (S1.mat..S10.mat, X_3D 124 x 32 x trials); "
+            "Singh et al. 2024 (EEG2Feat/*/Object/config.py: input_size = 124, timestep = 32) "
+            "use the trials unchanged."
+        ),
+        "params": {"sfreq": 62.5},
+        "pipeline": _published_epochs("uV"),
+    },
+    "cbramod_pretrain": {
+        "description": (
+            "CBraMod pre-training (Wang et al. 2025, ICLR, arXiv 2412.07236) on TUH EEG: the 19 "
+            "10-20 electrodes, band-pass 0.3-75 Hz, 60 Hz notch, resampled to 200 Hz, "
+            "non-overlapping 30 s windows (30 one-second patches per channel), in µV."
+        ),
+        "source": (
+            "Paper, pre-training data: TUEG, 19 common channels, 0.3-75 Hz band-pass, 60 Hz "
+            "notch, 200 Hz, 30 s samples; samples with any amplitude above 100 µV are removed "
+            "and the signal is expressed in units of 100 µV. Code (github.com/wjq-learning/"
+            "CBraMod, pretrain_main.py): seq_len 30 patches of in_dim 200 samples. "
+            "Differences: no window is rejected for amplitude (there is no rejection step), and "
+            "the signal stays in µV (a constant factor of 100)."
+        ),
+        "params": {"window_s": 30.0, "sfreq": 200.0, "l_freq": 0.3, "h_freq": 75.0},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "PickChannels", "channels": TEN_TWENTY_19, "on_missing": "raise"},
+                {"step": "CheckFinite"},
+                {"step": "Filter", "l_freq": "$l_freq", "h_freq": "$h_freq"},
+                {"step": "Notch", "freqs": [60.0]},
+                {"step": "Resample", "sfreq": "$sfreq"},
+                {"step": "Window", "length_s": "$window_s", "stride_s": "$window_s"},
             ],
         },
     },

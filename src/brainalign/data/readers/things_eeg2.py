@@ -132,7 +132,8 @@ class ThingsEEG2Reader(Reader):
         else:
             epochs_data = data.reshape(n_images * n_reps, *data.shape[2:])
             condition, reps = np.repeat(np.arange(n_images), n_reps), np.tile(np.arange(n_reps), n_images)
-        sfreq = 1.0 / float(np.median(np.diff(times)))
+        # rounded: 1/median(diff) of the release's times gives 99.99999999999991 Hz
+        sfreq = round(1.0 / float(np.median(np.diff(times))), 6)
         epochs = epochs_from_array(epochs_data, ch_names, sfreq, tmin=float(times[0]), path=path)
         if table:
             concepts = [folder.split("_", 1)[1] if "_" in folder else folder for folder, _ in table]
