@@ -29,6 +29,8 @@ SMALL = {
     "nice_ga": [dict(n_chans=11, n_times=97, sfreq=100, n_filters=8)],
     "mae": [dict(n_chans=7, n_times=101, sfreq=100, patch_size=5, width=32, depth=1, heads=2,
                  decoder_width=16, decoder_depth=1, decoder_heads=2)],
+    "cbramod_mae": [dict(n_chans=5, n_times=400, sfreq=200, patch_size=100, width=32, depth=1, heads=4,
+                         dim_feedforward=64)],
     # Foundation models once each, at a valid size (n_times a multiple of the patch for
     # CBraMod / LaBraM, LaBraM with 10-10 names), shrunk to one or two layers.
     "cbramod": [dict(n_chans=5, n_times=400, sfreq=200, n_layer=1, dim_feedforward=64)],

@@ -28,6 +28,7 @@ _BUILTIN_MODULES = (
     "brainalign.models.lstm",
     "brainalign.models.nice",
     "brainalign.models.mae",
+    "brainalign.models.dual_mask",
 )
 
 
