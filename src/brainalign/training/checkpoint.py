@@ -5,12 +5,18 @@ A checkpoint is a folder written under a temporary name and renamed into place:
 back with ``torch.load(weights_only=True)``, so loading executes no pickled code),
 ``rng.pt`` (torch / numpy / python RNG states) and ``state.json`` (epoch, best
 score, history). A run killed at any moment (SIGKILL included) leaves either the
-previous checkpoint or the new one, never a half-written one.
+previous checkpoint or the new one, never a half-written one: the folder is
+never modified in place; a new one is renamed into place after the previous one
+was renamed aside (``.last.prev``, removed afterwards), and
+:func:`latest_checkpoint` falls back to that one when the kill came between the
+two renames.
 """
 from __future__ import annotations
 
 import json
+import pickle
 import random
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +94,32 @@ def save_checkpoint(
     scheduler: Any,
     state: dict[str, Any],
 ) -> None:
+    prev = _previous(folder)
     with atomic_path(folder, is_dir=True) as tmp:
         save_file(state_dict_for_saving(model), str(tmp / "model.safetensors"))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optim.pt")
         torch.save(_rng_state(), tmp / "rng.pt")
         (tmp / "state.json").write_text(json.dumps(state, indent=2))
+        # Rename the complete previous checkpoint aside (atomic) rather than let
+        # atomic_path delete it in place, which would expose a half-deleted folder.
+        if folder.exists():
+            shutil.rmtree(prev, ignore_errors=True)
+            folder.rename(prev)
+    shutil.rmtree(prev, ignore_errors=True)
+
+
+def _previous(folder: Path) -> Path:
+    """Where :func:`save_checkpoint` keeps the previous checkpoint while it swaps in a new one."""
+    return folder.parent / f".{folder.name}.prev"
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The complete checkpoint saved as ``folder``, or the previous one when a kill
+    came while the new one was being renamed into place; None when there is none."""
+    for candidate in (folder, _previous(folder)):
+        if (candidate / "state.json").is_file():
+            return candidate
+    return None
 
 
 def load_checkpoint(
@@ -102,8 +129,35 @@ def load_checkpoint(
     if not (folder / "state.json").exists():
         raise DataError(folder, "no complete checkpoint here")
     load_weights(model, folder / "model.safetensors")
-    opt = torch.load(folder / "optim.pt", weights_only=True)
-    optimizer.load_state_dict(opt["optimizer"])
-    scheduler.load_state_dict(opt["scheduler"])
-    _set_rng_state(torch.load(folder / "rng.pt", weights_only=True))
-    return json.loads((folder / "state.json").read_text())
+    opt = _load_tensors(folder / "optim.pt")
+    try:
+        optimizer.load_state_dict(opt["optimizer"])
+        scheduler.load_state_dict(opt["scheduler"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(folder / "optim.pt", f"optimizer state does not fit this run ({err})") from None
+    rng_path = folder / "rng.pt"
+    try:
+        _set_rng_state(_load_tensors(rng_path))
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        raise DataError(rng_path, f"not a valid RNG state ({err})") from None
+    try:
+        return json.loads((folder / "state.json").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DataError(folder / "state.json", f"not valid JSON ({err})") from None
+
+
+def _load_tensors(path: Path) -> Any:
+    """``torch.load`` restricted to tensors and plain containers (``weights_only``):
+    a crafted pickle is refused before any of its code runs."""
+    try:
+        return torch.load(path, weights_only=True)
+    except FileNotFoundError:
+        raise DataError(path, "checkpoint file not found") from None
+    except pickle.UnpicklingError as err:
+        # torch's own message advises weights_only=False; name only what was refused
+        detail = str(err).partition("WeightsUnpickler error:")[2].strip().split("\n\n")[0]
+        raise DataError(path, "refused: holds objects other than tensors and plain containers, so it is "
+                              f"not unpickled ({detail or 'unsupported content'})") from None
+    except Exception as err:  # RuntimeError / EOFError for truncated or corrupt files
+        first_line = (str(err).splitlines() or [""])[0]
+        raise DataError(path, f"refused: not a readable tensor checkpoint ({first_line})") from None

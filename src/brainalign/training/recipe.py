@@ -7,6 +7,7 @@ any key; values are parsed as YAML scalars (``--set train.epochs=3``).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import types
@@ -211,7 +212,8 @@ def parse_overrides(items: Sequence[str]) -> list[tuple[str, Any]]:
 
 
 def recipe_from_dict(tree: dict[str, Any], overrides: Sequence[str] = ()) -> Recipe:
-    tree = dict(tree)
+    """Validate ``tree`` with ``overrides`` applied; ``tree`` itself is left unchanged."""
+    tree = copy.deepcopy(tree)
     for key, value in parse_overrides(overrides):
         _set_path(tree, key, value)
     return _build(Recipe, tree)

@@ -16,13 +16,14 @@ the objectives (CLIP, SigLIP, semi-hard triplet, cross-entropy, weighted sums).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -42,7 +43,13 @@ from brainalign.objectives.loss import (
     SigLipLoss,
 )
 from brainalign.training import distributed as dist_mod
-from brainalign.training.checkpoint import load_checkpoint, load_weights, save_checkpoint, save_weights
+from brainalign.training.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    load_weights,
+    save_checkpoint,
+    save_weights,
+)
 from brainalign.training.data import PairedData, build_paired_data, describe
 from brainalign.training.model import AlignedModel, build_model, model_spec
 from brainalign.training.recipe import Recipe
@@ -117,6 +124,20 @@ class TrainModule(nn.Module):
         total = sum(self.weights[n] * v for n, v in parts.items())
         return total, parts, z
 
+    @contextlib.contextmanager
+    def local_losses(self) -> Iterator[None]:
+        """Losses on this process's batch only. Every rank evaluates the whole
+        validation / test part; gathering across ranks there would repeat each
+        sample once per rank and bias the contrastive losses."""
+        saved = {name: loss.gather for name, loss in self.losses.items() if hasattr(loss, "gather")}
+        for name in saved:
+            self.losses[name].gather = False
+        try:
+            yield
+        finally:
+            for name, gather in saved.items():
+                self.losses[name].gather = gather
+
 
 # ---------------------------------------------------------------------------- helpers
 def _device(name: str) -> torch.device:
@@ -160,10 +181,11 @@ def evaluate_part(tm: TrainModule, data: PairedData, part: str, batch_size: int,
     tm.eval()
     idx = data.part(part)
     losses, embs = [], []
-    for x, pidx, lab, _ in _loader(data, part, batch_size, False, 0, 0, dist_mod.DistInfo()):
-        total, _, z = tm(x.to(device), pidx.to(device), lab.to(device))
-        losses.append((float(total), len(x)))
-        embs.append(z.float().cpu())
+    with tm.local_losses():
+        for x, pidx, lab, _ in _loader(data, part, batch_size, False, 0, 0, dist_mod.DistInfo()):
+            total, _, z = tm(x.to(device), pidx.to(device), lab.to(device))
+            losses.append((float(total), len(x)))
+            embs.append(z.float().cpu())
     z = torch.cat(embs)
     out = {f"{part}_loss": sum(v * n for v, n in losses) / max(1, sum(n for _, n in losses))}
     if data.pair_kind == "none":
@@ -225,10 +247,11 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
     device = _device(cfg.device)
     info = dist_mod.init_distributed(device)
     last = out / "checkpoints" / "last"
+    checkpoint = latest_checkpoint(last)
     if info.is_main:
         if (out / "metrics.json").exists() and not resume:
             raise DataError(out, "run folder already holds a finished run; choose another --out")
-        if last.exists() and not resume:
+        if checkpoint is not None and not resume:
             raise DataError(out, "run folder holds a checkpoint; pass --resume to continue it, or choose another --out")
         out.mkdir(parents=True, exist_ok=True)
     seed_everything(recipe.seed)
@@ -263,8 +286,8 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
     }
     logger = RunLogger(out, enabled=info.is_main)
     state: dict[str, Any] = {"epoch": -1, "best": float("inf"), "best_epoch": -1, "bad_epochs": 0, "history": []}
-    if resume and last.exists():
-        state = load_checkpoint(last, tm, optimizer, scheduler)
+    if resume and checkpoint is not None:
+        state = load_checkpoint(checkpoint, tm, optimizer, scheduler)
         logger.restore(state["history"])
     if info.is_main:
         atomic_write_text(out / "config.json", json.dumps(config, indent=2, default=str))

@@ -1,0 +1,158 @@
+"""The training loop on real N400 epochs: what a run writes, reproducibility,
+model selection on the validation part only, and refusals."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mne
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from brainalign.cli import main
+from brainalign.errors import ConfigError, DataError
+from brainalign.preprocessing.presets import get_preset
+from brainalign.training import trainer as trainer_mod
+from brainalign.training.data import PairedData
+from brainalign.training.recipe import recipe_from_dict
+from brainalign.training.runlog import RunLogger
+from brainalign.utils.io import file_digest
+
+from .conftest import RUN_FILES, TINY_RECIPE, read_log
+
+pytestmark = pytest.mark.realdata
+
+
+def _train(tree: dict, out: Path, overrides: tuple[str, ...] = ()) -> dict:
+    return trainer_mod.train(recipe_from_dict(tree, overrides), out, progress=False)
+
+
+def test_run_writes_every_artifact(trained_run: Path, data_root: Path) -> None:
+    for name in RUN_FILES:
+        assert (trained_run / name).is_file(), name
+    assert list((trained_run / "tb").glob("events.out.tfevents.*"))
+    assert (trained_run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # the input contract, checked against the recording read independently
+    epochs = mne.read_epochs(data_root / "n400" / "subject04-epo.fif", preload=False, verbose="error")
+    eeg = mne.pick_types(epochs.info, eeg=True)
+    config = json.loads((trained_run / "config.json").read_text())
+    contract = config["contract"]
+    assert contract["ch_names"] == [epochs.ch_names[i] for i in eeg] and contract["n_chans"] == 32
+    assert contract["sfreq"] == epochs.info["sfreq"] == 50.0
+    assert contract["n_times"] == len(epochs.times) == 60
+    assert contract["units"] == "uV"
+    assert contract["preprocessing"] == json.loads(json.dumps(get_preset("n400_epochs").to_dict()))
+    assert config["recipe"]["name"] == TINY_RECIPE["name"]
+    assert config["classes"] == ["related", "unrelated"] and config["pair_kind"] == "label"
+    split = config["split"]
+    parts = [set(split[p]) for p in ("train", "val", "test")]
+    assert [len(p) for p in parts] == [120, 40, 40]
+    assert len(parts[0] | parts[1] | parts[2]) == 200  # disjoint, and every epoch is used
+
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert metrics["epochs_run"] == TINY_RECIPE["train"]["epochs"]
+    assert metrics["test_knn_bacc_chance"] == 0.5  # two classes in the test part
+    assert 0.0 <= metrics["test_knn_bacc"] <= 1.0 and np.isfinite(metrics["test_loss"])
+
+    rows = read_log(trained_run / "log.csv")
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert {"train_loss", "val_loss", "val_knn_bacc", "val_knn_bacc_chance", "lr"} <= set(rows[0])
+
+    weights = load_file(str(trained_run / "model.safetensors"))
+    assert any(k.startswith("eeg_encoder.") for k in weights) and any(k.startswith("eeg_head.") for k in weights)
+    emb = np.load(trained_run / "test_embeddings.npy", allow_pickle=False)
+    assert emb.shape == (40, 16) and emb.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+
+
+def test_same_seed_gives_identical_runs(trained_run: Path, real_env, tmp_path: Path) -> None:
+    """The tiny recipe trained again from scratch, on CPU: the same numbers, bit for bit."""
+    metrics = _train(TINY_RECIPE, tmp_path / "again")
+    assert metrics == json.loads((trained_run / "metrics.json").read_text())
+    assert read_log(tmp_path / "again" / "log.csv") == read_log(trained_run / "log.csv")
+    a, b = load_file(str(trained_run / "model.safetensors")), load_file(str(tmp_path / "again" / "model.safetensors"))
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    # and a different seed gives a different run
+    other = _train(TINY_RECIPE, tmp_path / "seed1", ("seed=1",))
+    assert other["test_loss"] != metrics["test_loss"]
+
+
+def test_selection_reads_only_the_validation_part(real_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test part's signals are loaded only after the last epoch is logged, and
+    the kept weights are those of the epoch with the lowest validation loss."""
+    events: list[str] = []
+    make_dataset, log_row = PairedData.dataset, RunLogger.log
+
+    def spy_dataset(self: PairedData, part: str):
+        events.append(f"data:{part}")
+        return make_dataset(self, part)
+
+    def spy_log(self: RunLogger, row: dict) -> None:
+        events.append(f"log:{row['epoch']}")
+        log_row(self, row)
+
+    monkeypatch.setattr(PairedData, "dataset", spy_dataset)
+    monkeypatch.setattr(RunLogger, "log", spy_log)
+    out = tmp_path / "run"
+    metrics = _train(TINY_RECIPE, out, ("train.epochs=5", "train.lr=0.01"))
+
+    last_log = max(i for i, e in enumerate(events) if e.startswith("log:"))
+    test_reads = [i for i, e in enumerate(events) if e == "data:test"]
+    assert events[last_log] == "log:4" and test_reads and min(test_reads) > last_log
+    assert "data:val" in events[:last_log]
+
+    val_loss = [float(r["val_loss"]) for r in read_log(out / "log.csv")]
+    assert metrics["best_epoch"] == int(np.argmin(val_loss))
+    assert metrics["best_val_loss"] == pytest.approx(min(val_loss), rel=1e-12)
+    # model.safetensors holds the selected (best) weights, not the last epoch's
+    best = load_file(str(out / "checkpoints" / "best.safetensors"))
+    final = load_file(str(out / "model.safetensors"))
+    assert all(np.array_equal(final[k], best[f"model.{k}"]) for k in final)
+
+
+def test_objective_that_needs_a_tower_is_a_config_error(real_env, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="needs a paired tower"):
+        _train(TINY_RECIPE, tmp_path / "run", ("objectives=[{name: clip}]",))
+    with pytest.raises(ConfigError, match="unknown objective 'tripplet'"):
+        _train(TINY_RECIPE, tmp_path / "run2", ("objectives=[{name: tripplet}]",))
+
+
+def test_cli_bad_recipe_exits_2_with_one_line(cli, write_recipe, tmp_path: Path) -> None:
+    tree = {**TINY_RECIPE, "train": {**TINY_RECIPE["train"], "epohcs": 2}}
+    del tree["train"]["epochs"]
+    out = tmp_path / "run"
+    result = cli("train", write_recipe(tree, "bad.yaml"), "--out", out)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("brainalign train: error: ") and "bad.yaml" in lines[0]
+    assert "'train.epohcs'" in lines[0] and "did you mean 'epochs'" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not out.exists()
+
+
+def test_cli_bad_override_exits_2(capsys: pytest.CaptureFixture, write_recipe, tmp_path: Path) -> None:
+    code = main(["train", str(write_recipe(TINY_RECIPE)), "--out", str(tmp_path / "run"), "--set", "train.lr=fast"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "train.lr: expected float, got 'fast'" in err[0]
+
+
+def test_refuses_to_overwrite_a_finished_run(
+    trained_run: Path, tmp_path: Path, write_recipe, capsys: pytest.CaptureFixture
+) -> None:
+    digests = {p.name: file_digest(p) for p in trained_run.iterdir() if p.is_file()}
+    with pytest.raises(DataError, match="already holds a finished run"):
+        _train(TINY_RECIPE, trained_run)
+    code = main(["train", str(write_recipe(TINY_RECIPE)), "--out", str(trained_run)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "already holds a finished run" in err[0]
+    assert {p.name: file_digest(p) for p in trained_run.iterdir() if p.is_file()} == digests
+
+    # an unfinished run (a checkpoint, no metrics) is continued only with --resume
+    unfinished = tmp_path / "unfinished"
+    shutil.copytree(trained_run / "checkpoints", unfinished / "checkpoints")
+    with pytest.raises(DataError, match="pass --resume"):
+        _train(TINY_RECIPE, unfinished)
