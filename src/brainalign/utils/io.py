@@ -38,9 +38,15 @@ def atomic_path(dest: str | os.PathLike, *, is_dir: bool = False) -> Iterator[Pa
         os.umask(umask)
         if tmp.exists():
             os.chmod(tmp, (0o777 if tmp.is_dir() else 0o666) & ~umask)
+        aside = None
         if is_dir and dest.exists():
-            shutil.rmtree(dest)
+            # never delete the old folder in place (a kill would expose it half
+            # deleted): rename it aside, swap the new one in, then delete it
+            aside = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
+            os.replace(dest, aside / dest.name)
         os.replace(tmp, dest)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
