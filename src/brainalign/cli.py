@@ -140,6 +140,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from brainalign.evaluation.runner import evaluate_run
+
+    results = evaluate_run(args.run_dir, data_dir=args.data_dir, dataset=args.dataset,
+                           n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for task, metrics in results.items():
+        print(task)
+        for name, s in metrics.items():
+            print(f"  {name:<26} {s['value']:.3f}  95% CI [{s['ci_low']:.3f}, {s['ci_high']:.3f}]  "
+                  f"p={s['p_value']:.3g}  chance={s['chance']:.3f}")
+    return 0
+
+
 # --------------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> int:
     from brainalign.demo import run_demo
@@ -190,6 +207,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     _add_data_dir(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="every evaluation protocol on a run folder, with CIs and p-values")
+    p.add_argument("run_dir")
+    p.add_argument("--dataset", help="score every window of another folder in the training data's layout")
+    p.add_argument("--json", action="store_true", help="print {task: {metric: {value, ci_low, ci_high, p_value, chance}}}")
+    p.add_argument("--n-boot", type=int, default=1000)
+    p.add_argument("--n-perm", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("demo", help="the main job: load, preprocess and summarise every dataset")
     p.add_argument("--out", default="demo_out")

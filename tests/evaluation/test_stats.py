@@ -137,3 +137,19 @@ def test_bad_inputs_raise_data_error():
         permutation_pvalue(accuracy, [], [], n_perm=10)
     with pytest.raises(DataError, match="NaN"):
         as_array([1.0, float("nan")], "scores", finite=True)
+
+
+def test_unit_permutation_respects_correlated_windows():
+    """Windows of one recording share its label: with 3 subjects x 2 recordings,
+    only 2**3 label assignments exist, so even a perfect classifier cannot reach
+    p < 1/8 -- while a window-level permutation would claim p ~ 1/(n_perm+1)."""
+    from brainalign.evaluation.stats import permutation_pvalue
+
+    rec = np.repeat(np.arange(6), 10)               # 6 recordings x 10 windows
+    subject = rec // 2                              # 3 subjects, one rest + one task each
+    y = (rec % 2).astype(int)
+    acc = lambda a, b: float(np.mean(a == b))       # noqa: E731
+    naive = permutation_pvalue(acc, y, y.copy(), n_perm=500, seed=0, groups=subject)
+    blocked = permutation_pvalue(acc, y, y.copy(), n_perm=500, seed=0, groups=subject, units=rec)
+    assert naive < 0.01
+    assert blocked > 1 / 8 - 0.05

@@ -153,11 +153,16 @@ def permutation_pvalue(
     n_perm: int = 1000,
     seed: int = 0,
     groups: Any | None = None,
+    units: Any | None = None,
 ) -> float:
     """One-sided p-value of ``metric_fn(y_true, y_pred)`` against shuffled labels.
 
     The null distribution is the metric after permuting ``y_true`` across trials, or
     within each group when ``groups`` is given (labels never move between subjects).
+    ``units`` (one id per trial) makes whole units the exchangeable items: every
+    trial of a unit (e.g. the windows of one recording, which share its label and
+    are not independent) keeps one label, and unit labels are permuted (within
+    groups). Without it, correlated windows would make the test anti-conservative.
     ``p = (1 + #{null >= observed}) / (1 + n_perm)``, so a perfect classifier on
     enough trials gets ``1 / (1 + n_perm)``. Higher metric values must mean better.
     """
@@ -165,13 +170,25 @@ def permutation_pvalue(
     yt, yp, g = _paired(y_true, y_pred, groups)
     observed = float(metric_fn(yt, yp))
     rng = np.random.default_rng(seed)
-    blocks = [np.arange(len(yt))] if g is None else [np.flatnonzero(g == u) for u in np.unique(g)]
+    if units is None:
+        unit_of = np.arange(len(yt))
+    else:
+        _, unit_of = np.unique(as_array(units, "units", ndim=1), return_inverse=True)
+        if len(unit_of) != len(yt):
+            raise DataError(None, f"units has {len(unit_of)} entries for {len(yt)} trials")
+    n_units = int(unit_of.max()) + 1
+    first = np.array([np.flatnonzero(unit_of == u)[0] for u in range(n_units)])
+    if np.any(yt != yt[first][unit_of]):
+        raise DataError(None, "every trial of a permutation unit must have the same label")
+    unit_group = np.zeros(n_units, dtype=np.int64) if g is None else np.unique(g, return_inverse=True)[1][first]
+    blocks = [np.flatnonzero(unit_group == b) for b in np.unique(unit_group)]
+    unit_labels = yt[first]
     exceed = 0
     for _ in range(n_perm):
-        order = np.arange(len(yt))
+        order = np.arange(n_units)
         for block in blocks:
             order[block] = rng.permutation(block)
-        exceed += float(metric_fn(yt[order], yp)) >= observed
+        exceed += float(metric_fn(unit_labels[order][unit_of], yp)) >= observed
     return (1.0 + exceed) / (1.0 + n_perm)
 
 
@@ -185,11 +202,15 @@ def score_with_stats(
     seed: int = 0,
     groups: Any | None = None,
     level: float = 0.95,
+    units: Any | None = None,
 ) -> Score:
-    """The metric with its bootstrap interval, permutation p-value and the given chance level."""
+    """The metric with its bootstrap interval (clustered by ``units`` when given,
+    else by ``groups``), permutation p-value (see :func:`permutation_pvalue`) and
+    the given chance level."""
     yt, yp, g = _paired(y_true, y_pred, groups)
-    low, high = bootstrap_ci(metric_fn, yt, yp, n_boot=n_boot, seed=seed, groups=g, level=level)
-    p = permutation_pvalue(metric_fn, yt, yp, n_perm=n_perm, seed=seed, groups=g)
+    boot_groups = g if units is None else as_array(units, "units", ndim=1)
+    low, high = bootstrap_ci(metric_fn, yt, yp, n_boot=n_boot, seed=seed, groups=boot_groups, level=level)
+    p = permutation_pvalue(metric_fn, yt, yp, n_perm=n_perm, seed=seed, groups=g, units=units)
     return Score(value=float(metric_fn(yt, yp)), ci_low=low, ci_high=high, p_value=p, chance=float(chance))
 
 

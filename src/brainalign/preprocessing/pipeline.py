@@ -31,7 +31,7 @@ from brainalign.utils.io import atomic_write_text
 
 #: Bump when a step's behaviour changes for the same parameters: it is part of the
 #: cache key, so cached windows made by older code are not reused.
-PREPROCESSING_VERSION = "1"
+PREPROCESSING_VERSION = "2"
 
 #: Columns every window table has, in this order (extra trial columns follow).
 TABLE_COLUMNS = ("recording", "dataset", "subject", "session", "run", "window", "start",
@@ -220,6 +220,11 @@ class Pipeline:
                 table[col] = None
         if out.text is not None:
             table["text"] = table["text"].where(table["text"].notna(), out.text)
+        # recording-level metadata (age, sex, task...) as columns, for stratified
+        # evaluation and metadata tasks; trial columns of the same name win
+        for key, value in out.metadata.items():
+            if key not in table and isinstance(value, (str, int, float, bool, np.integer, np.floating)):
+                table[key] = value
         table["recording"], table["dataset"] = out.id, out.dataset
         # a trial's own subject wins (EEGCVPR40 ships all subjects in one file)
         own = table["subject"] if "subject" in table else pd.Series([None] * n, dtype=object)

@@ -80,6 +80,13 @@ def _val_from_train_end(table: pd.DataFrame, split: splits_mod.Split, fraction: 
     return dataclasses.replace(split, train=keep, val=val, shared=tuple(split.shared) + ("recording",))
 
 
+def _nth_fold(table: pd.DataFrame, cfg: SplitConfig) -> splits_mod.Split:
+    if not 0 <= cfg.fold < cfg.n_splits:
+        raise ConfigError(f"data.split.fold must be in [0, {cfg.n_splits}), got {cfg.fold}")
+    folds = splits_mod.group_kfold(table, by=cfg.by, n_splits=cfg.n_splits, seed=cfg.seed, val=cfg.val)
+    return next(f for i, f in enumerate(folds) if i == cfg.fold)
+
+
 def make_split(table: pd.DataFrame, cfg: SplitConfig) -> splits_mod.Split:
     """The recipe's split of the window table, leakage-checked."""
     if cfg.val_from_train_end:
@@ -100,6 +107,7 @@ def make_split(table: pd.DataFrame, cfg: SplitConfig) -> splits_mod.Split:
         "within_subject": lambda: splits_mod.within_subject_split(
             table, test=cfg.test, val=cfg.val, seed=cfg.seed
         ),
+        "kfold": lambda: _nth_fold(table, cfg),
     }
     if cfg.kind not in kinds:
         raise ConfigError(f"data.split.kind: {cfg.kind!r} is not one of {sorted(kinds)}")
@@ -159,6 +167,10 @@ def build_paired_data(
         pair_index = np.array([pos[v] for v in values], dtype=np.int64)
 
     split = make_split(table, cfg.split)
+    if cfg.shuffle_pairs:
+        train = split.train
+        pair_index = pair_index.copy()
+        pair_index[train] = np.random.default_rng(seed + 7919).permutation(pair_index[train])
     return PairedData(windows, split, pair_index, pair_values, cfg.pair, labels, classes)
 
 

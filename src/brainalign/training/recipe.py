@@ -23,8 +23,10 @@ from brainalign.errors import ConfigError
 
 @dataclass
 class SplitConfig:
-    """How windows are split. ``kind``: subject | recording | class | within_subject.
-    ``val``/``test``: a fraction of the groups (float) or a number of groups (int)."""
+    """How windows are split. ``kind``: subject | recording | class | within_subject |
+    kfold. ``val``/``test``: a fraction of the groups (float) or a number of groups
+    (int). ``kfold``: fold ``fold`` of ``n_splits`` group-disjoint folds of the
+    column ``by`` (``subject``; ``window`` for trial-disjoint folds of one recording)."""
 
     kind: str = "subject"
     val: int | float = 0.2
@@ -37,6 +39,9 @@ class SplitConfig:
     #: (EEGMMIDB has one subject); the test part stays group-disjoint
     val_from_train_end: bool = False
     allow_overlap: list[str] = field(default_factory=list)
+    by: str = "subject"
+    n_splits: int = 5
+    fold: int = 0
 
 
 @dataclass
@@ -53,6 +58,9 @@ class DataConfig:
     labels: list[str] = field(default_factory=list)
     split: SplitConfig = field(default_factory=SplitConfig)
     max_windows: int | None = None
+    #: control: permute the pairing (texts/images) among the training windows, so
+    #: that any score above chance after training would reveal a confound
+    shuffle_pairs: bool = False
 
 
 @dataclass
