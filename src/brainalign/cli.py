@@ -157,6 +157,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- benchmark
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    from brainalign.evaluation.benchmark import run_real_benchmark
+
+    t0 = time.perf_counter()
+    results = run_real_benchmark(Path(args.out), data_dir=args.data_dir, quick=args.quick, seed=args.seed,
+                                 tasks=args.tasks)
+    print_headline(results)
+    print(f"benchmark {args.suite}: {time.perf_counter() - t0:.0f} s; results.json and report.html in {args.out}")
+    return 0
+
+
+def print_headline(results: dict) -> None:
+    from brainalign.evaluation.benchmark import headline_rows
+
+    _print_table(["task", "metric", "model [95% CI]", "p", "chance", "best baseline"], headline_rows(results))
+
+
 # --------------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> int:
     from brainalign.demo import run_demo
@@ -218,6 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("benchmark", help="train and evaluate every task on the real data, with baselines and controls")
+    p.add_argument("suite", choices=["real"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--quick", action="store_true", help="small budget (fewer folds and epochs), for demos")
+    p.add_argument("--tasks", nargs="+", default=None, help="run only these tasks")
+    p.add_argument("--seed", type=int, default=0)
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_benchmark)
+
     p = sub.add_parser("demo", help="the main job: load, preprocess and summarise every dataset")
     p.add_argument("--out", default="demo_out")
     _add_data_dir(p)
@@ -226,9 +253,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_SHOWN_WARNINGS: set[str] = set()
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    """Warnings as one readable line, without the source line they came from."""
-    print(f"brainalign: warning: {message}", file=sys.stderr)
+    """Warnings as one readable line, without the source line they came from, each once."""
+    text = str(message)
+    if text not in _SHOWN_WARNINGS:
+        _SHOWN_WARNINGS.add(text)
+        print(f"brainalign: warning: {text}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -135,6 +135,56 @@ PRESETS: dict[str, dict[str, Any]] = {
             ],
         },
     },
+    "eegmat_ecg_windows": {
+        "description": (
+            "eegmat ECG (the one 'ECG ECG' lead): band-pass 0.5-40 Hz, resampled to 100 Hz, "
+            "non-overlapping 2 s windows labelled with the recording's condition, in µV. The "
+            "windowing is that of 'eegmat_windows', so with the same parameters row i of both "
+            "presets is the same recording and start (EEG and ECG of one time span)."
+        ),
+        "source": (
+            "Same filter band, rate and windows as 'eegmat_windows' (the 40 Hz low-pass also keeps "
+            "the files' differing filtering out); the rate keeps the QRS band (5-20 Hz) used for "
+            "R-peak detection. The ECG of Subject02_1 and Subject13_1 shows no heartbeat (data README)."
+        ),
+        "params": {"window_s": 2.0, "stride_s": 2.0, "sfreq": 100.0, "l_freq": 0.5, "h_freq": 40.0},
+        "pipeline": {
+            "modality": "ecg",
+            "units": "uV",
+            "steps": [
+                {"step": "CheckFinite", "modality": "ecg"},
+                {"step": "Filter", "l_freq": "$l_freq", "h_freq": "$h_freq", "modality": "ecg"},
+                {"step": "Resample", "sfreq": "$sfreq", "modality": "ecg"},
+                {"step": "Window", "length_s": "$window_s", "stride_s": "$stride_s"},
+            ],
+        },
+    },
+    "dreamer_windows": {
+        "description": (
+            "DREAMER (Katsigiannis & Ramzan 2018): the 14 Emotiv EPOC electrodes at their 128 Hz, "
+            "band-pass 0.5-45 Hz, non-overlapping 2 s windows over the concatenated clips, in µV "
+            "(for self-supervised pre-training: windows carry no clip label)."
+        ),
+        "source": (
+            "Paper: 14 channels at 128 Hz; emotion features from the theta, alpha and beta bands "
+            "(4-30 Hz) of the last 60 s of each clip. Here every 2 s of the recording is a window "
+            "(a window may straddle a junction between clips); the Emotiv DC offset is removed by "
+            "the high-pass."
+        ),
+        "params": {"window_s": 2.0, "stride_s": 2.0, "l_freq": 0.5, "h_freq": 45.0},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "PickChannels", "channels": ["AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8",
+                                                      "T8", "FC6", "F4", "F8", "AF4"], "on_missing": "raise"},
+                {"step": "CheckFinite"},
+                {"step": "CheckRate", "sfreq": 128.0},
+                {"step": "Filter", "l_freq": "$l_freq", "h_freq": "$h_freq"},
+                {"step": "Window", "length_s": "$window_s", "stride_s": "$stride_s"},
+            ],
+        },
+    },
     "n170_epochs": {
         "description": (
             "eeg-notebooks N170 (Muse, faces vs houses): TP9 AF7 AF8 TP10, band-pass 1-30 Hz, "
