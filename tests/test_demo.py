@@ -69,7 +69,8 @@ def test_lines_printed(demo: DemoRun):
     assert lines[0] == f"brainalign demo: {len(DATASETS)} datasets in the data directory"
     assert any("windows 200x32x60" in line and line.endswith(f"-> {demo.out / 'n400.png'}") for line in lines)
     assert any(line.endswith(f"-> {demo.out / 'wfdb.png'}") for line in lines)
-    done = re.fullmatch(r"brainalign demo: done in (\d+\.\d) s; figures and datasets.json in (.+)", lines[-1])
+    done = re.fullmatch(r"brainalign demo: done in (\d+\.\d) s; outputs in (.+)", lines[-1])
+    assert "brainalign demo: no benchmark (it needs the eegmat, eegmmidb, eegnb datasets)" in lines
     assert done, lines[-1]
     assert 0 < float(done.group(1)) < demo.wall_s and done.group(2) == str(demo.out)
     assert demo.result.other_stderr_lines == []  # no progress bar when stderr is not a terminal

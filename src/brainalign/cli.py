@@ -179,7 +179,8 @@ def print_headline(results: dict) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from brainalign.demo import run_demo
 
-    return run_demo(out=Path(args.out), data_dir=args.data_dir, progress=_show_progress())
+    return run_demo(out=Path(args.out), data_dir=args.data_dir, benchmark=not args.no_benchmark,
+                    progress=_show_progress())
 
 
 # --------------------------------------------------------------------------- main
@@ -245,8 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_benchmark)
 
-    p = sub.add_parser("demo", help="the main job: load, preprocess and summarise every dataset")
+    p = sub.add_parser("demo", help="the main job: summarise every dataset, then a quick benchmark")
     p.add_argument("--out", default="demo_out")
+    p.add_argument("--no-benchmark", action="store_true", help="only summarise the datasets")
     _add_data_dir(p)
     p.set_defaults(func=cmd_demo)
 

@@ -74,10 +74,13 @@ def summarise_dataset(folder: Path, out: Path, progress: bool = True) -> dict[st
     return row
 
 
-def run_demo(out: Path, data_dir: str | os.PathLike | None = None, progress: bool = True) -> int:
+def run_demo(out: Path, data_dir: str | os.PathLike | None = None, benchmark: bool = True,
+             progress: bool = True) -> int:
     """Summarise every dataset of ``data_dir`` into ``out`` (one figure each and
-    ``datasets.json``), printing one line per dataset and the total time;
-    ``progress`` shows preprocessing bars. Returns the exit code (0)."""
+    ``datasets.json``), printing one line per dataset; then, with ``benchmark``
+    and when the data directory holds the benchmark's datasets, run the quick
+    benchmark into ``out/benchmark`` and print its headline table. Prints the
+    total time; ``progress`` shows preprocessing bars. Returns the exit code (0)."""
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     folders = dataset_folders(data_dir)
@@ -95,5 +98,19 @@ def run_demo(out: Path, data_dir: str | os.PathLike | None = None, progress: boo
             flush=True,
         )
     atomic_write_text(out / "datasets.json", json.dumps(rows, indent=2, default=str))
-    print(f"brainalign demo: done in {time.perf_counter() - t0:.1f} s; figures and datasets.json in {out}")
+    print(f"brainalign demo: datasets summarised in {time.perf_counter() - t0:.1f} s")
+    needed = {"eegmat", "eegnb", "eegmmidb", "fif"}
+    have = {r["reader"] for r in rows}
+    if benchmark and not needed <= have:
+        print(f"brainalign demo: no benchmark (it needs the {', '.join(sorted(needed - have))} datasets)")
+    elif benchmark:
+        from brainalign.cli import print_headline
+        from brainalign.evaluation.benchmark import run_real_benchmark
+
+        print("brainalign demo: quick benchmark (small budget; `brainalign benchmark real` runs the full one)",
+              flush=True)
+        results = run_real_benchmark(out / "benchmark", data_dir=data_dir, quick=True)
+        print_headline(results)
+        print(f"report: {out / 'benchmark' / 'report.html'}")
+    print(f"brainalign demo: done in {time.perf_counter() - t0:.1f} s; outputs in {out}")
     return 0

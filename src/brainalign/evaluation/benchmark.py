@@ -187,7 +187,9 @@ def _mean_baselines(per_fold: list[dict[str, dict[str, Any]]]) -> dict[str, dict
 
 
 def _headline(task: dict[str, Any], metric: str) -> None:
+    """The metric the headline shows, compared with the baselines' balanced accuracy."""
     task["primary_metric"] = metric
+    task["baseline_metric"] = "balanced_accuracy"
 
 
 # ============================================================================ tasks
@@ -589,8 +591,8 @@ def headline_rows(results: dict[str, Any]) -> list[list[str]]:
         s = r["metrics"].get(m)
         if s is None:
             continue
-        best = max(((n, v.get("balanced_accuracy")) for n, v in r.get("baselines", {}).items()
-                    if v.get("balanced_accuracy") is not None and n != "chance"), key=lambda t: t[1],
+        best = max(((n, v.get(r.get("baseline_metric", m))) for n, v in r.get("baselines", {}).items()
+                    if v.get(r.get("baseline_metric", m)) is not None and n != "chance"), key=lambda t: t[1],
                    default=("-", None))
         rows.append([task, m, f"{s['value']:.3f} [{s['ci_low']:.3f}, {s['ci_high']:.3f}]",
                      f"{s['p_value']:.3g}", f"{s['chance']:.3f}",

@@ -154,6 +154,9 @@ class TextTower(Tower):
     ):
         super().__init__(frozen=frozen, lr_factor=lr_factor)
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a bar per load would litter every command's output
 
         root = Path(model_path) if model_path is not None else _default_minilm_dir()
         self.name = "minilm" if model_path is None else root.name

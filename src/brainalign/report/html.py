@@ -186,6 +186,8 @@ def _best_baseline(reader: _Reader, baselines: Mapping[str, Any], metric: str, w
     """Name and value of the highest-scoring baseline on ``metric``, if any reports it."""
     best: tuple[str, float] | None = None
     for name, scores in baselines.items():
+        if name == "chance":  # shown in its own column
+            continue
         value = reader.number(reader.mapping(scores, f"{where}.{name}").get(metric), f"{where}.{name}.{metric}")
         if _known(value) and (best is None or value > best[1]):
             best = (str(name), value)
@@ -243,8 +245,10 @@ def _headline(reader: _Reader, tasks: Mapping[str, Any]) -> str:
             rows.append([f"<td>{link}</td>", _td("no metrics")] + [_td("—")] * 6 + [controls])
             continue
         score = _Score(reader, metrics[metric], f"{where}.metrics.{metric}")
-        best = _best_baseline(reader, reader.mapping(task.get("baselines"), f"{where}.baselines"), metric,
-                              f"{where}.baselines")
+        # baselines may report the primary metric under another name (``baseline_metric``,
+        # e.g. a probe's "svm_bacc" against the baselines' "balanced_accuracy")
+        best = _best_baseline(reader, reader.mapping(task.get("baselines"), f"{where}.baselines"),
+                              str(task.get("baseline_metric", metric)), f"{where}.baselines")
         model = f"{_fmt(score.value)} {_fmt_ci(score.ci_low, score.ci_high)}"
         rows.append([f"<td>{link}</td>", _td(metric), _td(model, num=True, raw=_dot(score.significant)),
                      _td(_fmt_p(score.p_value), num=True), _td(_fmt(score.chance), num=True),
