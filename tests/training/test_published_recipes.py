@@ -33,6 +33,7 @@ from tests.data.layouts import (
     write_thoughtviz,
     write_tuab,
 )
+from tests.data.emotion_layouts import write_dreamer
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "published"
 
@@ -105,6 +106,9 @@ CASES = [
          ("data.preset_params.window_s=4", "data.split.val=1", "data.split.test=1", "data.max_windows=24",
           "model.eeg.kwargs.depth=2", "train.batch_size=8"),
          (19, 800, 200.0)),
+    # DREAMER: 14 EEG channels at 128 Hz, 2 s windows; masked pretraining (dual masking)
+    Case("emotion_dreamer.yaml", lambda d: write_dreamer(d / "dreamer", n_subjects=4, stimulus_s=(8.0, 8.0)),
+         ("data.split.val=1", "data.split.test=1", "train.batch_size=8"), (14, 256, 128.0)),
 ]
 
 
@@ -170,7 +174,10 @@ def test_published_encoder_takes_the_published_input(case: Case):
         assert encoder(x).shape == (2, enc.emb_dim)
         if any(o.name == "masked" for o in recipe.objectives):
             pred, target, mask = encoder.forward_mae(x)
-            assert pred.shape == target.shape and mask.float().mean() == pytest.approx(0.5)
+            # MAE hides half the patches; dual masking also whole leads: 0.5 + 0.5 * 0.2 expected
+            expected = 0.5 + 0.5 * float(enc.kwargs.get("lead_mask_ratio", 0.0))
+            tolerance = 0.15 if "lead_mask_ratio" in enc.kwargs else 1e-6
+            assert pred.shape == target.shape and mask.float().mean() == pytest.approx(expected, abs=tolerance)
 
 
 def test_thoughtviz_recipe_keeps_only_the_image_subset(tmp_path: Path):

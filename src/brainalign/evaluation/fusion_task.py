@@ -104,11 +104,11 @@ class FusionBudget:
     depth: int = 2
     heads: int = 4
     emb_dim: int = 64
-    pretrain_epochs: int = 8
+    pretrain_epochs: int = 12
     #: at most this many windows of each pre-training dataset per fold (None: all)
     max_pretrain_windows: int | None = None
-    finetune_epochs: int = 15
-    patience: int = 4
+    finetune_epochs: int = 20
+    patience: int = 5
     batch_size: int = 64
     pretrain_lr: float = 1e-3
     finetune_lr: float = 5e-4
@@ -118,9 +118,9 @@ class FusionBudget:
     cross_attention: bool = True
 
 
-#: About 8 minutes on two CPU cores.
+#: About 6 minutes on one free CPU core.
 FULL = FusionBudget()
-#: About 1.5 minutes on two CPU cores: the same protocol with little training, for tests and demos.
+#: Under a minute on one free CPU core: the same protocol with little training, for tests and demos.
 QUICK = FusionBudget(pretrain_epochs=2, max_pretrain_windows=192, finetune_epochs=3, patience=3,
                      n_boot=200, n_perm=200)
 
@@ -432,7 +432,7 @@ def _reconstruction_examples(eeg_encoder: CBraModMAE, ecg_encoder: CBraModMAE, e
     torch.manual_seed(seed)
     out = []
     for encoder, x, names in ((eeg_encoder, eeg, ch_names), (ecg_encoder, ecg, ["ECG"])):
-        masked, recon, hidden = encoder.reconstruct(torch.from_numpy(x[None]))
+        _, recon, hidden = encoder.reconstruct(torch.from_numpy(x[None]))
         for c in range(min(4, x.shape[0])):
             out.append((str(names[c]), x[c], recon[0, c].numpy(), hidden[0, c].numpy()))
     return out
