@@ -157,6 +157,8 @@ def label_predictions(ev: EvalSet, column: str, *, few_shot: bool = True, seed: 
         if set(yte) <= set(cls):
             key = "prototype_bacc" if name == "centroid" else f"zeroshot_{name}_bacc"
             preds[key] = (cls[(zte @ proto.T).argmax(axis=1)], chance)
+    if len(set(ytr)) < 2:  # e.g. every training subject of a fold has the same sex
+        return TaskPredictions(yte, table, preds)
     for probe in ("logreg", "svm", "knn"):
         preds[f"{probe}_bacc"] = (fit_probe(probe, ztr, ytr).predict(zte), chance)
     if few_shot:
