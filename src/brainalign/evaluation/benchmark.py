@@ -133,14 +133,19 @@ class Bench:
         return run_baselines(names, data.windows, data.split, seed=self.seed, ecg_windows=ecg_windows,
                              options=options or {})
 
+    def cv_baselines(self, recipe: str, n_folds: int, by: str, extra: list[str], names: list[str],
+                     options: dict[str, dict[str, Any]] | None = None, ecg: bool = False) -> dict[str, dict[str, float]]:
+        """Baselines on each fold of a cross-validated task, averaged (weighted by test size)."""
+        return _mean_baselines([self.baselines(recipe, [*_fold_overrides(n_folds, by, f), *extra], names,
+                                               options, ecg=ecg) for f in range(n_folds)])
+
     # ---------------------------------------------------------------- folds
     def cv_task(self, recipe: str, prefix: str, n_folds: int, by: str, columns: list[str],
                 extra: list[str], shuffle: bool = False) -> tuple[dict[str, list[TaskPredictions]], list[Path]]:
         preds: dict[str, list[TaskPredictions]] = {c: [] for c in columns}
         runs = []
         for fold in range(n_folds):
-            ov = [f"data.split.kind=kfold", f"data.split.by={by}", f"data.split.n_splits={n_folds}",
-                  f"data.split.fold={fold}", *extra]
+            ov = [*_fold_overrides(n_folds, by, fold), *extra]
             if shuffle:
                 ov.append("data.shuffle_pairs=true")
             run = self.train(recipe, f"{prefix}{'_shuffled' if shuffle else ''}_fold{fold}", ov)
@@ -150,6 +155,10 @@ class Bench:
                 if c in ev.test and ev.test[c].notna().any():
                     preds[c].append(label_predictions(ev, c, few_shot=c == columns[0], seed=self.seed))
         return preds, runs
+
+
+def _fold_overrides(n_folds: int, by: str, fold: int) -> list[str]:
+    return ["data.split.kind=kfold", f"data.split.by={by}", f"data.split.n_splits={n_folds}", f"data.split.fold={fold}"]
 
 
 def _ecg_windows_like(rec: Any, windows: Any, data_dir: Any) -> Any:
@@ -201,12 +210,8 @@ def task_eegmat_text(b: Bench) -> dict[str, dict[str, Any]]:
     kw = dict(n_boot=b.budget.n_boot, n_perm=b.budget.n_perm, seed=b.seed)
     out: dict[str, dict[str, Any]] = {}
     main = score_predictions(preds["label"], **kw)
-    base = _mean_baselines([
-        b.baselines("eegmat_text", ["data.split.kind=kfold", "data.split.by=subject", f"data.split.n_splits={n}",
-                                    f"data.split.fold={f}", *extra],
-                    ["chance", "bandpower_lr", "ecg_hrv_lr", "eegclassifier"],
-                    {"eegclassifier": {"model": "deep4", "epochs": b.budget.baseline_epochs}}, ecg=True)
-        for f in range(n)])
+    base = b.cv_baselines("eegmat_text", n, "subject", extra, ["chance", "bandpower_lr", "ecg_hrv_lr", "eegclassifier"],
+                          {"eegclassifier": {"model": "deep4", "epochs": b.budget.baseline_epochs}}, ecg=True)
     ev0 = b.eval_set(runs[0])
     figs = _figures_for(b, "eegmat_text", ev0, preds["label"], runs[0], "label")
     from brainalign.data.splits import audit_block_design
@@ -252,12 +257,8 @@ def task_n170_image(b: Bench) -> dict[str, dict[str, Any]]:
     kw = dict(n_boot=b.budget.n_boot, n_perm=b.budget.n_perm, seed=b.seed)
     preds, runs = b.cv_task("n170_image", "n170_image_loso", n, "subject", ["label"], extra)
     shuffled, _ = b.cv_task("n170_image", "n170_image_loso", n, "subject", ["label"], extra, shuffle=True)
-    base_loso = _mean_baselines([
-        b.baselines("n170_image", ["data.split.kind=kfold", "data.split.by=subject", f"data.split.n_splits={n}",
-                                   f"data.split.fold={f}", *extra],
-                    ["chance", "xdawn_ts_lr", "erp_lr", "eegclassifier"],
-                    {"eegclassifier": {"model": "eegnet", "epochs": b.budget.baseline_epochs}})
-        for f in range(n)])
+    base_loso = b.cv_baselines("n170_image", n, "subject", extra, ["chance", "xdawn_ts_lr", "erp_lr", "eegclassifier"],
+                               {"eegclassifier": {"model": "eegnet", "epochs": b.budget.baseline_epochs}})
     out = {"n170_image_loso": {
         "description": "EEG-image alignment (NICE encoder + frozen EfficientNet-Lite0, CLIP): faces vs houses "
                        "2-way zero-shot from image prototypes of each class.",
@@ -336,13 +337,9 @@ def task_n400_text(b: Bench) -> dict[str, dict[str, Any]]:
     kw = dict(n_boot=b.budget.n_boot, n_perm=b.budget.n_perm, seed=b.seed)
     preds, runs = b.cv_task("n400_text", "n400_text", n, "window", ["label"], extra)
     shuffled, _ = b.cv_task("n400_text", "n400_text", n, "window", ["label"], extra, shuffle=True)
-    base = _mean_baselines([
-        b.baselines("n400_text", ["data.split.kind=kfold", "data.split.by=window", f"data.split.n_splits={n}",
-                                  f"data.split.fold={f}", *extra],
-                    ["chance", "erp_lr", "xdawn_ts_lr", "eegclassifier"],
-                    {"erp_lr": {"target_sfreq": 25},
-                     "eegclassifier": {"model": "eegnet", "epochs": b.budget.baseline_epochs}})
-        for f in range(n)])
+    base = b.cv_baselines("n400_text", n, "window", extra, ["chance", "erp_lr", "xdawn_ts_lr", "eegclassifier"],
+                          {"erp_lr": {"target_sfreq": 25},
+                           "eegclassifier": {"model": "eegnet", "epochs": b.budget.baseline_epochs}})
     ev0 = b.eval_set(runs[0])
     out = {"n400_text": {
         "description": "EEG-text alignment with the word pairs (EEGNet + frozen multilingual E5, CLIP); "
