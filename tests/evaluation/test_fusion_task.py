@@ -14,8 +14,8 @@ from sklearn.metrics import balanced_accuracy_score
 
 from brainalign.data.recording import Recording
 from brainalign.errors import DataError
+from brainalign.preprocessing.pipeline import align_windows
 from brainalign.evaluation.fusion_task import (
-    align_windows,
     downstream_mask,
     montage_view,
     run_fusion_benchmark,

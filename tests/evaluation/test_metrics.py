@@ -160,3 +160,22 @@ def test_auc_binary_and_multiclass_by_hand():
 def test_auc_single_class_is_a_data_error():
     with pytest.raises(DataError, match="undefined"):
         auc([1, 1, 1], [0.1, 0.2, 0.3])
+
+
+def test_balanced_accuracy_matches_scikit_learn():
+    """The numpy implementation equals scikit-learn's on random multi-class labels,
+    including predictions of classes absent from y_true."""
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    from brainalign.evaluation.metrics import balanced_accuracy
+
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y = rng.integers(0, 4, size=57)
+        p = rng.integers(0, 5, size=57)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert balanced_accuracy(y, p) == pytest.approx(balanced_accuracy_score(y, p))
+    assert balanced_accuracy(np.array(["a", "a", "b"]), np.array(["a", "b", "b"])) == pytest.approx(0.75)

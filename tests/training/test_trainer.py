@@ -156,3 +156,30 @@ def test_refuses_to_overwrite_a_finished_run(
     shutil.copytree(trained_run / "checkpoints", unfinished / "checkpoints")
     with pytest.raises(DataError, match="pass --resume"):
         _train(TINY_RECIPE, unfinished)
+
+
+def test_eeg_ecg_pairing_trains_and_loads(data_root: Path, tmp_path: Path, monkeypatch):
+    """pair: ecg aligns each EEG window with the ECG of the same span and trains an
+    ECG encoder of its own; the loaded model embeds ECG windows in the shared space."""
+    import numpy as np
+
+    import brainalign
+    from brainalign.training.data import build_paired_data
+    from brainalign.training.recipe import load_recipe
+    from brainalign.training.trainer import train
+
+    monkeypatch.setenv("BRAINALIGN_DATA", str(data_root))
+    recipe = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "eegmat_ecg.yaml",
+                         ["train.epochs=1", "data.max_windows=200", "model.eeg.name=shallow",
+                          "model.pair.kwargs.n_filters=4", "train.batch_size=50"])
+    data = build_paired_data(recipe.data, progress=False)
+    pw = data.pair_windows
+    assert pw.ch_names == ["ECG"] and len(pw) == len(data.windows)
+    assert (pw.table["recording"] == data.windows.table["recording"]).all()
+    assert np.allclose(pw.table["start"], data.windows.table["start"])
+    train(recipe, tmp_path / "run", progress=False)
+    model = brainalign.load(tmp_path / "run")
+    emb = model.encode_pairs(np.asarray(pw.data[:3]))
+    assert emb.shape == (3, recipe.model.head.dim)
+    assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
+    assert model.config["pair_contract"]["ch_names"] == ["ECG"]

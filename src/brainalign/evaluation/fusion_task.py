@@ -58,7 +58,7 @@ from brainalign.models.fusion import FusionClassifier, load_pretrained_encoder
 from brainalign.models.registry import create_encoder
 from brainalign.objectives.loss import MaskedReconstructionLoss
 from brainalign.preprocessing.cache import cached_windows
-from brainalign.preprocessing.pipeline import Pipeline, Windows
+from brainalign.preprocessing.pipeline import Pipeline, Windows, align_windows
 from brainalign.preprocessing.presets import get_preset
 from brainalign.preprocessing.steps import CheckFinite, Filter, Resample, Window
 from brainalign.utils.io import atomic_write_text
@@ -67,7 +67,6 @@ __all__ = [
     "FULL",
     "QUICK",
     "FusionBudget",
-    "align_windows",
     "downstream_mask",
     "finetune",
     "montage_view",
@@ -126,28 +125,6 @@ QUICK = FusionBudget(pretrain_epochs=2, max_pretrain_windows=192, finetune_epoch
 
 
 # ============================================================================ windows
-def align_windows(eeg: Windows, ecg: Windows) -> tuple[Windows, Windows]:
-    """``(eeg, ecg)`` with the ECG rows reordered so that row ``i`` of both is the same
-    recording and start time (the same time span). Every EEG window needs its ECG
-    window; extra ECG windows are dropped. DataError when one is missing."""
-    key = ["recording", "start"]
-    for name, w in (("eeg", eeg), ("ecg", ecg)):
-        missing = [c for c in key if c not in w.table.columns]
-        if missing:
-            raise DataError(None, f"{name} windows have no column(s) {missing}")
-    ecg_keys = pd.MultiIndex.from_frame(ecg.table[key].astype(str))
-    if ecg_keys.has_duplicates:
-        raise DataError(None, "ecg windows repeat a (recording, start) pair; cannot align")
-    position = pd.Series(np.arange(len(ecg)), index=ecg_keys)
-    rows = position.reindex(pd.MultiIndex.from_frame(eeg.table[key].astype(str))).to_numpy(dtype=float)
-    lacking = np.flatnonzero(np.isnan(rows))
-    if len(lacking):
-        first = eeg.table.iloc[lacking[0]]
-        raise DataError(None, f"{len(lacking)} EEG window(s) have no ECG window of the same span, first "
-                              f"{first['recording']} at {first['start']} s")
-    return eeg, ecg.select(rows.astype(int))
-
-
 def downstream_mask(table: pd.DataFrame, rest_label: str = CLASSES[0], keep_s: float = REST_KEEP_S,
                     window_s: float = WINDOW_S) -> np.ndarray:
     """Boolean mask of the windows of the downstream task: every window of a non-rest

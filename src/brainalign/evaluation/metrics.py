@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
 from brainalign.errors import DataError
 from brainalign.evaluation.stats import as_array
@@ -204,11 +204,16 @@ def retrieval_both_ways(
 
 
 def balanced_accuracy(y_true: Any, y_pred: Any) -> float:
-    """Mean per-class recall (scikit-learn), the headline metric for unbalanced classes."""
+    """Mean per-class recall over the classes present in ``y_true`` (scikit-learn's
+    ``balanced_accuracy_score``, computed with numpy: bootstrap and permutation
+    tests call it thousands of times, and scikit-learn's version costs ~100x more
+    per call on 2,000 trials)."""
     yt, yp = as_array(y_true, "y_true", ndim=1), as_array(y_pred, "y_pred", ndim=1)
     if len(yt) != len(yp):
         raise DataError(None, f"y_true has {len(yt)} trials but y_pred has {len(yp)}")
-    return float(balanced_accuracy_score(yt, yp))
+    _, idx = np.unique(yt, return_inverse=True)
+    recall = np.bincount(idx, weights=(yt == yp)) / np.bincount(idx)
+    return float(recall.mean())
 
 
 def auc(y_true: Any, y_score: Any, labels: Sequence[Any] | None = None) -> float:

@@ -72,28 +72,34 @@ def load_eval_set(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None
     return EvalSet(z_train, train, z_test, test, reader, model)
 
 
-def _units(table: pd.DataFrame, labels: np.ndarray) -> np.ndarray | None:
-    """Recordings as permutation/bootstrap units when each has a single label."""
-    if "recording" not in table:
+def _constant_within(table: pd.DataFrame, column: str, labels: np.ndarray) -> np.ndarray | None:
+    """The values of ``column`` when every group of it holds a single label (and
+    there are fewer groups than rows), else None."""
+    if column not in table:
         return None
-    rec = table["recording"].astype(str).to_numpy()
-    per = pd.Series(labels).groupby(rec).nunique()
-    return rec if (per <= 1).all() and per.size < len(rec) else None
+    groups = table[column].astype(str).to_numpy()
+    per = pd.Series(labels).groupby(groups).nunique()
+    return groups if (per <= 1).all() and per.size < len(groups) else None
 
 
 def _score(fn: Callable, y: np.ndarray, pred: np.ndarray, chance: float, table: pd.DataFrame,
            n_boot: int, n_perm: int, seed: int) -> dict[str, float]:
-    """The score with its interval and p-value. Permutations stay within subjects
-    and move whole recordings when a recording has one label; the bootstrap
-    resamples recordings (or subjects) when there are enough of them (>= 5) for a
-    clustered interval, else trials."""
-    subjects = table["subject"].astype(str).to_numpy() if "subject" in table else None
-    if subjects is not None and len(np.unique(subjects)) < 2:
-        subjects = None
-    units = _units(table, y)
-    clusters = next((c for c in (units, subjects) if c is not None and len(np.unique(c)) >= 5), None)
+    """The score with its interval and p-value. The exchangeable units of the
+    permutation test are the coarsest grouping that carries one label: subjects
+    for subject-level labels (sex), recordings for recording-level labels (rest vs
+    task), else trials; labels are permuted within subjects unless the units are
+    subjects themselves. The bootstrap resamples those units (or subjects) when
+    there are at least 5 of them, else trials."""
+    units = _constant_within(table, "subject", y)
+    within = None
+    if units is None:
+        units = _constant_within(table, "recording", y)
+        within = table["subject"].astype(str).to_numpy() if "subject" in table else None
+        if within is not None and len(np.unique(within)) < 2:
+            within = None
+    clusters = next((c for c in (units, within) if c is not None and len(np.unique(c)) >= 5), None)
     low, high = bootstrap_ci(fn, y, pred, n_boot=n_boot, seed=seed, groups=clusters)
-    p = permutation_pvalue(fn, y, pred, n_perm=n_perm, seed=seed, groups=subjects, units=units)
+    p = permutation_pvalue(fn, y, pred, n_perm=n_perm, seed=seed, groups=within, units=units)
     return Score(float(fn(y, pred)), low, high, p, float(chance)).to_dict()
 
 

@@ -285,3 +285,25 @@ def _check_compatible(ref: Windows, new: Windows, rec: Recording) -> None:
                         f"have {ref.n_times}")
     if new.unit != ref.unit:
         raise DataError(where(rec), f"unit {new.unit!r} differs from {ref.unit!r}")
+
+
+def align_windows(eeg: Windows, ecg: Windows) -> tuple[Windows, Windows]:  # noqa: D417
+    """``(eeg, ecg)`` with the ECG rows reordered so that row ``i`` of both is the same
+    recording and start time (the same time span). Every EEG window needs its ECG
+    window; extra ECG windows are dropped. DataError when one is missing."""
+    key = ["recording", "start"]
+    for name, w in (("eeg", eeg), ("ecg", ecg)):
+        missing = [c for c in key if c not in w.table.columns]
+        if missing:
+            raise DataError(None, f"{name} windows have no column(s) {missing}")
+    ecg_keys = pd.MultiIndex.from_frame(ecg.table[key].astype(str))
+    if ecg_keys.has_duplicates:
+        raise DataError(None, "ecg windows repeat a (recording, start) pair; cannot align")
+    position = pd.Series(np.arange(len(ecg)), index=ecg_keys)
+    rows = position.reindex(pd.MultiIndex.from_frame(eeg.table[key].astype(str))).to_numpy(dtype=float)
+    lacking = np.flatnonzero(np.isnan(rows))
+    if len(lacking):
+        first = eeg.table.iloc[lacking[0]]
+        raise DataError(None, f"{len(lacking)} EEG window(s) have no ECG window of the same span, first "
+                              f"{first['recording']} at {first['start']} s")
+    return eeg, ecg.select(rows.astype(int))

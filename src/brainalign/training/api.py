@@ -67,11 +67,16 @@ class TrainedModel:
         return torch.cat(out).numpy()
 
     @torch.no_grad()
-    def encode_pairs(self, items: Sequence[str] | None = None) -> np.ndarray:
+    def encode_pairs(self, items: Sequence[str] | np.ndarray | None = None) -> np.ndarray:
         """Shared-space embeddings of texts or image paths (default: the pair
-        values seen in training)."""
+        values seen in training), or of paired signal windows (ECG)."""
         if self.model.pair_head is None:
             raise DataError(self.run_dir, "this model was trained without a paired tower")
+        if self.config["spec"]["tower"]["name"] == "signal":  # ECG windows (n, channels, times)
+            if items is None:
+                raise DataError(self.run_dir, "give the paired signal windows to embed")
+            x = torch.as_tensor(np.asarray(items, dtype=np.float32))
+            return self.model.pair_head(self.model.pair_tower(x)).numpy()
         items = self.pair_values if items is None else list(items)
         feats = self.model.pair_tower.encode(list(items)).float()
         return self.model.pair_head(feats).numpy()

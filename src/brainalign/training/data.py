@@ -21,12 +21,12 @@ from brainalign.data import splits as splits_mod
 from brainalign.data.base import open_dataset
 from brainalign.data.catalog import find_dataset
 from brainalign.errors import ConfigError, DataError
-from brainalign.preprocessing import Windows, cached_windows, get_preset
+from brainalign.preprocessing import Windows, align_windows, cached_windows, get_preset
 from brainalign.training.recipe import DataConfig, SplitConfig
 
-#: what windows are paired with: a text, an image, their class label, or nothing
-#: (self-supervised pretraining)
-PAIR_KINDS = ("text", "image", "label", "none")
+#: what windows are paired with: a text, an image, the ECG of the same time span,
+#: their class label, or nothing (self-supervised pretraining)
+PAIR_KINDS = ("text", "image", "ecg", "label", "none")
 
 
 @dataclass
@@ -40,6 +40,8 @@ class PairedData:
     #: per window: integer class code (-1 where unlabelled); ``classes[code]``
     labels: np.ndarray
     classes: list[str]
+    #: for ``pair: ecg``: the paired signal's windows, row i paired with window i
+    pair_windows: Windows | None = None
 
     def part(self, name: str) -> np.ndarray:
         return self.split.part(name)
@@ -126,6 +128,16 @@ def load_windows(cfg: DataConfig, data_dir: str | os.PathLike | None = None, pro
     return cached_windows(reader, pipeline, progress=progress)
 
 
+def _paired_signal_windows(cfg: DataConfig, windows: Windows, data_dir: str | os.PathLike | None,
+                           progress: bool) -> Windows:
+    """The paired signal's windows (``cfg.pair_preset``), row i = the time span of EEG window i."""
+    if not cfg.pair_preset:
+        raise ConfigError(f"data.pair_preset is required with data.pair: {cfg.pair} (e.g. eegmat_ecg_windows)")
+    reader = open_dataset(find_dataset(cfg.dataset, data_dir), **cfg.reader_params)
+    paired = cached_windows(reader, get_preset(cfg.pair_preset, **cfg.pair_preset_params), progress=progress)
+    return align_windows(windows, paired)[1]
+
+
 def build_paired_data(
     cfg: DataConfig, data_dir: str | os.PathLike | None = None, progress: bool = True, seed: int = 0
 ) -> PairedData:
@@ -155,8 +167,12 @@ def build_paired_data(
     code = {c: i for i, c in enumerate(classes)}
     labels = np.array([code.get(str(v), -1) if pd.notna(v) else -1 for v in label_values], dtype=np.int64)
 
+    pair_windows = None
     if cfg.pair == "none":
         pair_values, pair_index = [], np.full(len(table), -1, dtype=np.int64)
+    elif cfg.pair == "ecg":
+        pair_windows = _paired_signal_windows(cfg, windows, data_dir, progress)
+        pair_values, pair_index = [], np.arange(len(table), dtype=np.int64)
     elif cfg.pair == "label":
         pair_values = classes
         pair_index = labels.copy()
@@ -171,7 +187,7 @@ def build_paired_data(
         train = split.train
         pair_index = pair_index.copy()
         pair_index[train] = np.random.default_rng(seed + 7919).permutation(pair_index[train])
-    return PairedData(windows, split, pair_index, pair_values, cfg.pair, labels, classes)
+    return PairedData(windows, split, pair_index, pair_values, cfg.pair, labels, classes, pair_windows)
 
 
 def describe(data: PairedData) -> dict[str, Any]:

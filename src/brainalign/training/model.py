@@ -35,6 +35,12 @@ class AlignedModel(nn.Module):
         #: frozen-tower features of the distinct pair values (not saved: re-computable)
         self.pair_features: torch.Tensor | None = None
         self.pair_values: list[str] = []
+        #: paired signal windows (ECG) that pair indices refer to (not saved: data)
+        self.pair_signals: torch.Tensor | None = None
+
+    def set_pair_signals(self, windows: Any) -> None:
+        """The paired signal windows (n, channels, times) that pair indices refer to."""
+        self.pair_signals = torch.as_tensor(windows, dtype=torch.float32)
 
     def encode_eeg(self, x: torch.Tensor) -> torch.Tensor:
         """L2-normalised EEG embeddings in the shared space."""
@@ -56,7 +62,9 @@ class AlignedModel(nn.Module):
         the tower runs once per distinct value in the batch)."""
         if self.pair_head is None:
             raise RuntimeError("this model has no paired tower")
-        if self.pair_features is not None:
+        if self.pair_signals is not None:
+            feats = self.pair_tower(self.pair_signals[index.cpu()].to(index.device))
+        elif self.pair_features is not None:
             feats = self.pair_features.to(index.device)[index]
         else:
             uniq, inverse = torch.unique(index, return_inverse=True)
@@ -74,15 +82,21 @@ def build_model(spec: dict[str, Any], load_pretrained_tower: bool = True) -> Ali
     eeg_head = ProjectionHead(enc.emb_dim, head["dim"], depth=head["depth"], hidden_dim=head.get("hidden"))
     tower = pair_head = classifier = None
     if spec.get("tower"):
-        from brainalign.models.towers import create_tower
-
         t = spec["tower"]
-        tower = create_tower(t["name"], **t.get("kwargs", {}))
-        if t.get("trainable"):
-            tower.lr_factor = float(t.get("lr_factor", 1e-3))
+        if t["name"] == "signal":  # a second signal (ECG) through an encoder of the registry
+            tower = create_encoder(**t["encoder"])
+            dim = tower.emb_dim
+            if not t.get("trainable", True):
+                tower.requires_grad_(False)
         else:
-            tower.freeze()
-        pair_head = ProjectionHead(tower.dim, head["dim"], depth=head["depth"], hidden_dim=head.get("hidden"))
+            from brainalign.models.towers import create_tower
+
+            tower = create_tower(t["name"], **t.get("kwargs", {}))
+            dim = tower.dim
+            if not t.get("trainable"):
+                tower.freeze()
+        tower.lr_factor = float(t.get("lr_factor", 1e-3))
+        pair_head = ProjectionHead(dim, head["dim"], depth=head["depth"], hidden_dim=head.get("hidden"))
     if spec.get("n_classes"):
         classifier = nn.Linear(head["dim"], int(spec["n_classes"]))
     return AlignedModel(enc, eeg_head, tower, pair_head, classifier)

@@ -50,8 +50,12 @@ class DataConfig:
     reader_params: dict[str, Any] = field(default_factory=dict)
     preset: str = ""
     preset_params: dict[str, Any] = field(default_factory=dict)
-    #: what the EEG is aligned with: text | image | ecg | label
+    #: what the EEG is aligned with: text | image | ecg | label | none
     pair: str = "text"
+    #: for ``pair: ecg``: the preset that cuts the paired signal's windows (aligned
+    #: row by row with the EEG windows on recording and start time)
+    pair_preset: str = ""
+    pair_preset_params: dict[str, Any] = field(default_factory=dict)
     #: column of the window table holding the class label (for triplet / CE / evaluation)
     label: str = "label"
     #: keep only windows whose label is in this list (empty: all)

@@ -217,8 +217,15 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
     if recipe.data.pair not in ("label", "none"):
         t = recipe.model.pair
         if not t.name:
-            raise ConfigError("model.pair.name is required when data.pair is text or image")
-        tower = {"name": t.name, "trainable": t.trainable, "lr_factor": t.lr_factor, "kwargs": dict(t.kwargs)}
+            raise ConfigError(f"model.pair.name is required when data.pair is {recipe.data.pair}")
+        if recipe.data.pair == "ecg":  # the paired signal gets an encoder of its own from the registry
+            pw = data.pair_windows
+            ecg = create_encoder(t.name, n_chans=pw.n_channels, n_times=pw.n_times, sfreq=pw.sfreq,
+                                 ch_names=list(pw.ch_names), **t.kwargs)
+            tower = {"name": "signal", "encoder": ecg.encoder_config(), "trainable": t.trainable,
+                     "lr_factor": t.lr_factor}
+        else:
+            tower = {"name": t.name, "trainable": t.trainable, "lr_factor": t.lr_factor, "kwargs": dict(t.kwargs)}
     uses_ce = any(o.name == "ce" for o in recipe.objectives)
     head = dataclasses.asdict(recipe.model.head)
     spec = model_spec(encoder.encoder_config(), head, tower, len(data.classes) if uses_ce else None)
@@ -262,7 +269,10 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
     seed_everything(recipe.seed)
     model = build_model(spec).to(device)
     if model.pair_head is not None:
-        model.set_pair_values(data.pair_values)
+        if data.pair_windows is not None:
+            model.set_pair_signals(np.asarray(data.pair_windows.data))
+        else:
+            model.set_pair_values(data.pair_values)
     tm = TrainModule(model, spec["objectives"], gather=info.enabled).to(device)
     runner: nn.Module = tm
     if info.enabled:
@@ -280,6 +290,10 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
         "contract": contract.to_dict(),
         "pair_kind": data.pair_kind,
         "pair_values": data.pair_values,
+        "pair_contract": None if data.pair_windows is None else InputContract(
+            ch_names=tuple(data.pair_windows.ch_names), sfreq=data.pair_windows.sfreq,
+            n_times=data.pair_windows.n_times, units=data.pair_windows.unit,
+            preprocessing=data.pair_windows.pipeline or {}, modality=data.pair_kind).to_dict(),
         "classes": data.classes,
         "split": data.split.to_dict(),
         "data": describe(data),
