@@ -183,3 +183,41 @@ def test_eeg_ecg_pairing_trains_and_loads(data_root: Path, tmp_path: Path, monke
     assert emb.shape == (3, recipe.model.head.dim)
     assert np.allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-5)
     assert model.config["pair_contract"]["ch_names"] == ["ECG"]
+
+
+def test_fusion_variants_and_pretrained_init_come_from_one_recipe(data_root: Path, tmp_path: Path, monkeypatch):
+    """recipes/eegmat_fusion.yaml trains EEG-only, ECG-only and fused classifiers
+    (model.fusion) and starts from pretrained encoders (init_from) when asked."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from brainalign.training.recipe import load_recipe
+    from brainalign.training.trainer import train
+
+    monkeypatch.setenv("BRAINALIGN_DATA", str(data_root))
+    recipes = Path(__file__).resolve().parents[2] / "recipes"
+    small = ["train.epochs=1", "data.max_windows=120", "train.batch_size=40"]
+    pre = tmp_path / "pretrain_ecg"
+    train(load_recipe(recipes / "pretrain_ecg_eegmat.yaml", small), pre, progress=False)
+    for fusion in ("eeg", "pair", "concat"):
+        out = tmp_path / fusion
+        overrides = [*small, f"model.fusion={fusion}"]
+        if fusion == "pair":
+            overrides.append(f"model.pair.init_from={pre}")
+        metrics = train(load_recipe(recipes / "eegmat_fusion.yaml", overrides), out, progress=False)
+        assert 0.0 <= metrics["test_bacc"] <= 1.0 and metrics["test_bacc_chance"] == 0.5
+        spec = json.loads((out / "config.json").read_text())["spec"]
+        assert spec["fusion"] == fusion
+        weights = load_file(str(out / "model.safetensors"))
+        assert weights["classifier.weight"].shape[1] == (128 if fusion == "concat" else 64)
+    # with a zero learning rate the ECG tower keeps exactly the pretrained weights
+    frozen = tmp_path / "lr0"
+    train(load_recipe(recipes / "eegmat_fusion.yaml", [*small, "train.lr=0", f"model.pair.init_from={pre}"]),
+          frozen, progress=False)
+    pretrained = {k[len("eeg_encoder."):]: v for k, v in load_file(str(pre / "model.safetensors")).items()
+                  if k.startswith("eeg_encoder.")}
+    tower = {k[len("pair_tower."):]: v for k, v in load_file(str(frozen / "model.safetensors")).items()
+             if k.startswith("pair_tower.")}
+    assert pretrained.keys() == tower.keys()
+    assert all((pretrained[k] == tower[k]).all() for k in pretrained)

@@ -32,6 +32,8 @@ class AlignedModel(nn.Module):
         self.pair_tower = pair_tower
         self.pair_head = pair_head
         self.classifier = classifier
+        #: what the classifier sees: "eeg", "pair" or "concat" (set by build_model)
+        self.fusion = "eeg"
         #: frozen-tower features of the distinct pair values (not saved: re-computable)
         self.pair_features: torch.Tensor | None = None
         self.pair_values: list[str] = []
@@ -71,6 +73,13 @@ class AlignedModel(nn.Module):
             feats = self.pair_tower.encode([self.pair_values[i] for i in uniq.tolist()])[inverse]
         return self.pair_head(feats)
 
+    def classifier_input(self, z: torch.Tensor, pair_index: torch.Tensor) -> torch.Tensor:
+        """The features the classifier sees: EEG embedding, paired embedding or both."""
+        if self.fusion == "eeg":
+            return z
+        p = self.encode_pairs(pair_index.clamp_min(0))
+        return p if self.fusion == "pair" else torch.cat([z, p], dim=1)
+
     def encode_all_pairs(self) -> torch.Tensor:
         return self.encode_pairs(torch.arange(len(self.pair_values)))
 
@@ -98,8 +107,11 @@ def build_model(spec: dict[str, Any], load_pretrained_tower: bool = True) -> Ali
         tower.lr_factor = float(t.get("lr_factor", 1e-3))
         pair_head = ProjectionHead(dim, head["dim"], depth=head["depth"], hidden_dim=head.get("hidden"))
     if spec.get("n_classes"):
-        classifier = nn.Linear(head["dim"], int(spec["n_classes"]))
-    return AlignedModel(enc, eeg_head, tower, pair_head, classifier)
+        width = head["dim"] * (2 if spec.get("fusion") == "concat" else 1)
+        classifier = nn.Linear(width, int(spec["n_classes"]))
+    model = AlignedModel(enc, eeg_head, tower, pair_head, classifier)
+    model.fusion = spec.get("fusion", "eeg")
+    return model
 
 
 def model_spec(

@@ -72,6 +72,8 @@ class EncoderConfig:
     name: str = "deep4"
     emb_dim: int = 128
     kwargs: dict[str, Any] = field(default_factory=dict)
+    #: a run folder whose encoder weights initialise this one (e.g. masked pretraining)
+    init_from: str = ""
 
 
 @dataclass
@@ -80,6 +82,8 @@ class TowerConfig:
     trainable: bool = False
     lr_factor: float = 1e-3
     kwargs: dict[str, Any] = field(default_factory=dict)
+    #: for a signal tower (``data.pair: ecg``): a run folder whose encoder initialises it
+    init_from: str = ""
 
 
 @dataclass
@@ -95,6 +99,9 @@ class ModelConfig:
     #: the paired tower (text / image / ecg encoder); empty name for label-only methods
     pair: TowerConfig = field(default_factory=TowerConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
+    #: what the ``ce`` classifier sees: ``eeg`` (the EEG embedding), ``pair`` (the
+    #: paired signal's, e.g. ECG only) or ``concat`` (both, concatenated: fusion)
+    fusion: str = "eeg"
 
 
 @dataclass

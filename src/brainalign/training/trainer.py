@@ -120,7 +120,8 @@ class TrainModule(nn.Module):
             elif kind == "masked":
                 parts[name] = loss(*self.model.eeg_encoder.forward_mae(x))
             else:
-                parts[name] = loss(self.model.classifier(z[labelled]), labels[labelled])
+                feats = self.model.classifier_input(z, pair_index)
+                parts[name] = loss(self.model.classifier(feats[labelled]), labels[labelled])
         total = sum(self.weights[n] * v for n, v in parts.items())
         return total, parts, z
 
@@ -188,7 +189,19 @@ def evaluate_part(tm: TrainModule, data: PairedData, part: str, batch_size: int,
             embs.append(z.float().cpu())
     z = torch.cat(embs)
     out = {f"{part}_loss": sum(v * n for v, n in losses) / max(1, sum(n for _, n in losses))}
-    if data.pair_kind == "none":
+    if tm.model.classifier is not None:  # supervised / fusion: the classifier's own predictions
+        from sklearn.metrics import balanced_accuracy_score
+
+        logits = []
+        for x, pidx, _, _ in _loader(data, part, batch_size, False, 0, 0, dist_mod.DistInfo()):
+            zx = tm.model.encode_eeg(x.to(device))
+            logits.append(tm.model.classifier(tm.model.classifier_input(zx, pidx.to(device))).float().cpu())
+        y = data.labels[idx]
+        pred = torch.cat(logits).argmax(dim=1).numpy()
+        known = y >= 0
+        out[f"{part}_bacc"] = float(balanced_accuracy_score(y[known], pred[known]))
+        out[f"{part}_bacc_chance"] = 1.0 / max(1, len(np.unique(y[known])))
+    elif data.pair_kind == "none":
         pass  # self-supervised: the validation loss is the score
     elif tm.model.pair_head is not None:
         pidx = torch.as_tensor(data.pair_index[idx])
@@ -230,7 +243,25 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
     head = dataclasses.asdict(recipe.model.head)
     spec = model_spec(encoder.encoder_config(), head, tower, len(data.classes) if uses_ce else None)
     spec["objectives"] = [dataclasses.asdict(o) for o in recipe.objectives]
+    fusion = recipe.model.fusion
+    if fusion not in ("eeg", "pair", "concat"):
+        raise ConfigError(f"model.fusion: {fusion!r} is not one of eeg, pair, concat")
+    if fusion != "eeg" and tower is None:
+        raise ConfigError(f"model.fusion: {fusion} needs a paired signal (data.pair: ecg)")
+    spec["fusion"] = fusion
     return spec
+
+
+def _initialise(model: AlignedModel, recipe: Recipe) -> None:
+    """Start encoders from pretrained run folders where the recipe says so."""
+    from brainalign.models.fusion import load_pretrained_encoder
+
+    if recipe.model.eeg.init_from:
+        load_pretrained_encoder(Path(recipe.model.eeg.init_from), model.eeg_encoder)
+    if recipe.model.pair.init_from:
+        if recipe.data.pair != "ecg":
+            raise ConfigError("model.pair.init_from needs a signal tower (data.pair: ecg)")
+        load_pretrained_encoder(Path(recipe.model.pair.init_from), model.pair_tower)
 
 
 def _param_groups(tm: TrainModule, lr: float, weight_decay: float) -> list[dict[str, Any]]:
@@ -273,6 +304,7 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
             model.set_pair_signals(np.asarray(data.pair_windows.data))
         else:
             model.set_pair_values(data.pair_values)
+    _initialise(model, recipe)
     tm = TrainModule(model, spec["objectives"], gather=info.enabled).to(device)
     runner: nn.Module = tm
     if info.enabled:
