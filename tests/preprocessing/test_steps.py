@@ -286,3 +286,21 @@ def test_from_dict_rejects_unknown_names():
         Step.from_dict({"step": "Resample", "sfrq": 100})
     with pytest.raises(ConfigError):
         Step.from_dict({"step": "Resample"})
+
+
+def test_window_within_trials_keeps_each_trials_label_and_last_seconds():
+    """Windows are cut inside each labelled trial (never across two), take the
+    trial's label, and with last_s only from the trial's last seconds."""
+    from brainalign.preprocessing.steps import Window
+
+    trials = pd.DataFrame({"onset": [1.0, 20.0], "duration": [10.0, 6.0], "label": ["high", "low"],
+                           "valence": [4.0, 2.0]})
+    rec = make_rec(rand(2, 100 * 30), 100.0, trials=trials)
+    out = Window(length_s=2.0, within_trials=True, last_s=6.0).apply(rec)
+    t = out.trials
+    assert t["label"].tolist() == ["high"] * 3 + ["low"] * 3
+    assert np.allclose(t["start"], [5.0, 7.0, 9.0, 20.0, 22.0, 24.0])
+    assert t["valence"].tolist() == [4.0] * 3 + [2.0] * 3
+    data = out.get_data(units="V")
+    assert data.shape == (6, 2, 200)
+    assert np.allclose(data[0], rec.get_data(units="V")[:, 500:700])

@@ -185,6 +185,49 @@ PRESETS: dict[str, dict[str, Any]] = {
             ],
         },
     },
+    "dreamer_clip_windows": {
+        "description": (
+            "DREAMER for emotion recognition: the 14 Emotiv electrodes at 128 Hz, band-pass "
+            "0.5-45 Hz, 2 s windows inside the last 60 s of each film clip, each labelled with "
+            "its clip's rating (the reader's label, e.g. valence high / low)."
+        ),
+        "source": (
+            "Katsigiannis & Ramzan 2018 analyse the last 60 s of each clip; windows never straddle "
+            "two clips. Row i matches row i of 'dreamer_ecg_clip_windows' (same clip, same start)."
+        ),
+        "params": {"window_s": 2.0, "stride_s": 2.0, "last_s": 60.0, "l_freq": 0.5, "h_freq": 45.0},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "PickChannels", "channels": ["AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8",
+                                                      "T8", "FC6", "F4", "F8", "AF4"], "on_missing": "raise"},
+                {"step": "CheckFinite"},
+                {"step": "CheckRate", "sfreq": 128.0},
+                {"step": "Filter", "l_freq": "$l_freq", "h_freq": "$h_freq"},
+                {"step": "Window", "length_s": "$window_s", "stride_s": "$stride_s", "within_trials": True,
+                 "last_s": "$last_s"},
+            ],
+        },
+    },
+    "dreamer_ecg_clip_windows": {
+        "description": (
+            "DREAMER ECG (2 leads, 256 Hz), band-pass 0.5-45 Hz, cut like 'dreamer_clip_windows' "
+            "(2 s windows in the last 60 s of each clip), so EEG and ECG windows pair row by row."
+        ),
+        "source": "The ECG half of the CBraMod + ECG emotion-recognition set-up on DREAMER.",
+        "params": {"window_s": 2.0, "stride_s": 2.0, "last_s": 60.0, "l_freq": 0.5, "h_freq": 45.0},
+        "pipeline": {
+            "modality": "ecg",
+            "units": "uV",
+            "steps": [
+                {"step": "CheckFinite", "modality": "ecg"},
+                {"step": "Filter", "l_freq": "$l_freq", "h_freq": "$h_freq", "modality": "ecg"},
+                {"step": "Window", "length_s": "$window_s", "stride_s": "$stride_s", "within_trials": True,
+                 "last_s": "$last_s"},
+            ],
+        },
+    },
     "n170_epochs": {
         "description": (
             "eeg-notebooks N170 (Muse, faces vs houses): TP9 AF7 AF8 TP10, band-pass 1-30 Hz, "

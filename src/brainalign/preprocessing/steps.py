@@ -495,16 +495,41 @@ class Window(Step):
     The last partial window is dropped. Each window's ``label`` is the recording's
     ``metadata[label_key]`` (e.g. rest/task for a block recording) and its text the
     recording's text, so that labels need no separate bookkeeping.
+
+    ``within_trials``: cut windows inside each labelled trial ``[onset, onset +
+    duration)`` instead (e.g. the film clips of an emotion set), each window taking
+    its trial's columns (label, scores); ``last_s`` keeps only the windows of the
+    last seconds of each trial.
     """
 
     length_s: float
     stride_s: float | None = None
     label_key: str = "label"
+    within_trials: bool = False
+    last_s: float | None = None
     modality: str | list[str] = field(default="all", kw_only=True)
     accepts: ClassVar[str] = "raw"
 
+    def _trial_starts(self, rec: Recording) -> tuple[np.ndarray, pd.DataFrame]:
+        """Window starts (s) inside each labelled trial, and the trial row of each."""
+        t = rec.trials
+        if t is None or not {"onset", "duration", "label"} <= set(t.columns):
+            raise DataError(where(rec), "Window(within_trials=True) needs trials with onset, duration and label")
+        t = t[t["onset"].notna() & t["duration"].notna() & t["label"].notna()]
+        stride = self.stride_s or self.length_s
+        starts, rows = [], []
+        for i, (onset, duration) in enumerate(zip(t["onset"].to_numpy(float), t["duration"].to_numpy(float))):
+            begin = onset if self.last_s is None else max(onset, onset + duration - self.last_s)
+            s = np.arange(begin, onset + duration - self.length_s + 1e-9, stride)
+            starts.append(s)
+            rows.extend([i] * len(s))
+        starts_s = np.concatenate(starts) if starts else np.zeros(0)
+        return starts_s, t.iloc[rows].reset_index(drop=True)
+
     def apply(self, rec: Recording) -> Recording:
         mods = self.targets(rec)
+        if self.within_trials:
+            return self._apply_within_trials(rec, mods)
         # one time grid for all modalities: the shortest signal decides how many fit
         starts_s: np.ndarray | None = None
         for mod in mods:
@@ -528,6 +553,24 @@ class Window(Step):
         table = _window_table(None, len(starts_s), starts_s + first.first_time)
         table["label"] = rec.metadata.get(self.label_key)
         table["text"] = rec.text
+        return dataclasses.replace(rec, signals=signals, trials=table)
+
+    def _apply_within_trials(self, rec: Recording, mods: list[str]) -> Recording:
+        starts_s, rows = self._trial_starts(rec)
+        fits = np.ones(len(starts_s), dtype=bool)
+        for mod in mods:
+            inst = rec.signals[mod]
+            sfreq = inst.info["sfreq"]
+            fits &= np.round(starts_s * sfreq) + round(self.length_s * sfreq) <= inst.n_times
+        starts_s, rows = starts_s[fits], rows[fits].reset_index(drop=True)
+        if len(starts_s) == 0:
+            raise NoWindows(where(rec), f"no labelled trial holds a whole {self.length_s:g} s window")
+        signals = dict(rec.signals)
+        for mod in mods:
+            inst = rec.signals[mod]
+            sfreq = inst.info["sfreq"]
+            signals[mod] = _epochs_at(inst, np.round(starts_s * sfreq).astype(int), 0, round(self.length_s * sfreq))
+        table = _window_table(rows, len(starts_s), starts_s + rec.signals[mods[0]].first_time)
         return dataclasses.replace(rec, signals=signals, trials=table)
 
 
