@@ -166,5 +166,8 @@ def test_shipped_recipe_loads_and_names_known_components(path: Path) -> None:
     assert r.objectives and all(o.name in OBJECTIVES for o in r.objectives)
     if r.data.pair in ("text", "image"):
         assert r.model.pair.name in TOWERS, "text/image pairs need a paired tower"
+    if r.data.pair == "ecg":
+        assert r.model.pair.name in list_encoders(), "an ECG pair needs an encoder of the registry"
+        assert r.data.pair_preset in available_presets()
     if any(OBJECTIVES[o.name][1] == "pairs" for o in r.objectives):
-        assert r.data.pair in ("text", "image"), "contrastive objectives need text or image pairs"
+        assert r.data.pair in ("text", "image", "ecg"), "contrastive objectives need paired data"

@@ -361,7 +361,7 @@ def task_fusion(b: Bench) -> dict[str, dict[str, Any]]:
     from brainalign.evaluation.fusion_task import run_fusion_benchmark
 
     res = run_fusion_benchmark(data_dir=b.data_dir, out_dir=b.out / "fusion", seed=b.seed,
-                               quick=b.budget.fusion_quick)
+                               quick=b.budget.fusion_quick, progress=False)
     _headline(res, "fused")
     return {"eegmat_fusion": res}
 

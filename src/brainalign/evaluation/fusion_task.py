@@ -315,7 +315,7 @@ def pretrain(encoder: CBraModMAE, corpora: Sequence[np.ndarray], val: np.ndarray
             nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
             opt.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
         if val is not None and len(val):
             row["val_loss"] = _reconstruction_loss(encoder, val, batch_size, seed)
