@@ -65,7 +65,8 @@ table{border-collapse:collapse;margin:.4rem 0 1rem;font-size:.9rem}
 th,td{padding:.3rem .65rem;border-bottom:1px solid #d8dee4;text-align:left;vertical-align:top}
 th{background:#eef1f4;font-weight:600}
 tbody tr:nth-child(even){background:#f6f8fa}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+#headline{font-size:.85em}
 td.best{font-weight:700}
 .dot{display:inline-block;width:.65em;height:.65em;border-radius:50%;margin-right:.4em}
 .dot.sig{background:#2da44e}.dot.ns{background:#afb8c1}
@@ -275,11 +276,22 @@ def _metrics_table(reader: _Reader, metrics: Mapping[str, Any], where: str, verd
     return _table(headers, rows, numeric=(1, 2, 3, 4))
 
 
-def _baselines_table(reader: _Reader, metrics: Mapping[str, Any], baselines: Mapping[str, Any], where: str) -> str:
-    """Model and every baseline on every metric; the best of each column in bold."""
-    names = list(metrics) + sorted({m for b in baselines.values() for m in reader.mapping(b, where)} - set(metrics))
-    table: dict[str, list[float | None]] = {
-        "model": [_Score(reader, metrics[m], f"{where}.metrics.{m}").value if m in metrics else None for m in names]}
+def _baselines_table(reader: _Reader, metrics: Mapping[str, Any], baselines: Mapping[str, Any], where: str,
+                     model_metric: str | None = None, baseline_metric: str | None = None) -> str:
+    """Model and every baseline on every metric; the best of each column in bold.
+    With ``baseline_metric``, the model's ``model_metric`` is shown in that column
+    (e.g. a probe's balanced accuracy beside the baselines'), so the table lists
+    only the baselines' own metrics instead of one mostly empty column per model metric."""
+    if baseline_metric and model_metric in metrics:
+        names = sorted({m for b in baselines.values() for m in reader.mapping(b, where)},
+                       key=lambda m: (m != baseline_metric, m))
+        value = _Score(reader, metrics[model_metric], f"{where}.metrics.{model_metric}").value
+        table: dict[str, list[float | None]] = {
+            f"model ({model_metric})": [value if m == baseline_metric else None for m in names]}
+    else:
+        names = list(metrics) + sorted({m for b in baselines.values() for m in reader.mapping(b, where)} - set(metrics))
+        table = {"model": [_Score(reader, metrics[m], f"{where}.metrics.{m}").value if m in metrics else None
+                           for m in names]}
     for bname, scores in baselines.items():
         scores = reader.mapping(scores, f"{where}.baselines.{bname}")
         table[str(bname)] = [reader.number(scores.get(m), f"{where}.baselines.{bname}.{m}") for m in names]
@@ -369,7 +381,9 @@ def _task_section(reader: _Reader, index: int, name: str, task: Mapping[str, Any
     parts.append("<h3>Scores</h3>")
     parts.append(_metrics_table(reader, metrics, f"{where}.metrics") if metrics else "<p>No metrics.</p>")
     parts.append("<h3>Baselines</h3>")
-    parts.append(_baselines_table(reader, metrics, baselines, where) if baselines else "<p>No baselines.</p>")
+    primary = task.get("primary_metric")
+    parts.append(_baselines_table(reader, metrics, baselines, where, primary, task.get("baseline_metric"))
+                 if baselines else "<p>No baselines.</p>")
     parts.append("<h3>Controls</h3>")
     parts.append(_controls(reader, controls, f"{where}.controls") if controls else "<p>No controls.</p>")
     if notes:
