@@ -145,13 +145,22 @@ def test_standardise_per_recording_uses_each_recordings_own_statistics():
         assert np.std(z[rows]) == pytest.approx(1.0, abs=0.1)
 
 
-@pytest.mark.parametrize("name", ["pretrain_eeg_all.yaml", "pretrain_ecg_eegmat.yaml",
-                                  "published/emotion_dreamer.yaml"])
-def test_recipes_load(name: str):
+@pytest.mark.parametrize("name", ["pretrain_eeg_all.yaml", "pretrain_ecg_eegmat.yaml"])
+def test_pretraining_recipes_load(name: str):
     recipe = load_recipe(RECIPES / name)
     assert recipe.data.pair == "none"
     assert recipe.model.eeg.name == "cbramod_mae"
     assert [o.name for o in recipe.objectives] == ["masked"]
+
+
+@pytest.mark.parametrize("name", ["eegmat_fusion.yaml", "published/emotion_dreamer.yaml"])
+def test_fusion_recipes_load(name: str):
+    """EEG and ECG encoders of the same family, a classifier on both embeddings."""
+    recipe = load_recipe(RECIPES / name)
+    assert recipe.data.pair == "ecg" and recipe.data.pair_preset
+    assert recipe.model.eeg.name == recipe.model.pair.name == "cbramod_mae"
+    assert recipe.model.fusion == "concat"
+    assert [o.name for o in recipe.objectives] == ["ce"]
 
 
 def test_dreamer_recipe_pretrains_one_epoch_on_the_published_layout(tmp_path: Path):

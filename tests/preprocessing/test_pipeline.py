@@ -60,7 +60,8 @@ def test_hash_is_stable_and_parameter_sensitive():
     # a pure function of the spec (nothing session-dependent), spelled out here by hand
     spec = {"modality": "eeg", "units": "uV", "steps": [
         {"step": "Resample", "modality": "eeg", "sfreq": 100},
-        {"step": "Window", "modality": "all", "length_s": 2, "stride_s": None, "label_key": "label"}]}
+        {"step": "Window", "modality": "all", "length_s": 2, "stride_s": None, "label_key": "label",
+         "within_trials": False, "last_s": None}]}
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
     assert p.hash() == hashlib.sha256(text.encode()).hexdigest()[:16]
     assert Pipeline([Resample(101), Window(2)]).hash() != p.hash()
