@@ -143,7 +143,8 @@ def plot_training_curves(rows: Sequence[Mapping[str, float]], path: str | os.Pat
         axes[1].plot(epochs, [r.get(k, np.nan) for r in rows], marker="o", ms=3, label=k)
     axes[1].set(xlabel="epoch", title="validation metrics")
     for ax in axes:
-        ax.legend(fontsize=7, frameon=False)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
         ax.title.set_fontsize(9)
     fig.tight_layout()
