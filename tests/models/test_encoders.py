@@ -236,3 +236,14 @@ def test_projection_head_depth_and_normalisation(depth):
 def test_projection_head_rejects_depth_zero():
     with pytest.raises(ConfigError, match="depth"):
         ProjectionHead(8, depth=0)
+
+
+def test_an_encoder_that_cannot_fit_the_window_is_a_config_error():
+    """braindecode's ShallowFBCSPNet cannot pool a 60-sample window: the recipe
+    author gets a ConfigError naming the encoder and the input size, not a
+    ValueError from deep inside braindecode."""
+    from brainalign.errors import ConfigError
+    from brainalign.models.registry import create_encoder
+
+    with pytest.raises(ConfigError, match=r"shallow cannot be built for 32 channels x 60 samples at 50 Hz"):
+        create_encoder("shallow", n_chans=32, n_times=60, sfreq=50, emb_dim=16)

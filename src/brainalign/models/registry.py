@@ -189,6 +189,12 @@ def create_encoder(
         unknown = sorted(set(merged) - accepted)
         if unknown:
             raise ConfigError(f"{name}: unknown options {unknown}; accepted: {sorted(accepted)}")
-    encoder = spec.factory(**merged)
+    try:
+        encoder = spec.factory(**merged)
+    except (ValueError, RuntimeError) as err:  # e.g. braindecode: "Output size is too small"
+        raise ConfigError(
+            f"{name} cannot be built for {merged['n_chans']} channels x {merged['n_times']} samples at "
+            f"{merged['sfreq']:g} Hz: {err}"
+        ) from None
     encoder._config = {"name": name, "kwargs": copy.deepcopy(merged)}
     return encoder
