@@ -187,3 +187,20 @@ def test_a_kill_during_a_save_leaves_a_complete_checkpoint(tmp_path: Path) -> No
         # and the next save works from whatever the kill left
         save_checkpoint(last, *_tiny_state(1), {"epoch": 2})
         assert latest_checkpoint(last) == last and set(os.listdir(last)) == CHECKPOINT_FILES
+
+
+def test_resume_refuses_a_changed_recipe(cli, write_recipe, tmp_path):
+    """--resume continues a run only with the recipe it was started with."""
+    import copy
+
+    from tests.training.conftest import TINY_RECIPE
+
+    recipe = write_recipe(copy.deepcopy(TINY_RECIPE))
+    run = tmp_path / "run"
+    first = cli("train", recipe, "--out", run, "--set", "train.epochs=1")
+    assert first.returncode == 0, first.stderr
+    (run / "metrics.json").unlink()  # as if it had been killed after its checkpoint
+    second = cli("train", recipe, "--out", run, "--resume", "--set", "train.epochs=1", "--set", "train.lr=0.1")
+    assert second.returncode == 2
+    assert "different recipe" in second.stderr and "train.lr" in second.stderr
+    assert "Traceback" not in second.stderr

@@ -252,6 +252,25 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
     return spec
 
 
+def _check_same_recipe(out: Path, recipe: dict[str, Any]) -> None:
+    """--resume continues a run only with the recipe it was started with."""
+    try:
+        before = json.loads((out / "config.json").read_text())["recipe"]
+    except (OSError, ValueError, KeyError):
+        raise DataError(out / "config.json", "cannot read the recipe this run was started with") from None
+    now = json.loads(json.dumps(recipe, default=str))
+
+    def diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+        if isinstance(a, dict) and isinstance(b, dict):
+            return [d for k in sorted(set(a) | set(b)) for d in diff(a.get(k), b.get(k), f"{prefix}{k}.")]
+        return [] if a == b else [prefix.rstrip(".")]
+
+    changed = diff(before, now)
+    if changed:
+        raise DataError(out, f"--resume with a different recipe than the run was started with "
+                             f"(changed: {', '.join(changed[:5])})")
+
+
 def _initialise(model: AlignedModel, recipe: Recipe) -> None:
     """Start encoders from pretrained run folders where the recipe says so."""
     from brainalign.models.fusion import load_pretrained_encoder
@@ -333,6 +352,7 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
     logger = RunLogger(out, enabled=info.is_main)
     state: dict[str, Any] = {"epoch": -1, "best": float("inf"), "best_epoch": -1, "bad_epochs": 0, "history": []}
     if resume and checkpoint is not None:
+        _check_same_recipe(out, config["recipe"])
         state = load_checkpoint(checkpoint, tm, optimizer, scheduler)
         logger.restore(state["history"])
     if info.is_main:
