@@ -141,6 +141,11 @@ def test_text_template_is_replaceable(data_root: Path) -> None:
     with pytest.raises(ConfigError, match="shoe_size"):
         as_format.text_template = "{shoe_size}"
         as_format.render_text(as_format.metadata(ref))
+    # The template is part of the reader's identity, so cached windows never keep stale texts.
+    from brainalign.preprocessing.cache import input_identity
+
+    assert input_identity(EEGMATReader(root)) != input_identity(as_format)
+    assert input_identity(as_format) == input_identity(EEGMATReader(root, text_template="{sex} {age} {label}"))
     # Without demographics the default text still reads well.
     assert default_text({"label": "rest"}) == "EEG of a person at rest, before a mental arithmetic task"
     assert default_text({"label": "rest", "age": 18, "sex_word": "male"}).startswith("EEG of an 18-year-old male")

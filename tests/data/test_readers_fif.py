@@ -172,3 +172,12 @@ def test_label_column_parameter(data_root: Path) -> None:
     bad = FifReader(data_root / "n400", label_column="nope")
     with pytest.raises(DataError, match="nope"):
         bad.load(bad.refs()[0])
+
+
+@pytest.mark.realdata
+def test_text_template_is_part_of_the_cache_identity(data_root: Path) -> None:
+    from brainalign.preprocessing.cache import input_identity
+
+    plain = input_identity(FifReader(data_root / "n400"))
+    assert plain == input_identity(FifReader(data_root / "n400"))
+    assert plain != input_identity(FifReader(data_root / "n400", text_template="{association} <- {cue}"))

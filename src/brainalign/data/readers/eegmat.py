@@ -85,6 +85,9 @@ class EEGMATReader(Reader):
     def __init__(self, root: str | Path, text_template: TextTemplate = default_text, **params: Any):
         super().__init__(root, **params)
         self.text_template = text_template
+        # the template changes every window's text, so it is part of the cache key
+        self.params["text_template"] = (text_template if isinstance(text_template, str) else
+                                        f"{text_template.__module__}.{text_template.__qualname__}")
         self._info: dict[str, dict[str, Any]] | None = None
 
     @classmethod

@@ -131,6 +131,9 @@ class FifReader(Reader):
         self.text_template = text_template
         self.label_column = label_column
         self.leaky_columns = tuple(leaky_columns)
+        # these change the windows' texts and labels, so they belong in the cache key
+        self.params.update(text_template=text_template, label_column=label_column,
+                           leaky_columns=list(self.leaky_columns))
 
     @classmethod
     def detect(cls, root: Path) -> bool:
