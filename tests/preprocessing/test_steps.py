@@ -198,6 +198,14 @@ def test_window_counts_contents_and_labels():
     assert set(out.trials["label"]) == {"rest"} and set(out.trials["text"]) == {"a resting subject"}
 
 
+def test_window_last_seconds_of_a_whole_recording():
+    rec = make_rec(rand(2, 1000), 100.0, metadata={"label": "rest"})
+    out = Window(2.0, last_s=4.0).apply(rec)  # 10 s: windows starting at 6 and 8 s only
+    assert out.trials["start"].tolist() == [6.0, 8.0]
+    np.testing.assert_array_equal(out.eeg.get_data()[0], rec.eeg.get_data()[:, 600:800])
+    assert len(Window(2.0, last_s=100.0).apply(rec).trials) == 5
+
+
 def test_window_cuts_every_modality_on_one_time_grid():
     eeg = mne.io.RawArray(rand(2, 1000), mne.create_info(2, 100.0, "eeg"))
     ecg = mne.io.RawArray(rand(1, 2490), mne.create_info(["ECG"], 250.0, "ecg"))  # 9.96 s

@@ -122,7 +122,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "(data README, known quirks). 2 s windows follow the reference protocol of the "
             "shared data."
         ),
-        "params": {"window_s": 2.0, "stride_s": 2.0, "sfreq": 100.0, "l_freq": 0.5, "h_freq": 40.0},
+        "params": {"window_s": 2.0, "stride_s": 2.0, "sfreq": 100.0, "l_freq": 0.5, "h_freq": 40.0,
+                   "last_s": None},
         "pipeline": {
             "modality": "eeg",
             "units": "uV",
@@ -131,7 +132,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                 {"step": "CheckFinite"},
                 {"step": "Filter", "l_freq": "$l_freq", "h_freq": "$h_freq"},
                 {"step": "Resample", "sfreq": "$sfreq"},
-                {"step": "Window", "length_s": "$window_s", "stride_s": "$stride_s"},
+                {"step": "Window", "length_s": "$window_s", "stride_s": "$stride_s", "last_s": "$last_s"},
             ],
         },
     },

@@ -498,8 +498,9 @@ class Window(Step):
 
     ``within_trials``: cut windows inside each labelled trial ``[onset, onset +
     duration)`` instead (e.g. the film clips of an emotion set), each window taking
-    its trial's columns (label, scores); ``last_s`` keeps only the windows of the
-    last seconds of each trial.
+    its trial's columns (label, scores). ``last_s`` keeps only the windows inside the
+    last seconds of each trial, or of the recording when not ``within_trials`` (e.g. the
+    last 60 s of a rest recording, next to a 60 s task).
     """
 
     length_s: float
@@ -532,15 +533,19 @@ class Window(Step):
             return self._apply_within_trials(rec, mods)
         # one time grid for all modalities: the shortest signal decides how many fit
         starts_s: np.ndarray | None = None
+        duration = np.inf
         for mod in mods:
             inst = rec.signals[mod]
             sfreq = inst.info["sfreq"]
+            duration = min(duration, inst.n_times / sfreq)
             n_win, n_stride = round(self.length_s * sfreq), round((self.stride_s or self.length_s) * sfreq)
             if n_win < 1 or n_stride < 1:
                 raise ConfigError(f"Window: length {self.length_s} s / stride {self.stride_s} s is under one sample")
             s = np.arange(0, inst.n_times - n_win + 1, n_stride) / sfreq
             starts_s = s if starts_s is None or len(s) < len(starts_s) else starts_s
         assert starts_s is not None
+        if self.last_s is not None:
+            starts_s = starts_s[starts_s >= duration - self.last_s - 1e-9]
         if len(starts_s) == 0:
             raise DataError(where(rec), f"recording is shorter than one {self.length_s:g} s window")
         signals = dict(rec.signals)
