@@ -22,6 +22,7 @@ SMALL = {
     "shallow": [dict(n_chans=7, n_times=333, sfreq=100, n_filters_time=8, n_filters_spat=8)],
     "eegnet": [dict(n_chans=7, n_times=333, sfreq=128)],
     "lstm": [dict(n_chans=7, n_times=101, sfreq=100, num_layers=2, hidden_size=16)],
+    "spectral": [dict(n_chans=7, n_times=200, sfreq=100), dict(n_chans=1, n_times=333, sfreq=128, relative=False)],
     "cnn_triplet": [dict(n_chans=5, n_times=101, sfreq=100, filters=(8, 16)),
                     dict(n_chans=1, n_times=77, sfreq=100, filters=(4, 4, 4))],
     "nice": [dict(n_chans=7, n_times=131, sfreq=100, n_filters=8)],
@@ -247,3 +248,59 @@ def test_an_encoder_that_cannot_fit_the_window_is_a_config_error():
 
     with pytest.raises(ConfigError, match=r"shallow cannot be built for 32 channels x 60 samples at 50 Hz"):
         create_encoder("shallow", n_chans=32, n_times=60, sfreq=50, emb_dim=16)
+
+
+def test_spectral_encoder_reads_welch_power():
+    """The in-network spectrum equals scipy's Welch estimate (symmetric Hann, 50% overlap), in
+    log10, and the relative variant ignores each channel's gain."""
+    import numpy as np
+    from scipy.signal import welch
+    from scipy.signal.windows import hann
+
+    from brainalign.models.spectral import log_power_spectrum
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 400))
+    logp = log_power_spectrum(torch.from_numpy(x), 100.0, seg=100, fmin=1.0, fmax=40.0, relative=False).numpy()
+    freqs, psd = welch(x, fs=100.0, window=hann(100, sym=True), nperseg=100, noverlap=50, detrend="constant",
+                       scaling="spectrum", axis=-1)
+    keep = (freqs >= 1.0) & (freqs <= 40.0)
+    # same shape of spectrum up to a constant factor (scipy's window normalisation)
+    diff = logp - np.log10(psd[..., keep])
+    assert np.allclose(diff, diff.mean(), atol=1e-6)
+    rel = log_power_spectrum(torch.from_numpy(x), 100.0, 100, 1.0, 40.0, relative=True)
+    rel_scaled = log_power_spectrum(torch.from_numpy(x * np.array([1, 10, 0.1, 3.0])[None, :, None]),
+                                    100.0, 100, 1.0, 40.0, relative=True)
+    torch.testing.assert_close(rel, rel_scaled)
+
+
+def test_spectral_encoder_separates_alpha_from_theta():
+    """A few steps of supervised training tell 10 Hz from 6 Hz oscillations of random
+    amplitude: the encoder reads frequency content, not amplitude."""
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(200) / 100.0
+
+    def batch(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.randint(0, 2, (n,), generator=g)
+        f = torch.where(y == 1, 10.0, 6.0)[:, None, None]
+        amp = 10 ** (2 * torch.rand(n, 3, 1, generator=g))
+        x = amp * torch.sin(2 * torch.pi * f * t + 6 * torch.rand(n, 3, 1, generator=g))
+        return x + torch.randn(n, 3, 200, generator=g), y
+
+    enc = create_encoder("spectral", n_chans=3, n_times=200, sfreq=100.0, emb_dim=2)
+    opt = torch.optim.Adam(enc.parameters(), 1e-2)
+    for _ in range(30):
+        x, y = batch(64)
+        opt.zero_grad()
+        nn.functional.cross_entropy(enc(x), y).backward()
+        opt.step()
+    enc.eval()
+    x, y = batch(200)
+    assert (enc(x).argmax(1) == y).float().mean() > 0.95
+
+
+def test_spectral_encoder_rejects_bad_bands():
+    with pytest.raises(ConfigError, match="Nyquist"):
+        create_encoder("spectral", n_chans=2, n_times=200, sfreq=100.0, fmax=60.0)
+    with pytest.raises(ConfigError, match="seg_s"):
+        create_encoder("spectral", n_chans=2, n_times=50, sfreq=100.0, seg_s=1.0)

@@ -26,6 +26,7 @@ from brainalign.models.contract import InputContract
 _BUILTIN_MODULES = (
     "brainalign.models.encoders",
     "brainalign.models.lstm",
+    "brainalign.models.spectral",
     "brainalign.models.nice",
     "brainalign.models.mae",
     "brainalign.models.dual_mask",
