@@ -221,3 +221,31 @@ def test_fusion_variants_and_pretrained_init_come_from_one_recipe(data_root: Pat
              if k.startswith("pair_tower.")}
     assert pretrained.keys() == tower.keys()
     assert all((pretrained[k] == tower[k]).all() for k in pretrained)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("pair", ["text", "label"])
+def test_shuffled_pairing_permutes_the_training_part_only(data_root: Path, pair: str):
+    """The shuffled-pairing control: the training part's pairs are permuted (same
+    multiset, many moved), validation and test keep theirs; with ``pair: label`` the
+    labels the objectives see are the pairing, so they move with it."""
+    import numpy as np
+
+    from brainalign.training.data import build_paired_data
+    from brainalign.training.recipe import recipe_from_dict
+
+    base = recipe_from_dict(TINY_RECIPE, [f"data.pair={pair}"])
+    shuffled = recipe_from_dict(TINY_RECIPE, [f"data.pair={pair}", "data.shuffle_pairs=true"])
+    a = build_paired_data(base.data, data_root, progress=False)
+    b = build_paired_data(shuffled.data, data_root, progress=False)
+    tr = a.split.train
+    held = np.r_[a.split.val, a.split.test]
+    assert np.array_equal(b.pair_index[held], a.pair_index[held])
+    assert sorted(b.pair_index[tr]) == sorted(a.pair_index[tr])
+    assert (b.pair_index[tr] != a.pair_index[tr]).mean() > 0.3
+    assert np.array_equal(b.labels[held], a.labels[held])
+    if pair == "label":
+        assert np.array_equal(b.labels, b.pair_index)
+        assert (b.labels[tr] != a.labels[tr]).mean() > 0.3
+    else:
+        assert np.array_equal(b.labels, a.labels)

@@ -185,8 +185,12 @@ def build_paired_data(
     split = make_split(table, cfg.split)
     if cfg.shuffle_pairs:
         train = split.train
+        order = train[np.random.default_rng(seed + 7919).permutation(len(train))]
         pair_index = pair_index.copy()
-        pair_index[train] = np.random.default_rng(seed + 7919).permutation(pair_index[train])
+        pair_index[train] = pair_index[order]
+        if cfg.pair == "label":  # the pairing is the label: objectives on labels (triplet, CE) see it shuffled too
+            labels = labels.copy()
+            labels[train] = labels[order]
     return PairedData(windows, split, pair_index, pair_values, cfg.pair, labels, classes, pair_windows)
 
 
