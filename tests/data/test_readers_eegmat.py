@@ -126,7 +126,7 @@ def test_load_rest_and_task(data_root: Path) -> None:
     assert meta["count_quality"] == int(info["Count quality"])
     assert (meta["task"], meta["label"]) == ("rest", "rest")
     assert (task.metadata["task"], task.metadata["label"]) == ("mental arithmetic", "arithmetic")
-    assert rest.text == f"EEG of a {info['Age']}-year-old female at rest, before a mental arithmetic task"
+    assert rest.text == f"EEG of a {info['Age']}-year-old female at rest, doing nothing in particular"
     assert "serial subtraction" in task.text and "bad counting quality" in task.text
 
 
@@ -147,7 +147,7 @@ def test_text_template_is_replaceable(data_root: Path) -> None:
     assert input_identity(EEGMATReader(root)) != input_identity(as_format)
     assert input_identity(as_format) == input_identity(EEGMATReader(root, text_template="{sex} {age} {label}"))
     # Without demographics the default text still reads well.
-    assert default_text({"label": "rest"}) == "EEG of a person at rest, before a mental arithmetic task"
+    assert default_text({"label": "rest"}) == "EEG of a person at rest, doing nothing in particular"
     assert default_text({"label": "rest", "age": 18, "sex_word": "male"}).startswith("EEG of an 18-year-old male")
 
 

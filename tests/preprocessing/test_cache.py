@@ -154,3 +154,16 @@ def test_table_types_survive_the_csv(tmp_path):
     hit = cached_windows(rec, PIPE, tmp_path / "c")
     pd.testing.assert_frame_equal(hit.table, fresh.table)
     assert hit.table["label"].dtype == fresh.table["label"].dtype
+
+
+def test_reader_version_is_part_of_the_key(tmp_path):
+    """A reader whose output changed (its ``version`` bumped) never gets the windows
+    cached from the older version."""
+    from brainalign.data.readers.eegmat import EEGMATReader
+
+    root = tmp_path / "eegmat"
+    root.mkdir()
+    reader = EEGMATReader(root)
+    key = cache_key(reader, PIPE)[0]
+    newer = type("NewerEEGMAT", (EEGMATReader,), {"version": EEGMATReader.version + 1})(root)
+    assert newer.name == reader.name and cache_key(newer, PIPE)[0] != key

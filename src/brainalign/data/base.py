@@ -38,6 +38,9 @@ class Reader:
     name: ClassVar[str] = ""
     #: modalities the layout provides (for listings)
     modalities: ClassVar[tuple[str, ...]] = ("eeg",)
+    #: bumped whenever the reader's output changes (signals, labels, texts), so that
+    #: windows cached from an older version are not reused
+    version: ClassVar[int] = 1
 
     def __init__(self, root: str | os.PathLike, **params: Any):
         self.root = Path(root).expanduser()

@@ -10,7 +10,7 @@ from __future__ import annotations
 CLASS_PROMPTS: dict[tuple[str, str], dict[str, list[str]]] = {
     ("eegmat", "label"): {
         "rest": [
-            "EEG of a person at rest, before a mental arithmetic task",
+            "EEG of a person at rest, doing nothing in particular",
             "EEG of a subject resting",
             "EEG of an adult at rest",
         ],
@@ -21,8 +21,8 @@ CLASS_PROMPTS: dict[tuple[str, str], dict[str, list[str]]] = {
         ],
     },
     ("eegmat", "sex"): {
-        "F": ["EEG of a female", "EEG of a woman", "EEG of a young female at rest"],
-        "M": ["EEG of a male", "EEG of a man", "EEG of a young male at rest"],
+        "F": ["EEG of a female", "EEG of a woman", "EEG of a young female"],
+        "M": ["EEG of a male", "EEG of a man", "EEG of a young male"],
     },
     ("eegmat", "count_quality"): {
         "1": ["performing serial subtraction, with good counting quality", "good counting quality"],

@@ -117,6 +117,7 @@ def input_identity(inputs: Inputs) -> dict[str, Any]:
     if isinstance(inputs, Reader):
         return {
             "reader": inputs.name,
+            "reader_version": inputs.version,
             "root": str(inputs.root.resolve()),
             "params": json.loads(json.dumps(inputs.params, sort_keys=True, default=str)),
             "recordings": [{"key": ref.key, "files": [file_identity(p) for p in ref.paths]}

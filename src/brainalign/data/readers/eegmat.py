@@ -46,8 +46,8 @@ TextTemplate = str | Callable[[dict[str, Any]], str]
 
 
 def default_text(meta: dict[str, Any]) -> str:
-    """The default recording text, e.g. "EEG of a 21-year-old female at rest, before a
-    mental arithmetic task" or "EEG of an 18-year-old female performing serial
+    """The default recording text, e.g. "EEG of a 21-year-old female at rest, doing
+    nothing in particular" or "EEG of an 18-year-old female performing serial
     subtraction (mental arithmetic), with good counting quality". Fields missing from
     the metadata are left out of the sentence."""
     who = meta.get("sex_word") or "person"
@@ -58,7 +58,9 @@ def default_text(meta: dict[str, Any]) -> str:
     else:
         who = f"a {who}"
     if meta["label"] == "rest":
-        return f"EEG of {who} at rest, before a mental arithmetic task"
+        # the rest text names no task: a rest description that mentions arithmetic puts the
+        # contrast's own words into both classes and blurs what CLIP can align with
+        return f"EEG of {who} at rest, doing nothing in particular"
     text = f"EEG of {who} performing serial subtraction (mental arithmetic)"
     if meta.get("count_quality_word"):
         text += f", with {meta['count_quality_word']} counting quality"
@@ -81,6 +83,7 @@ class EEGMATReader(Reader):
 
     name = "eegmat"
     modalities = ("eeg", "ecg", "text")
+    version = 2  # 2: the default rest text no longer mentions the arithmetic task
 
     def __init__(self, root: str | Path, text_template: TextTemplate = default_text, **params: Any):
         super().__init__(root, **params)
