@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.realdata
@@ -27,3 +28,25 @@ def test_quick_benchmark_writes_results_and_report(data_root: Path, tmp_path: Pa
     assert "shuffled_pairing" in task["controls"]
     assert (tmp_path / "report.html").stat().st_size > 10_000
     assert headline_rows(on_disk)[0][0] == "n400_text"
+    # the words alone, as a reference: above the 0.5 of chance, below 1
+    text_only = task["baselines"]["text_only_cosine"]
+    assert 0.5 < text_only["auc"] < 1.0
+
+
+def test_eegmmidb_directions_are_run_disjoint_and_cover_both_runs(data_root: Path):
+    """R03 -> R04 and R04 -> R03: each test run is never trained or validated on, and
+    the two test parts together hold every left/right trial once."""
+    from brainalign.evaluation.benchmark import _MMIDB_DIRECTIONS, recipe_path
+    from brainalign.training.data import build_paired_data
+    from brainalign.training.recipe import load_recipe
+
+    tested = []
+    for _, group in _MMIDB_DIRECTIONS:
+        rec = load_recipe(recipe_path("eegmmidb_triplet"), [f"data.split.test_groups=[{group}]"])
+        data = build_paired_data(rec.data, data_root, progress=False)
+        table = data.windows.table
+        assert set(table["recording"].iloc[data.split.test]) == {group}
+        assert group not in set(table["recording"].iloc[np.r_[data.split.train, data.split.val]])
+        assert set(table["label"]) == {"left_fist", "right_fist"}
+        tested.append(len(data.split.test))
+    assert sum(tested) == len(table)
