@@ -17,7 +17,7 @@ def _data_root() -> Path:
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:
-    root = _data_root()
+    root = _data_root().resolve()  # absolute, so symlinks made by tests resolve from anywhere
     if not (root / "README.md").exists() and not any(root.glob("*")):
         pytest.skip(f"real data not found at {root}")
     return root
