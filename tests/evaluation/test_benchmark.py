@@ -27,9 +27,11 @@ def test_quick_benchmark_writes_results_and_report(data_root: Path, tmp_path: Pa
     assert task["baselines"]["chance"]["balanced_accuracy"] == pytest.approx(0.5)
     assert "shuffled_pairing" in task["controls"]
     assert (tmp_path / "report.html").stat().st_size > 10_000
+    assert "References (not EEG methods)" in (tmp_path / "report.html").read_text()
     assert headline_rows(on_disk)[0][0] == "n400_text"
     # the words alone, as a reference: above the 0.5 of chance, below 1
-    text_only = task["baselines"]["text_only_cosine"]
+    assert "text_only_cosine" not in task["baselines"]  # not an EEG method: a reference of its own
+    text_only = task["references"]["text_only_cosine"]
     assert 0.5 < text_only["auc"] < 1.0
 
 

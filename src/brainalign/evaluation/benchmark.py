@@ -435,7 +435,7 @@ def task_n400_text(b: Bench) -> dict[str, dict[str, Any]]:
     base = b.cv_baselines("n400_text", n, "window", extra, ["chance", "erp_lr", "xdawn_ts_lr", "eegclassifier"],
                           {"erp_lr": {"target_sfreq": 25},
                            "eegclassifier": {"model": "eegnet", "epochs": b.budget.baseline_epochs}})
-    base["text_only_cosine"] = _mean_baselines(
+    text_only = _mean_baselines(
         [{"t": text_relatedness_reference(b, "n400_text", [*_fold_overrides(n, "window", f), *extra])}
          for f in range(n)])["t"]
     ev0 = b.eval_set(runs[0])
@@ -447,6 +447,7 @@ def task_n400_text(b: Bench) -> dict[str, dict[str, Any]]:
         "baselines": base,
         "controls": {"shuffled_pairing": {k: v for k, v in score_predictions(shuffled["label"], **kw).items()
                                           if k in ("logreg_bacc", "fewshot_10pct_bacc")}},
+        "references": {"text_only_cosine": text_only},
         "figures": _figures_for(b, "n400_text", ev0, preds["label"], runs[0], "label"),
         "notes": ["The pairs carry no relatedness label: the text tower sees the words only; the FAS and "
                   "button columns, which encode the label, are never inputs.",

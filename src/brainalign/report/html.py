@@ -384,6 +384,14 @@ def _task_section(reader: _Reader, index: int, name: str, task: Mapping[str, Any
     primary = task.get("primary_metric")
     parts.append(_baselines_table(reader, metrics, baselines, where, primary, task.get("baseline_metric"))
                  if baselines else "<p>No baselines.</p>")
+    references = reader.mapping(task.get("references") or {}, f"{where}.references")
+    if references:
+        parts.append("<h3>References (not EEG methods)</h3>")
+        names = sorted({m for r in references.values() for m in reader.mapping(r, f"{where}.references")})
+        parts.append(_table(["", *names], [
+            [_td(str(rname))] + [_td(_fmt(reader.number(reader.mapping(r, where).get(m), f"{where}.references.{rname}")),
+                                     num=True) for m in names]
+            for rname, r in references.items()], numeric=range(1, len(names) + 1)))
     parts.append("<h3>Controls</h3>")
     parts.append(_controls(reader, controls, f"{where}.controls") if controls else "<p>No controls.</p>")
     if notes:
