@@ -9,19 +9,23 @@ predictions, so every subject (or trial) is tested exactly once.
 
 Tasks (the issue's numbering):
 
-1. ``eegmat_text``: EEG-text on eegmat, subject-disjoint folds; rest vs
-   arithmetic, sex and counting quality from text prompts; few-shot curve.
+1. ``eegmat_text`` / ``eegmat_text_spectral``: EEG-text on eegmat with Deep4 and
+   with the spectral encoder, subject-disjoint folds; rest vs arithmetic (both), sex
+   and counting quality (Deep4) from text prompts; few-shot curve.
 2. ``n170_image_loso`` / ``n170_image_within``: EEG-image on the N170 set,
    faces vs houses from image prototypes, retrieval of the stimulus class;
    subjects left out, and within subject (session-disjoint where sessions exist).
 3. ``n170_triplet`` / ``eegmmidb_triplet``: semi-hard triplet embeddings; k-means,
-   SVM, kNN; EEGMMIDB left vs right fist, executed -> imagined.
-4. ``n400_text``: EEG-text with the word pairs; related vs unrelated, trial-disjoint folds.
+   SVM, kNN; EEGMMIDB left vs right fist, run-disjoint both ways (executed ->
+   imagined and back, 30 test trials pooled); shuffled-label controls.
+4. ``n400_text``: EEG-text with the word pairs; related vs unrelated, trial-disjoint
+   folds; the text tower's own cue-association similarity as a (non-EEG) reference.
 5. ``eegmat_fusion``: masked pretraining and EEG+ECG fusion (issue 5).
 
 Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
 {value, ci_low, ci_high, p_value, chance}}, "baselines", "controls", "figures",
-"notes"}}}``) and ``report.html``.
+"notes", optionally "references"}}}``) and ``report.html``. Baselines are measured
+once per data set-up and split (recipes that differ only in the model share them).
 """
 from __future__ import annotations
 
