@@ -252,8 +252,7 @@ def _eegmat_text(b: Bench, recipe: str) -> dict[str, dict[str, Any]]:
                     f"recordings within subjects.",
         "metrics": main,
         "baselines": base,
-        "controls": {"shuffled_pairing": {k: v for k, v in score_predictions(shuffled["label"], **kw).items()
-                                          if k.startswith("zeroshot") or k == "logreg_bacc"},
+        "controls": {"shuffled_pairing": _pooled(shuffled["label"], kw, ("zeroshot", "logreg_bacc")),
                      "block_design": dataclasses.asdict(audit)},
         "figures": figs,
         "notes": [
@@ -291,8 +290,7 @@ def task_n170_image(b: Bench) -> dict[str, dict[str, Any]]:
         "protocol": f"{n}-fold leave-subjects-out (5 subjects, 1 validation subject per fold); pooled.",
         "metrics": score_predictions(preds["label"], **kw),
         "baselines": base_loso,
-        "controls": {"shuffled_pairing": {k: v for k, v in score_predictions(shuffled["label"], **kw).items()
-                                          if k.startswith("zeroshot")}},
+        "controls": {"shuffled_pairing": _pooled(shuffled["label"], kw, ("zeroshot",))},
         "figures": {},
         "notes": ["The face/house effect changes sign between subjects in this set (data README): "
                   "cross-subject decoding is hard for every method."],
@@ -341,8 +339,9 @@ def _triplet_predictions(b: Bench, name: str, runs: list[tuple[str, list[str]]])
     return preds, paths
 
 
-def _triplet_scores(preds: list[Any], kw: dict[str, Any]) -> dict[str, dict[str, float]]:
-    return {k: v for k, v in score_predictions(preds, **kw).items() if k in _TRIPLET_METRICS}
+def _pooled(preds: list[Any], kw: dict[str, Any], keep: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """The pooled scores whose metric name starts with one of ``keep`` (e.g. a control's few)."""
+    return {k: v for k, v in score_predictions(preds, **kw).items() if k.startswith(keep)}
 
 
 def task_triplet(b: Bench) -> dict[str, dict[str, Any]]:
@@ -383,7 +382,7 @@ def task_triplet(b: Bench) -> dict[str, dict[str, Any]]:
                     {"eegclassifier": {"model": "shallow", "epochs": b.budget.baseline_epochs}})
         for _, o in directions])
     ev = b.eval_set(runs[0])
-    metrics = _triplet_scores(preds, kw)
+    metrics = _pooled(preds, kw, _TRIPLET_METRICS)
     for (direction, _), run in zip(_MMIDB_DIRECTIONS, runs):  # k-means clusters each test run on its own
         metrics[f"kmeans_acc_{direction}"] = evaluate_task(b.eval_set(run), "label", few_shot=False, **kw)["kmeans_acc"]
     out[name] = {
@@ -393,8 +392,7 @@ def task_triplet(b: Bench) -> dict[str, dict[str, Any]]:
                     "Validation: the last 25% (in time) of the training run.",
         "metrics": metrics,
         "baselines": base,
-        "controls": {"shuffled_pairing": {k: v for k, v in _triplet_scores(shuf, kw).items()
-                                          if k in ("svm_bacc", "prototype_bacc")}},
+        "controls": {"shuffled_pairing": _pooled(shuf, kw, ("svm_bacc", "prototype_bacc"))},
         "figures": _figures_for(b, name, ev, preds[:1], runs[0], "label"),
         "notes": ["Only runs R03 and R04 hold left vs right fist (R05/R06 are both fists vs both feet on "
                   "PhysioNet): 30 trials in all, so a score needs about 0.67 to reach p < 0.05."],
@@ -403,10 +401,11 @@ def task_triplet(b: Bench) -> dict[str, dict[str, Any]]:
     return out
 
 
-def text_relatedness_reference(b: Bench, recipe: str, overrides: list[str]) -> dict[str, Any]:
+def text_relatedness_reference(b: Bench, recipe: str, folds: list[list[str]]) -> dict[str, float]:
     """What the words alone say about related vs unrelated: the cosine between the
     frozen text tower's embeddings of cue and association, thresholded at its median
-    over the training trials (no label used). An upper reference for decoding
+    over each fold's training trials (no label used), averaged over the folds (``folds``:
+    one override list each) weighted by test size. An upper reference for decoding
     relatedness through alignment with this text tower."""
     import torch
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
@@ -415,19 +414,23 @@ def text_relatedness_reference(b: Bench, recipe: str, overrides: list[str]) -> d
     from brainalign.training.data import build_paired_data
     from brainalign.training.recipe import load_recipe
 
-    rec = load_recipe(recipe_path(recipe), [f"seed={b.seed}", *overrides])
-    data = build_paired_data(rec.data, b.data_dir, progress=False, seed=b.seed)
-    table = data.windows.table
-    tower = create_tower(rec.model.pair.name)
-    with torch.no_grad():
-        cue = torch.nn.functional.normalize(tower.encode(table["cue"].astype(str).tolist()), dim=-1)
-        assoc = torch.nn.functional.normalize(tower.encode(table["association"].astype(str).tolist()), dim=-1)
-    cos = (cue * assoc).sum(-1).numpy()
-    related = np.array(data.classes)[data.labels] == "related"
-    train, test = data.split.train, data.split.test
-    pred = cos[test] > np.median(cos[train])
-    return {"balanced_accuracy": float(balanced_accuracy_score(related[test], pred)),
-            "auc": float(roc_auc_score(related[test], cos[test])), "n_test": int(len(test))}
+    per_fold, cos = [], None
+    for overrides in folds:
+        rec = load_recipe(recipe_path(recipe), [f"seed={b.seed}", *overrides])
+        data = build_paired_data(rec.data, b.data_dir, progress=False, seed=b.seed)
+        if cos is None:  # the folds share the trials; only the split differs
+            table = data.windows.table
+            tower = create_tower(rec.model.pair.name)
+            with torch.no_grad():
+                cue, assoc = (torch.nn.functional.normalize(tower.encode(table[c].astype(str).tolist()), dim=-1)
+                              for c in ("cue", "association"))
+            cos = (cue * assoc).sum(-1).numpy()
+        related = np.array(data.classes)[data.labels] == "related"
+        train, test = data.split.train, data.split.test
+        pred = cos[test] > np.median(cos[train])
+        per_fold.append({"t": {"balanced_accuracy": float(balanced_accuracy_score(related[test], pred)),
+                               "auc": float(roc_auc_score(related[test], cos[test])), "n_test": int(len(test))}})
+    return _mean_baselines(per_fold)["t"]
 
 
 def task_n400_text(b: Bench) -> dict[str, dict[str, Any]]:
@@ -439,9 +442,8 @@ def task_n400_text(b: Bench) -> dict[str, dict[str, Any]]:
     base = b.cv_baselines("n400_text", n, "window", extra, ["chance", "erp_lr", "xdawn_ts_lr", "eegclassifier"],
                           {"erp_lr": {"target_sfreq": 25},
                            "eegclassifier": {"model": "eegnet", "epochs": b.budget.baseline_epochs}})
-    text_only = _mean_baselines(
-        [{"t": text_relatedness_reference(b, "n400_text", [*_fold_overrides(n, "window", f), *extra])}
-         for f in range(n)])["t"]
+    text_only = text_relatedness_reference(b, "n400_text",
+                                           [[*_fold_overrides(n, "window", f), *extra] for f in range(n)])
     ev0 = b.eval_set(runs[0])
     out = {"n400_text": {
         "description": "EEG-text alignment with the word pairs (EEGNet + frozen multilingual E5, CLIP); "
@@ -449,8 +451,7 @@ def task_n400_text(b: Bench) -> dict[str, dict[str, Any]]:
         "protocol": f"{n}-fold trial-disjoint cross-validation (one subject, 200 trials); pooled.",
         "metrics": score_predictions(preds["label"], **kw),
         "baselines": base,
-        "controls": {"shuffled_pairing": {k: v for k, v in score_predictions(shuffled["label"], **kw).items()
-                                          if k in ("logreg_bacc", "fewshot_10pct_bacc")}},
+        "controls": {"shuffled_pairing": _pooled(shuffled["label"], kw, ("logreg_bacc", "fewshot_10pct_bacc"))},
         "references": {"text_only_cosine": text_only},
         "figures": _figures_for(b, "n400_text", ev0, preds["label"], runs[0], "label"),
         "notes": ["The pairs carry no relatedness label: the text tower sees the words only; the FAS and "
