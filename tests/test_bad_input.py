@@ -56,14 +56,17 @@ def nothing_written(tmp_path: Path) -> None:
 
 def muse_layout(tmp_path: Path, data_root: Path, lines: list[str], stimuli: bool = True) -> Path:
     """An eeg-notebooks folder (``subject1/session1/<file>.csv``) whose one CSV holds
-    ``lines``, with the real stimulus images linked in unless ``stimuli`` is False;
-    returns the CSV's path."""
+    ``lines``, with the real stimulus images linked in, or, when ``stimuli`` is
+    False, only the faces (the houses folder missing); returns the CSV's path."""
     root = tmp_path / "n170"
     csv = root / "subject1" / "session1" / "data_2018-04-15-21.18.48.csv"
     csv.parent.mkdir(parents=True)
     csv.write_text("\n".join(lines) + "\n")
     if stimuli:
         (root / "stimuli").symlink_to(data_root / "eegnb_n170" / "stimuli")
+    else:
+        (root / "stimuli").mkdir()
+        (root / "stimuli" / "faces").symlink_to(data_root / "eegnb_n170" / "stimuli" / "faces")
     return csv
 
 

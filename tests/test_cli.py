@@ -116,8 +116,8 @@ def test_datasets_json_lists_every_shared_set(data_root: Path, cache: Path):
     eegmat = entry("eegmat")
     edfs = sorted((data_root / "eegmat").glob("Subject*_[12].edf"))
     assert eegmat["reader"] == "eegmat"
-    assert eegmat["subjects"] == len({p.name[:9] for p in edfs}) == 16
-    assert eegmat["recordings"] == len(edfs) == 32
+    assert eegmat["subjects"] == len({p.name[:9] for p in edfs}) == 30
+    assert eegmat["recordings"] == len(edfs) == 60
     assert "ecg" in eegmat["modalities"]
 
     n170 = entry("n170")
@@ -131,6 +131,14 @@ def test_datasets_json_lists_every_shared_set(data_root: Path, cache: Path):
     wfdb = entry("wfdb")
     assert wfdb["recordings"] == len(list((data_root / "wfdb").glob("*.hea"))) == 3
     assert "ecg" in wfdb["modalities"]
+
+    # the P300 set names its marker column ``Marker`` (older eeg-notebooks)
+    p300 = entry("p300")
+    assert p300["reader"] == "eegnb" and "error" not in p300
+    assert p300["subjects"] == 3 and p300["images"] == 8
+    assert p300["trials"] > 0
+    cueing = entry("cueing")
+    assert cueing["subjects"] == 10 and "error" not in cueing
 
 
 @pytest.fixture

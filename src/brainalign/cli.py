@@ -37,19 +37,23 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 
 # --------------------------------------------------------------------------- datasets
 def cmd_datasets(args: argparse.Namespace) -> int:
+    """List every dataset that can be read; name each one skipped, and why. The
+    exit code is 2 when anything was skipped."""
     from brainalign.data.catalog import scan_data_dir
 
     entries = scan_data_dir(args.data_dir, progress=not args.json and _show_progress())
-    if args.json:
-        print(json.dumps(entries, indent=2))
-        return 0
-    if not entries:
+    good = [e for e in entries if "error" not in e]
+    skipped = [e for e in entries if "error" in e]
+    if args.json and good:
+        print(json.dumps(good, indent=2))
+    elif not entries:
         print("no dataset found")
-        return 0
-    cols = ["name", "reader", "subjects", "recordings", "trials", "images", "modalities"]
-    rows = [[_fmt(e.get(c, "")) for c in cols] for e in entries]
-    _print_table(cols, rows)
-    return 0
+    elif good:
+        cols = ["name", "reader", "subjects", "recordings", "trials", "images", "modalities"]
+        _print_table(cols, [[_fmt(e.get(c, "")) for c in cols] for e in good])
+    for e in skipped:
+        print(f"brainalign datasets: error: {e['error']}", file=sys.stderr)
+    return EXIT_USER_ERROR if skipped else 0
 
 
 def _fmt(v: object) -> str:

@@ -82,11 +82,11 @@ def test_listing_and_detection(data_root: Path) -> None:
         assert not EEGMATReader.detect(data_root / other), other
     reader = open_dataset(root)
     refs = reader.refs()
-    assert len(refs) == 32
-    assert sorted({r.subject for r in refs}) == [f"{i:02d}" for i in range(16)]
-    assert sorted(r.get("label") for r in refs) == ["arithmetic"] * 16 + ["rest"] * 16
+    assert len(refs) == 60  # data README: 30 subjects, Subject00..Subject29, two files each
+    assert sorted({r.subject for r in refs}) == [f"{i:02d}" for i in range(30)]
+    assert sorted(r.get("label") for r in refs) == ["arithmetic"] * 30 + ["rest"] * 30
     summary = reader.summary()
-    assert summary["subjects"] == 16 and summary["recordings"] == 32
+    assert summary["subjects"] == 30 and summary["recordings"] == 60
     assert {"eeg", "ecg", "text"} <= set(summary["modalities"])
     assert "trials" not in summary  # the condition is per recording
 

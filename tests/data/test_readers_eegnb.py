@@ -163,6 +163,44 @@ def test_empty_file_and_wrong_rate(data_root: Path, tmp_path: Path) -> None:
 
 
 def test_missing_stimulus_folder(tmp_path: Path) -> None:
+    """Stimuli of the N170 in part (faces, no houses): the missing folder is named."""
+    (tmp_path / "stimuli" / "faces").mkdir(parents=True)
+    (tmp_path / "stimuli" / "faces" / "f1.jpg").write_bytes(b"\xff\xd8")
     reader = EEGNotebooksReader(tmp_path)
     with pytest.raises(DataError, match=r"stimuli/houses: stimulus folder of class 'house' does not exist"):
         reader.images()
+
+
+def test_no_stimuli_keeps_every_marker(tmp_path: Path) -> None:
+    """A set without stimuli (the visual cueing task) is read without images, and
+    each non-zero marker is a label of its own."""
+    reader = EEGNotebooksReader(tmp_path)
+    assert reader.stimulus_dirs is None and reader.marker_map is None
+    assert reader.images() == [] and "image" not in reader.modalities
+    assert reader._label_of(11) == "marker 11"
+
+
+@pytest.mark.realdata
+def test_p300_marker_column_and_stimuli(data_root: Path) -> None:
+    """The P300 set (older eeg-notebooks) names its marker column ``Marker`` and
+    holds ``stimuli/target-*.jpg`` / ``nontarget-*.jpg``: the paradigm follows."""
+    root = data_root / "eegnb_p300"
+    reader = EEGNotebooksReader(root)
+    assert reader.marker_map == {1: "nontarget", 2: "target"}
+    assert "P300" in reader.paradigm
+    assert {label: len(imgs) for label, imgs in reader.class_images().items()} == {"nontarget": 4, "target": 4}
+    rec = reader.load(reader.refs()[0])
+    counts = rec.trials["label"].value_counts()
+    assert set(counts.index) == {"nontarget", "target"}
+    assert 0.08 < counts["target"] / counts.sum() < 0.3  # data README: about 1 in 6
+    assert all(Path(p).name.startswith(lab) for p, lab in zip(rec.trials["image"], rec.trials["label"]))
+
+
+@pytest.mark.realdata
+def test_cueing_set_without_stimuli(data_root: Path) -> None:
+    root = data_root / "muse_cueing"
+    reader = EEGNotebooksReader(root)
+    assert len({r.subject for r in reader.refs()}) == 10
+    rec = reader.load(reader.refs()[0])
+    assert set(rec.trials["label"]) <= {f"marker {c}" for c in (1, 2, 11, 12, 21, 22)}
+    assert "image" not in rec.trials

@@ -43,11 +43,21 @@ def dataset_folders(data_dir: str | os.PathLike | None = None) -> list[Path]:
 
 def scan_data_dir(data_dir: str | os.PathLike | None = None, progress: bool = False) -> list[dict[str, Any]]:
     """One summary dict per dataset found: name, reader, path, subjects,
-    recordings, trials (where trials exist), images (where paired), modalities."""
+    recordings, trials (where trials exist), images (where paired), modalities.
+
+    A dataset that cannot be summarised does not stop the listing: its entry
+    carries ``error`` (the file and the problem) instead of counts."""
     folders = dataset_folders(data_dir)
     out = []
     for folder in tqdm(folders, desc="scanning datasets", disable=not progress, leave=False):
-        out.append(open_dataset(folder).summary())
+        try:
+            reader = open_dataset(folder)
+            out.append(reader.summary())
+        except DataError as err:
+            cls = detect_reader(folder)
+            out.append(
+                {"name": folder.name, "reader": cls.name if cls else "", "path": str(folder), "error": str(err)}
+            )
     return out
 
 

@@ -1,8 +1,15 @@
 """Reader: eegnb, NeuroTechX eeg-notebooks Muse recordings (the visual N170 set).
 
 Layout: ``root/subjectN/sessionM/*.csv`` (some files end in ``.csv.csv``) with the
-columns ``timestamps,TP9,AF7,AF8,TP10,Right AUX,Marker0`` in µV, and the stimulus
-images in ``root/stimuli/<class folder>/*.jpg``.
+columns ``timestamps,TP9,AF7,AF8,TP10,Right AUX,Marker0`` in µV (older releases, such
+as the visual P300 set, name the marker column ``Marker``), and the stimulus images
+in ``root/stimuli/``.
+
+The paradigm, and with it the default marker map and stimulus images, follows the
+layout of ``stimuli/`` (see :data:`PARADIGMS`): class folders ``faces``/``houses``
+are the visual N170 (1 house, 2 face); files ``target-*``/``nontarget-*`` the visual
+P300 (1 non-target, 2 target); a set without stimuli (the visual cueing task) keeps
+every non-zero marker as a label of its own (``marker 11``...).
 
 Choices this reader makes, all documented on the parameters below:
 
@@ -24,6 +31,7 @@ Choices this reader makes, all documented on the parameters below:
 """
 from __future__ import annotations
 
+import glob
 import re
 import warnings
 from collections.abc import Mapping
@@ -44,16 +52,34 @@ from brainalign.utils.io import file_digest
 EEG_CHANNELS = ("TP9", "AF7", "AF8", "TP10")
 AUX_CHANNEL = "Right AUX"
 MARKER_COLUMN = "Marker0"
+#: the names eeg-notebooks releases have given the marker column, newest first
+MARKER_COLUMNS = ("Marker0", "Marker")
 TIME_COLUMN = "timestamps"
 COLUMNS = (TIME_COLUMN, *EEG_CHANNELS, AUX_CHANNEL, MARKER_COLUMN)
 DEFAULT_MARKER_MAP: Mapping[int, str] = MappingProxyType({1: "house", 2: "face"})
 DEFAULT_STIMULUS_DIRS: Mapping[str, str] = MappingProxyType(
     {"house": "stimuli/houses", "face": "stimuli/faces"}
 )
+#: eeg-notebooks paradigms, recognised by the layout of ``stimuli/``: the first whose
+#: stimulus entries all exist gives the defaults (marker map, stimuli, description).
+#: A stimulus entry is a folder or a glob pattern, relative to the dataset root.
+PARADIGMS: tuple[dict[str, Any], ...] = (
+    {
+        "paradigm": "visual N170 (faces vs houses)",
+        "marker_map": dict(DEFAULT_MARKER_MAP),
+        "stimulus_dirs": dict(DEFAULT_STIMULUS_DIRS),
+    },
+    {
+        "paradigm": "visual P300 oddball (target vs non-target)",
+        "marker_map": {1: "nontarget", 2: "target"},
+        "stimulus_dirs": {"nontarget": "stimuli/nontarget-*", "target": "stimuli/target-*"},
+    },
+)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _SUBJECT_DIR = re.compile(r"^subject(\d+)$", re.IGNORECASE)
 _SESSION_DIR = re.compile(r"^session(\d+)$", re.IGNORECASE)
 _HEADER_PREFIX = ",".join(COLUMNS[:5])
+_MARKER_WORD = "marker"
 _RATE_TOLERANCE = 0.05
 _FIRST_DATA_LINE = 2  # line 1 is the header
 
@@ -86,7 +112,15 @@ def _run_name(path: Path) -> str:
 
 def read_muse_csv(path: Path, columns: tuple[str, ...] = COLUMNS) -> pd.DataFrame:
     """Read ``columns`` of a Muse CSV as numbers; DataError (with the line) for an
-    empty or malformed file, a missing column, a non-numeric value or a NaN/Inf."""
+    empty or malformed file, a missing column, a non-numeric value or a NaN/Inf.
+
+    ``Marker0`` stands for whichever marker column the file has (``Marker0`` or
+    the older ``Marker``); the returned table names it ``Marker0``."""
+    if MARKER_COLUMN in columns:
+        found = marker_column(path)
+        if found is not None and found != MARKER_COLUMN:
+            table = read_muse_csv(path, tuple(found if c == MARKER_COLUMN else c for c in columns))
+            return table.rename(columns={found: MARKER_COLUMN})
     try:
         table = pd.read_csv(path, usecols=lambda c: c.strip() in columns)
     except pd.errors.EmptyDataError:
@@ -96,7 +130,7 @@ def read_muse_csv(path: Path, columns: tuple[str, ...] = COLUMNS) -> pd.DataFram
     table.columns = [c.strip() for c in table.columns]
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise DataError(path, f"missing columns {missing} (expected {list(COLUMNS)})")
+        raise DataError(path, f"missing columns {missing} (expected {list(COLUMNS)}; the marker may be named {' or '.join(MARKER_COLUMNS)})")
     if table.empty:
         raise DataError(path, "no samples after the header")
     table = table[list(columns)].copy()
@@ -118,6 +152,39 @@ def read_muse_csv(path: Path, columns: tuple[str, ...] = COLUMNS) -> pd.DataFram
     return table
 
 
+def marker_column(path: Path) -> str | None:
+    """The marker column the file's header names (one of :data:`MARKER_COLUMNS`),
+    or None when the header has none or cannot be read."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            header = [c.strip() for c in fh.readline().split(",")]
+    except OSError:
+        return None
+    return next((c for c in MARKER_COLUMNS if c in header), None)
+
+
+def detect_paradigm(root: Path) -> dict[str, Any]:
+    """The paradigm entry of :data:`PARADIGMS` whose stimuli ``root`` holds, or the
+    stimulus-free default (every non-zero marker a label of its own)."""
+    for entry in PARADIGMS:
+        if all(_stimulus_files(root, spec) for spec in entry["stimulus_dirs"].values()):
+            return entry
+    for entry in PARADIGMS:  # stimuli in part: the paradigm, so that the missing ones are named
+        if any(_stimulus_files(root, spec) for spec in entry["stimulus_dirs"].values()):
+            return entry
+    return {"paradigm": "eeg-notebooks recording", "marker_map": None, "stimulus_dirs": None}
+
+
+def _stimulus_files(root: Path, spec: str | Path) -> list[Path]:
+    """Images named by a stimulus entry: a folder's images, or a glob's matches."""
+    where = root / spec  # an absolute spec stays as it is
+    if any(ch in str(spec) for ch in "*?["):
+        found = [Path(p) for p in glob.glob(str(where))]
+    else:
+        found = list(where.iterdir()) if where.is_dir() else []
+    return sorted(p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
 @register_reader
 class EEGNotebooksReader(Reader):
     """eeg-notebooks Muse CSV recordings: one Recording per CSV file.
@@ -127,12 +194,15 @@ class EEGNotebooksReader(Reader):
     root:
         Folder holding ``subjectN/sessionM/*.csv`` (and, by default, ``stimuli/``).
     marker_map:
-        ``Marker0`` value -> class label; default ``{1: "house", 2: "face"}``. Other
-        non-zero markers are skipped with a warning.
+        Marker value -> class label; default from the paradigm the layout shows
+        (:data:`PARADIGMS`, e.g. ``{1: "house", 2: "face"}`` for the N170). Other
+        non-zero markers are skipped with a warning. None keeps every non-zero
+        marker as the label ``"marker N"``.
     stimulus_dirs:
-        Class label -> folder of its stimulus images (relative to ``root`` or
-        absolute); default ``{"house": "stimuli/houses", "face": "stimuli/faces"}``.
-        None reads the EEG without images.
+        Class label -> folder or glob pattern of its stimulus images (relative to
+        ``root`` or absolute); default from the paradigm (for the N170
+        ``{"house": "stimuli/houses", "face": "stimuli/faces"}``). None reads the
+        EEG without images.
     sfreq:
         Sampling rate in Hz (default 256, the Muse's); onsets are sample index / sfreq.
     trial_text:
@@ -144,12 +214,13 @@ class EEGNotebooksReader(Reader):
 
     name = "eegnb"
     modalities = ("eeg", "image", "text")
+    version = 2
 
     def __init__(
         self,
         root: str | Path,
-        marker_map: Mapping[int, str] = DEFAULT_MARKER_MAP,
-        stimulus_dirs: Mapping[str, str | Path] | None = DEFAULT_STIMULUS_DIRS,
+        marker_map: Mapping[int, str] | None | str = "auto",
+        stimulus_dirs: Mapping[str, str | Path] | None | str = "auto",
         sfreq: float = 256.0,
         trial_text: str = "a photograph of a {label}",
         keep_duplicates: bool = False,
@@ -158,12 +229,24 @@ class EEGNotebooksReader(Reader):
         super().__init__(root, **params)
         if sfreq <= 0:
             raise ConfigError(f"sfreq must be positive, got {sfreq}")
-        self.marker_map = {int(k): str(v) for k, v in marker_map.items()}
-        if stimulus_dirs is not None:
+        paradigm = detect_paradigm(self.root)
+        self.paradigm = str(paradigm["paradigm"])
+        if isinstance(marker_map, str):
+            if marker_map != "auto":
+                raise ConfigError(f"marker_map must be a mapping, None or 'auto', got {marker_map!r}")
+            marker_map = paradigm["marker_map"]
+        if isinstance(stimulus_dirs, str):
+            if stimulus_dirs != "auto":
+                raise ConfigError(f"stimulus_dirs must be a mapping, None or 'auto', got {stimulus_dirs!r}")
+            stimulus_dirs = paradigm["stimulus_dirs"]
+        self.marker_map = None if marker_map is None else {int(k): str(v) for k, v in marker_map.items()}
+        if stimulus_dirs is not None and self.marker_map is not None:
             unpaired = sorted(set(self.marker_map.values()) - set(stimulus_dirs))
             if unpaired:
                 raise ConfigError(f"stimulus_dirs has no folder for the classes {unpaired}")
         self.stimulus_dirs = stimulus_dirs
+        if stimulus_dirs is None:
+            self.modalities = ("eeg", "text")
         self.sfreq = float(sfreq)
         try:
             trial_text.format(label="face")
@@ -184,6 +267,11 @@ class EEGNotebooksReader(Reader):
             return False
         with open(files[0][2], encoding="utf-8", errors="replace") as fh:
             return fh.readline().startswith(_HEADER_PREFIX)
+
+    def _label_of(self, code: int) -> str | None:
+        if self.marker_map is None:
+            return f"{_MARKER_WORD} {code}"
+        return self.marker_map.get(code)
 
     # ------------------------------------------------------------------ listing
     def refs(self) -> list[RecordingRef]:
@@ -214,11 +302,12 @@ class EEGNotebooksReader(Reader):
         missing or holds no image. Empty when ``stimulus_dirs`` is None."""
         if self._class_images is None:
             self._class_images = {}
-            for label, folder in (self.stimulus_dirs or {}).items():
-                folder = self.root / folder
-                if not folder.is_dir():
+            for label, spec in (self.stimulus_dirs or {}).items():
+                is_glob = any(ch in str(spec) for ch in "*?[")
+                folder = self.root / spec
+                if not is_glob and not folder.is_dir():
                     raise DataError(folder, f"stimulus folder of class {label!r} does not exist")
-                images = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+                images = _stimulus_files(self.root, spec)
                 if not images:
                     raise DataError(folder, f"no stimulus images ({', '.join(IMAGE_SUFFIXES)}) for class {label!r}")
                 self._class_images[label] = images
@@ -231,8 +320,8 @@ class EEGNotebooksReader(Reader):
         """Markers of the known classes over ``refs`` (reads only the marker column)."""
         total = 0
         for ref in refs:
-            markers = read_muse_csv(ref.paths[0], (MARKER_COLUMN,))[MARKER_COLUMN].to_numpy()
-            total += int(np.isin(markers, list(self.marker_map)).sum())
+            markers = np.round(read_muse_csv(ref.paths[0], (MARKER_COLUMN,))[MARKER_COLUMN].to_numpy(float))
+            total += sum(self._label_of(int(c)) is not None for c in markers[markers != 0])
         return total
 
     # --------------------------------------------------------------------- load
@@ -253,11 +342,11 @@ class EEGNotebooksReader(Reader):
     def _trials(self, markers: np.ndarray, path: Path) -> pd.DataFrame:
         codes = np.round(markers).astype(int)
         index = np.flatnonzero(codes != 0)
-        unknown = sorted(set(codes[index].tolist()) - set(self.marker_map))
+        unknown = sorted(c for c in set(codes[index].tolist()) if self._label_of(c) is None)
         if unknown:
             warnings.warn(f"{path}: skipping markers {unknown} absent from marker_map", stacklevel=3)
-            index = index[np.isin(codes[index], list(self.marker_map))]
-        labels = [self.marker_map[c] for c in codes[index]]
+            index = index[~np.isin(codes[index], unknown)]
+        labels = [str(self._label_of(int(c))) for c in codes[index]]
         trials = pd.DataFrame(
             {
                 "onset": index / self.sfreq,
@@ -297,7 +386,7 @@ class EEGNotebooksReader(Reader):
             metadata={
                 "subject": ref.subject,
                 "session": ref.session,
-                "paradigm": "visual N170 (faces vs houses)",
+                "paradigm": self.paradigm,
                 "device": "Muse",
                 "image_exact": False,
                 "duplicate_of": None if ref.get("duplicate_of") is None else str(ref.get("duplicate_of")),
