@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.brainalign-installed
 export BRAINALIGN_DATA ?= $(abspath ../shared/data)
 
-.PHONY: install test demo bench clean
+.PHONY: install test demo bench lint clean
 
 install: $(STAMP)
 
@@ -25,6 +25,11 @@ $(STAMP): pyproject.toml requirements.lock Makefile
 	fi
 	$(BIN)/python -c "import torch, torchaudio, braindecode, mne, brainalign; print('installed: torch', torch.__version__, '| braindecode', braindecode.__version__, '| mne', mne.__version__)"
 	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider

@@ -12,8 +12,8 @@ import json
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from brainalign.errors import BrainalignError
 
@@ -106,9 +106,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- preprocess
 def cmd_preprocess(args: argparse.Namespace) -> int:
-    from brainalign.data.catalog import preprocess_preset
+    from brainalign.preprocessing.presets import run_preset
 
-    windows, location = preprocess_preset(
+    windows, location = run_preset(
         args.preset, data_dir=args.data_dir, dataset=args.dataset, progress=_show_progress()
     )
     print(
@@ -133,10 +133,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
+    from brainalign.recipes import resolve_recipe
     from brainalign.training.recipe import load_recipe
     from brainalign.training.trainer import train
 
-    recipe = load_recipe(args.recipe, args.set or ())
+    recipe = load_recipe(resolve_recipe(args.recipe), args.set or ())
     t0 = time.perf_counter()
     metrics = train(recipe, args.out, data_dir=args.data_dir, resume=args.resume)
     scores = ", ".join(f"{k}={v:.3f}" for k, v in metrics.items() if isinstance(v, float))
@@ -146,7 +147,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- evaluate
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from brainalign.evaluation.runner import evaluate_run
+    from brainalign.experiments.evaluate import evaluate_run
 
     results = evaluate_run(args.run_dir, data_dir=args.data_dir, dataset=args.dataset,
                            n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
@@ -163,25 +164,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- benchmark
 def cmd_benchmark(args: argparse.Namespace) -> int:
-    from brainalign.evaluation.benchmark import run_real_benchmark
+    from brainalign.experiments.benchmark import format_headline, run_real_benchmark
 
     t0 = time.perf_counter()
     results = run_real_benchmark(Path(args.out), data_dir=args.data_dir, quick=args.quick, seed=args.seed,
                                  tasks=args.tasks)
-    print_headline(results)
+    print(format_headline(results))
     print(f"benchmark {args.suite}: {time.perf_counter() - t0:.0f} s; results.json and report.html in {args.out}")
     return 0
 
 
-def print_headline(results: dict) -> None:
-    from brainalign.evaluation.benchmark import headline_rows
-
-    _print_table(["task", "metric", "model [95% CI]", "p", "chance", "best baseline"], headline_rows(results))
-
-
 # --------------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> int:
-    from brainalign.demo import run_demo
+    from brainalign.experiments.demo import run_demo
 
     return run_demo(out=Path(args.out), data_dir=args.data_dir, benchmark=not args.no_benchmark,
                     progress=_show_progress())
@@ -223,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
     p.set_defaults(func=cmd_fetch)
 
-    p = sub.add_parser("train", help="train a recipe (YAML) into a run folder")
+    p = sub.add_parser("train", help="train a recipe (a YAML file, or a shipped recipe's name) into a run folder")
     p.add_argument("recipe")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a recipe key (repeatable)")
     p.add_argument("--out", required=True, help="run folder to write")

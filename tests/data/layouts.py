@@ -18,6 +18,7 @@ import scipy.io
 import torch
 from PIL import Image
 
+
 # --------------------------------------------------------------------- images
 def write_image(path: Path, seed: int) -> Path:
     """A tiny RGB JPEG or PNG (by suffix) whose colour depends on ``seed``."""

@@ -7,7 +7,13 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from brainalign.errors import DataError
 from brainalign.evaluation.clustering import cluster_accuracy, kmeans_scores
-from brainalign.evaluation.probes import PROBES, few_shot_curve, fit_probe, probe_scores, stratified_subset
+from brainalign.evaluation.probes import (
+    PROBES,
+    few_shot_curve,
+    fit_probe,
+    probe_scores,
+    stratified_subset,
+)
 
 
 def _blobs(n_per_class: int, n_classes: int, spread: float, seed: int, noise_seed: int = 0

@@ -10,10 +10,10 @@ from torch import nn
 
 from brainalign.errors import ConfigError, ContractError, DataError
 from brainalign.models import ProjectionHead, create_encoder
-from brainalign.models.dual_mask import CBraModMAE
+from brainalign.models.aligned import AlignedModel
+from brainalign.models.cbramod_mae import CBraModMAE
 from brainalign.models.fusion import FusionClassifier, load_pretrained_encoder
 from brainalign.training.checkpoint import save_weights
-from brainalign.training.model import AlignedModel
 
 SMALL = dict(emb_dim=16, width=32, depth=1, heads=4, dim_feedforward=64, dropout=0.0, patch_size=100)
 N_CLASSES = 3

@@ -188,7 +188,7 @@ def test_text_cache_reads_what_it_stored():
     texts = ["a face", "a house", "a face"]
     first = cache.encode(texts)
     torch.testing.assert_close(first, tower.encode(texts))
-    key = hashlib.sha256("a house".encode()).hexdigest()
+    key = hashlib.sha256(b"a house").hexdigest()
     entry = cache_dir() / "embeddings" / tower.tower_id / f"{key}.npy"
     assert entry.is_file()
     # A stored vector is what the cache returns (proof it is read, not recomputed) ...

@@ -12,7 +12,14 @@ import pytest
 from brainalign.config import cache_dir
 from brainalign.data.base import Reader, RecordingRef
 from brainalign.data.recording import Recording
-from brainalign.preprocessing import Filter, Pipeline, Resample, Window, cache_key, cached_windows
+from brainalign.preprocessing import (
+    Filter,
+    Pipeline,
+    Resample,
+    Window,
+    cache_key,
+    cached_windows,
+)
 
 mne.set_log_level("ERROR")
 PIPE = Pipeline([Filter(1, 30), Resample(50), Window(2.0, 1.0)])

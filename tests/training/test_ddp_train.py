@@ -14,9 +14,9 @@ import pytest
 import torch
 
 import brainalign
+from brainalign.models.aligned import build_model
 from brainalign.training.checkpoint import load_weights
 from brainalign.training.data import build_paired_data
-from brainalign.training.model import build_model
 from brainalign.training.recipe import recipe_from_dict
 from brainalign.training.trainer import TrainModule, evaluate_part
 

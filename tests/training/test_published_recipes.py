@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -22,9 +22,11 @@ import torch
 from safetensors.numpy import load_file
 
 from brainalign.models.registry import create_encoder
+from brainalign.recipes import recipes_root
 from brainalign.training.data import build_paired_data
 from brainalign.training.recipe import load_recipe
 from brainalign.training.trainer import train
+from tests.data.emotion_layouts import write_dreamer
 from tests.data.layouts import (
     THOUGHTVIZ_CLASSES,
     write_eegcvpr40,
@@ -33,9 +35,8 @@ from tests.data.layouts import (
     write_thoughtviz,
     write_tuab,
 )
-from tests.data.emotion_layouts import write_dreamer
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes" / "published"
+RECIPES = recipes_root() / "published"
 
 #: A TUH montage holding every electrode of the EEG-CLIP (21) and CBraMod (19) channel
 #: lists, in TUH's own labels (T3/T4/T5/T6 are the old names of T7/T8/P7/P8), plus ECG.

@@ -7,11 +7,17 @@ from pathlib import Path
 import pytest
 
 from brainalign.errors import ConfigError
-from brainalign.training.recipe import Recipe, load_recipe, parse_overrides, recipe_from_dict
+from brainalign.recipes import recipes_root
+from brainalign.training.recipe import (
+    Recipe,
+    load_recipe,
+    parse_overrides,
+    recipe_from_dict,
+)
 
 from .conftest import TINY_RECIPE
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+RECIPES = recipes_root()
 SHIPPED = sorted(RECIPES.rglob("*.yaml")) + sorted(RECIPES.rglob("*.yml"))
 
 
@@ -154,9 +160,9 @@ def test_shipped_recipe_loads_and_names_known_components(path: Path) -> None:
     the names it uses exist: preset, encoder, tower, objectives, pair kind."""
     from brainalign.models.registry import list_encoders
     from brainalign.models.towers import TOWERS
+    from brainalign.objectives import OBJECTIVES, objective_inputs
     from brainalign.preprocessing.presets import available_presets
     from brainalign.training.data import PAIR_KINDS
-    from brainalign.training.trainer import OBJECTIVES
 
     r = load_recipe(path)
     assert r.data.dataset, "data.dataset is required"
@@ -169,5 +175,5 @@ def test_shipped_recipe_loads_and_names_known_components(path: Path) -> None:
     if r.data.pair == "ecg":
         assert r.model.pair.name in list_encoders(), "an ECG pair needs an encoder of the registry"
         assert r.data.pair_preset in available_presets()
-    if any(OBJECTIVES[o.name][1] == "pairs" for o in r.objectives):
+    if any(objective_inputs(o.name) == "pairs" for o in r.objectives):
         assert r.data.pair in ("text", "image", "ecg"), "contrastive objectives need paired data"

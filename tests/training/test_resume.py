@@ -17,7 +17,11 @@ import torch
 from safetensors.numpy import load_file
 
 from brainalign.errors import DataError
-from brainalign.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from brainalign.training.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from brainalign.training.recipe import recipe_from_dict
 from brainalign.training.schedule import warmup_cosine
 from brainalign.training.trainer import train

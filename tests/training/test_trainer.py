@@ -14,6 +14,7 @@ from safetensors.numpy import load_file
 from brainalign.cli import main
 from brainalign.errors import ConfigError, DataError
 from brainalign.preprocessing.presets import get_preset
+from brainalign.recipes import recipes_root
 from brainalign.training import trainer as trainer_mod
 from brainalign.training.data import PairedData
 from brainalign.training.recipe import recipe_from_dict
@@ -169,7 +170,7 @@ def test_eeg_ecg_pairing_trains_and_loads(data_root: Path, tmp_path: Path, monke
     from brainalign.training.trainer import train
 
     monkeypatch.setenv("BRAINALIGN_DATA", str(data_root))
-    recipe = load_recipe(Path(__file__).resolve().parents[2] / "recipes" / "eegmat_ecg.yaml",
+    recipe = load_recipe(recipes_root() / "eegmat_ecg.yaml",
                          ["train.epochs=1", "data.max_windows=200", "model.eeg.name=shallow",
                           "model.pair.kwargs.n_filters=4", "train.batch_size=50"])
     data = build_paired_data(recipe.data, progress=False)
@@ -196,7 +197,7 @@ def test_fusion_variants_and_pretrained_init_come_from_one_recipe(data_root: Pat
     from brainalign.training.trainer import train
 
     monkeypatch.setenv("BRAINALIGN_DATA", str(data_root))
-    recipes = Path(__file__).resolve().parents[2] / "recipes"
+    recipes = recipes_root()
     small = ["train.epochs=1", "data.max_windows=120", "train.batch_size=40"]
     pre = tmp_path / "pretrain_ecg"
     train(load_recipe(recipes / "pretrain_ecg_eegmat.yaml", small), pre, progress=False)

@@ -7,14 +7,17 @@ and reads no signal; ``load`` reads one recording into a :class:`Recording`.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar
 
 from brainalign.data.recording import Recording
-from brainalign.errors import DataError
+from brainalign.errors import ConfigError, DataError
+from brainalign.registry import Registry
 
-_READERS: dict[str, type["Reader"]] = {}
+#: every reader, by name; the built-in ones register themselves on import
+READERS: Registry[type[Reader]] = Registry("reader", builtins=("brainalign.data.readers",))
 
 
 @dataclass(frozen=True)
@@ -100,30 +103,29 @@ class Reader:
 
 
 def register_reader(cls: type[Reader]) -> type[Reader]:
+    """Class decorator: add a reader to :data:`READERS` under its ``name``."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
-    _READERS[cls.name] = cls
+    READERS.register(cls.name, cls, replace=True)
     return cls
 
 
 def available_readers() -> dict[str, type[Reader]]:
-    import brainalign.data.readers  # noqa: F401  (registers the built-in readers)
-
-    return dict(_READERS)
+    return dict(READERS.items())
 
 
 def get_reader(name: str) -> type[Reader]:
-    readers = available_readers()
     try:
-        return readers[name]
-    except KeyError:
-        raise DataError(None, f"unknown reader {name!r}; known: {', '.join(sorted(readers))}") from None
+        return READERS.get(name)
+    except ConfigError as err:
+        raise DataError(None, str(err)) from None
 
 
 def detect_reader(root: str | os.PathLike) -> type[Reader] | None:
     """The reader whose layout ``root`` has, or None."""
     root = Path(root)
-    for cls in available_readers().values():
+    # registration order: the built-ins' import order decides which layout wins
+    for cls in READERS.in_order():
         try:
             if cls.detect(root):
                 return cls

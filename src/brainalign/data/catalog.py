@@ -16,7 +16,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from brainalign.config import data_dir as resolve_data_dir
-from brainalign.data.base import detect_reader, open_dataset
+from brainalign.data.base import Reader, detect_reader, open_dataset
 from brainalign.data.recording import Recording
 from brainalign.errors import DataError
 
@@ -63,10 +63,14 @@ def scan_data_dir(data_dir: str | os.PathLike | None = None, progress: bool = Fa
 
 def find_dataset(name_or_path: str, data_dir: str | os.PathLike | None = None) -> Path:
     """A dataset folder from a path, or from a folder name (or part of one) in
-    the data directory."""
+    the data directory. An exact folder name is found without scanning the
+    data directory."""
     p = Path(name_or_path).expanduser()
     if p.is_dir():
         return p
+    direct = resolve_data_dir(data_dir) / name_or_path
+    if name_or_path and direct.is_dir() and detect_reader(direct) is not None:
+        return direct
     folders = dataset_folders(data_dir)
     exact = [f for f in folders if f.name == name_or_path]
     partial = [f for f in folders if name_or_path in f.name]
@@ -76,6 +80,13 @@ def find_dataset(name_or_path: str, data_dir: str | os.PathLike | None = None) -
         resolve_data_dir(data_dir),
         f"no dataset folder named {name_or_path!r} (found: {', '.join(f.name for f in folders) or 'none'})",
     )
+
+
+def open_named(name_or_path: str, data_dir: str | os.PathLike | None = None, reader: str | None = None,
+               **params: Any) -> Reader:
+    """The dataset ``name_or_path`` (see :func:`find_dataset`) opened with its
+    reader (or the one named), and ``params``."""
+    return open_dataset(find_dataset(name_or_path, data_dir), reader=reader, **params)
 
 
 def inspect_path(path: str | os.PathLike) -> Recording:
@@ -107,45 +118,3 @@ def inspect_path(path: str | os.PathLike) -> Recording:
     from brainalign.data.readers.generic import read_single_file
 
     return read_single_file(path)
-
-
-#: the dataset layout (reader name) each preset is meant for, used when
-#: ``brainalign preprocess PRESET`` is given no ``--dataset``
-PRESET_READERS = {
-    "eegclip": "tuab",
-    "nice_things_eeg2": "things_eeg2",
-    "eegmat_windows": "eegmat",
-    "n170_epochs": "eegnb",
-    "eegmmidb_mi": "eegmmidb",
-    "n400_epochs": "fif",
-}
-
-
-def preprocess_preset(
-    preset: str,
-    data_dir: str | os.PathLike | None = None,
-    dataset: str | None = None,
-    progress: bool = True,
-):
-    """Run a named preset on a dataset through the window cache; returns
-    ``(windows, cache entry path)``."""
-    from brainalign.preprocessing import cached_windows, get_preset
-    from brainalign.preprocessing.cache import cache_key
-    from brainalign.config import cache_dir
-
-    pipeline = get_preset(preset)
-    if dataset is not None:
-        folder = find_dataset(dataset, data_dir)
-    else:
-        wanted = PRESET_READERS.get(preset)
-        matches = [f for f in dataset_folders(data_dir) if detect_reader(f).name == wanted]
-        if not matches:
-            raise DataError(
-                resolve_data_dir(data_dir),
-                f"no {wanted or 'matching'} dataset for preset {preset!r}; pass --dataset NAME_OR_PATH",
-            )
-        folder = matches[0]
-    reader = open_dataset(folder)
-    windows = cached_windows(reader, pipeline, progress=progress)
-    key, _ = cache_key(reader, pipeline)
-    return windows, cache_dir() / "windows" / key

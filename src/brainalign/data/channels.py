@@ -111,3 +111,15 @@ def canonicalize_channels(raw: mne.io.BaseRaw, path: str | os.PathLike | None = 
         raise DataError(path, f"channels would share the names {dupes} after renaming to standard names")
     raw.rename_channels({old: n for old, n in mapping.items() if old != n})
     return raw
+
+
+#: The 19 scalp electrodes of the international 10-20 system (eegmat's montage).
+TEN_TWENTY_19 = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4",
+                 "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2"]
+#: The 21 electrodes of the TUH EEG Corpus used by EEG-CLIP (10-20 names; the
+#: recordings' "EEG FP1-REF", "EEG T3-LE"... map onto them through the aliases).
+EEGCLIP_CHANNELS = [*TEN_TWENTY_19, "A1", "A2"]
+#: The 17 occipital and parietal channels of the THINGS-EEG2 preprocessed release
+#: (Gifford et al. 2022), in the release's order.
+THINGS_EEG2_CHANNELS = ["Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5",
+                        "PO7", "PO3", "POz", "PO4", "PO8", "P6", "P2"]

@@ -20,10 +20,10 @@ import os
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 SIGNAL_MODALITIES = ("eeg", "ecg", "eog", "emg", "misc")
-_UNIT_SCALE = {"V": 1.0, "mV": 1e3, "uV": 1e6, "µV": 1e6}
+#: factor from volts to each unit (data are held in volts)
+UNIT_SCALE = {"V": 1.0, "mV": 1e3, "uV": 1e6, "µV": 1e6}
 
 
 @dataclass
@@ -98,7 +99,7 @@ class Recording:
         sig = self.signal(modality)
         data = sig.get_data()
         if self.units.get(modality, "V") == "V":
-            data = data * _UNIT_SCALE[units]
+            data = data * UNIT_SCALE[units]
         return data.astype(np.float32, copy=False)
 
     @property

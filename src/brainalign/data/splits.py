@@ -150,7 +150,7 @@ class Split:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: Any = None) -> "Split":
+    def from_dict(cls, data: dict[str, Any], source: Any = None) -> Split:
         """Rebuild a split written by :meth:`to_dict`; ``source`` (e.g. the file) names bad input."""
         if not isinstance(data, dict):
             raise DataError(source, f"a split must be a mapping, not {type(data).__name__}")

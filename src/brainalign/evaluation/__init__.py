@@ -24,7 +24,13 @@ from brainalign.evaluation.metrics import (
     retrieval_from_scores,
     retrieval_metrics,
 )
-from brainalign.evaluation.probes import PROBES, few_shot_curve, fit_probe, probe_scores, stratified_subset
+from brainalign.evaluation.probes import (
+    PROBES,
+    few_shot_curve,
+    fit_probe,
+    probe_scores,
+    stratified_subset,
+)
 from brainalign.evaluation.stats import (
     Score,
     as_array,

@@ -271,8 +271,8 @@ def _fit_eegclassifier(x: np.ndarray, y: np.ndarray, *, val: tuple[np.ndarray, n
     its constructor), AdamW, at most ``epochs`` epochs on the CPU, validated on ``val``
     (skorch ``predefined_split``), stopped after ``patience`` epochs without a lower
     validation loss and restored to its best epoch."""
-    import torch
     import braindecode.models
+    import torch
     from braindecode import EEGClassifier
     from skorch.callbacks import EarlyStopping
     from skorch.dataset import Dataset

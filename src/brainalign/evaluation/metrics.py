@@ -116,7 +116,12 @@ def retrieval_from_scores(
     """
     # imported here: torchmetrics is an optional dependency (the "models" extra) and slow to import
     import torch
-    from torchmetrics.retrieval import RetrievalHitRate, RetrievalMAP, RetrievalMRR, RetrievalRecall
+    from torchmetrics.retrieval import (
+        RetrievalHitRate,
+        RetrievalMAP,
+        RetrievalMRR,
+        RetrievalRecall,
+    )
 
     s = as_array(scores, "scores", ndim=2, finite=True).astype(np.float64)
     rel = as_array(relevance, "relevance", ndim=2)
@@ -175,7 +180,8 @@ def retrieval_metrics(
     ``query_labels`` and ``gallery_labels``.
     """
     scores = cosine_similarity(query_emb, gallery_emb)
-    rel = _relevance(*scores.shape, relevance, query_labels, gallery_labels)
+    n_query, n_gallery = scores.shape
+    rel = _relevance(n_query, n_gallery, relevance, query_labels, gallery_labels)
     return retrieval_from_scores(scores, rel, ks=ks, ties=ties, empty_target_action=empty_target_action)
 
 
@@ -195,7 +201,8 @@ def retrieval_both_ways(
     Returns ``{"a_to_b": {...}, "b_to_a": {...}}``.
     """
     scores = cosine_similarity(a_emb, b_emb)
-    rel = _relevance(*scores.shape, relevance, a_labels, b_labels)
+    n_a, n_b = scores.shape
+    rel = _relevance(n_a, n_b, relevance, a_labels, b_labels)
     opts: dict[str, Any] = {"ks": ks, "ties": ties, "empty_target_action": empty_target_action}
     return {
         "a_to_b": retrieval_from_scores(scores, rel, **opts),

@@ -22,12 +22,13 @@ and turns malformed input into :class:`~brainalign.errors.DataError`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from brainalign.errors import DataError
+from brainalign.results import Score  # re-exported: the record every score is
+from brainalign.utils.arrays import as_array  # re-exported
 
 __all__ = [
     "Score",
@@ -39,44 +40,6 @@ __all__ = [
 ]
 
 MetricFn = Callable[[np.ndarray, np.ndarray], float]
-
-
-def as_array(x: Any, name: str, *, ndim: int | None = None, finite: bool = False) -> np.ndarray:
-    """Return ``x`` (numpy array, torch tensor or sequence) as a non-empty numpy array.
-
-    Torch tensors are detached and moved to the CPU. ``ndim`` fixes the number of
-    dimensions; ``finite`` rejects NaN/Inf (needed for embeddings and scores, whose NaNs
-    would otherwise silently sort first or last). Any violation raises
-    :class:`DataError` naming the argument.
-    """
-    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch.Tensor, without importing torch
-        x = x.detach().cpu().numpy()
-    arr = np.asarray(x)
-    if arr.size == 0:
-        raise DataError(None, f"{name} is empty")
-    if ndim is not None and arr.ndim != ndim:
-        raise DataError(None, f"{name} must have {ndim} dimension(s), got shape {arr.shape}")
-    if finite:
-        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-            raise DataError(None, f"{name} must be real numbers, got dtype {arr.dtype}")
-        if not np.isfinite(arr).all():
-            raise DataError(None, f"{name} contains {int((~np.isfinite(arr)).sum())} NaN or Inf values")
-    return arr
-
-
-@dataclass(frozen=True)
-class Score:
-    """A score with its uncertainty: value, bootstrap interval, permutation p-value, chance."""
-
-    value: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    chance: float
-
-    def to_dict(self) -> dict[str, float]:
-        """Plain ``{name: float}`` mapping, ready for JSON."""
-        return {key: float(val) for key, val in asdict(self).items()}
 
 
 def _paired(y_true: Any, y_pred: Any, groups: Any | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from brainalign.models.contract import InputContract
 from brainalign.models.heads import ProjectionHead
-from brainalign.models.registry import EEGEncoder, create_encoder, list_encoders, register_encoder
+from brainalign.models.registry import (
+    EEGEncoder,
+    create_encoder,
+    list_encoders,
+    register_encoder,
+)
 
 __all__ = [
     "EEGEncoder",

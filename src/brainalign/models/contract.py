@@ -11,8 +11,9 @@ rate) when the caller asks for it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import mne
 import numpy as np
@@ -78,7 +79,7 @@ class InputContract:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "InputContract":
+    def from_dict(cls, data: Mapping[str, Any]) -> InputContract:
         """Inverse of :meth:`to_dict`; unknown keys are a :class:`ContractError`."""
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)

@@ -48,9 +48,9 @@ class EmbeddingCache:
         try:
             return file_digest(item)
         except FileNotFoundError:
-            raise DataError(item, "image file not found") from None
+            raise DataError(Path(item), "image file not found") from None
         except OSError as err:
-            raise DataError(item, f"cannot read the image: {err}") from None
+            raise DataError(Path(item), f"cannot read the image: {err}") from None
 
     def _read(self, key: str) -> np.ndarray | None:
         path = self.dir / f"{key}.npy"

@@ -25,8 +25,9 @@ pre-training run, read from safetensors (never from a pickle).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -73,15 +74,15 @@ class FusionClassifier(nn.Module):
             if used and enc is None:
                 raise ConfigError(f"FusionClassifier: mode {mode!r} needs an {label} encoder")
         self.mode = mode
-        self.eeg_encoder = eeg_encoder if uses_eeg else None
-        self.ecg_encoder = ecg_encoder if uses_ecg else None
+        self.eeg_encoder: Any = eeg_encoder if uses_eeg else None
+        self.ecg_encoder: Any = ecg_encoder if uses_ecg else None
         self.encoders_frozen = False
         self.use_tokens = use_tokens
         if mode == "cross_attention":
             if hidden % heads:
                 raise ConfigError(f"FusionClassifier: heads={heads} must divide hidden={hidden}")
-            self.eeg_in = nn.Linear(self._token_dim(eeg_encoder, "eeg"), hidden)
-            self.ecg_in = nn.Linear(self._token_dim(ecg_encoder, "ecg"), hidden)
+            self.eeg_in = nn.Linear(self._token_dim(self.eeg_encoder, "eeg"), hidden)
+            self.ecg_in = nn.Linear(self._token_dim(self.ecg_encoder, "ecg"), hidden)
             self.modality_emb = nn.Parameter(torch.zeros(2, hidden))
             nn.init.normal_(self.modality_emb, std=0.02)
             self.attn = nn.MultiheadAttention(hidden, heads, dropout=dropout, batch_first=True)
@@ -92,10 +93,10 @@ class FusionClassifier(nn.Module):
                          if e is not None)
         self.head = _mlp(in_dim, hidden, n_classes, dropout)
 
-    def _uses_tokens(self, encoder: nn.Module) -> bool:
+    def _uses_tokens(self, encoder: Any) -> bool:
         return self.use_tokens and callable(getattr(encoder, "forward_tokens", None))
 
-    def _token_dim(self, encoder: nn.Module, label: str) -> int:
+    def _token_dim(self, encoder: Any, label: str) -> int:
         if self._uses_tokens(encoder):
             width = getattr(encoder, "width", None)
             if not isinstance(width, int):
@@ -103,7 +104,7 @@ class FusionClassifier(nn.Module):
             return width
         return _emb_dim(encoder, label)
 
-    def _tokens(self, encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def _tokens(self, encoder: Any, x: Any) -> torch.Tensor:
         """``(batch, n_tokens, dim)``: the encoder's patch tokens, or its embedding as one token."""
         if self._uses_tokens(encoder):
             tokens = encoder.forward_tokens(x)
@@ -115,7 +116,8 @@ class FusionClassifier(nn.Module):
         for label, enc, x in (("eeg", self.eeg_encoder, eeg), ("ecg", self.ecg_encoder, ecg)):
             if enc is not None and x is None:
                 raise ContractError(f"FusionClassifier ({self.mode}) needs {label} input")
-        if self.eeg_encoder is not None and self.ecg_encoder is not None and eeg.shape[0] != ecg.shape[0]:
+        if eeg is not None and ecg is not None and self.eeg_encoder is not None and self.ecg_encoder is not None \
+                and eeg.shape[0] != ecg.shape[0]:
             raise ContractError(f"FusionClassifier: eeg batch {eeg.shape[0]} != ecg batch {ecg.shape[0]}")
         if self.mode == "cross_attention":
             e = self.eeg_in(self._tokens(self.eeg_encoder, eeg)) + self.modality_emb[0]
@@ -132,14 +134,14 @@ class FusionClassifier(nn.Module):
     def _encoders(self) -> list[nn.Module]:
         return [e for e in (self.eeg_encoder, self.ecg_encoder) if e is not None]
 
-    def freeze_encoders(self, frozen: bool = True) -> "FusionClassifier":
+    def freeze_encoders(self, frozen: bool = True) -> FusionClassifier:
         """Freeze (probing: no gradients, encoders in eval mode) or unfreeze (fine-tuning) the encoders."""
         self.encoders_frozen = frozen
         for enc in self._encoders():
             enc.requires_grad_(not frozen)
         return self.train(self.training)
 
-    def train(self, mode: bool = True) -> "FusionClassifier":
+    def train(self, mode: bool = True) -> FusionClassifier:
         """As :meth:`nn.Module.train`, but frozen encoders stay in eval mode (no dropout, fixed statistics)."""
         super().train(mode)
         if self.encoders_frozen:

@@ -19,7 +19,8 @@ in the low hundreds.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple, cast
 
 import torch
 from torch import nn
@@ -130,7 +131,8 @@ class MAEEncoder(EEGEncoder):
         hidden = self.mask_token.expand(b, n - n_keep, -1)
         shuffled = torch.cat([latent, hidden], dim=1)
         full = torch.gather(shuffled, 1, restore.unsqueeze(-1).expand(-1, -1, shuffled.shape[-1]))
-        pred = self.decoder_pred(self.decoder(full + self.decoder_pos))
+        pos = cast(torch.Tensor, self.decoder_pos)
+        pred = self.decoder_pred(self.decoder(full + pos))
         mask = (restore >= n_keep).to(x.dtype)
         return MAEOutput(pred, self.patchify(x), mask)
 

@@ -28,8 +28,9 @@ default) works.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
-from typing import Literal, Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F

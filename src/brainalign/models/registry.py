@@ -10,26 +10,28 @@ from __future__ import annotations
 
 import copy
 import functools
-import importlib
 import inspect
 import numbers
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
 from brainalign.errors import ConfigError, ContractError
 from brainalign.models.contract import InputContract
+from brainalign.registry import Registry
 
 #: Modules whose import registers the built-in encoders.
 _BUILTIN_MODULES = (
-    "brainalign.models.encoders",
+    "brainalign.models.braindecode_models",
     "brainalign.models.lstm",
+    "brainalign.models.cnn_triplet",
     "brainalign.models.spectral",
     "brainalign.models.nice",
     "brainalign.models.mae",
-    "brainalign.models.dual_mask",
+    "brainalign.models.cbramod_mae",
 )
 
 
@@ -105,28 +107,23 @@ class EncoderSpec:
     description: str
 
 
-_REGISTRY: dict[str, EncoderSpec] = {}
+#: every EEG (and ECG) encoder a recipe can name; the built-ins register on first lookup
+ENCODERS: Registry[EncoderSpec] = Registry("encoder", builtins=_BUILTIN_MODULES)
 
 
 def register_encoder(
     name: str, factory: Callable[..., EEGEncoder], *, default_emb_dim: int = 128, description: str = ""
 ) -> None:
     """Register ``factory`` (an :class:`EEGEncoder` subclass or a partial of one) under ``name``."""
-    existing = _REGISTRY.get(name)
+    existing = ENCODERS.peek(name)
     if existing is not None and existing.factory is not factory:
         raise ConfigError(f"an encoder named {name!r} is already registered")
-    _REGISTRY[name] = EncoderSpec(name, factory, default_emb_dim, description)
-
-
-def _load_builtins() -> None:
-    for module in _BUILTIN_MODULES:
-        importlib.import_module(module)
+    ENCODERS.register(name, EncoderSpec(name, factory, default_emb_dim, description), replace=True)
 
 
 def list_encoders() -> dict[str, str]:
     """Names of the registered encoders, each with its one-line description."""
-    _load_builtins()
-    return {name: spec.description for name, spec in sorted(_REGISTRY.items())}
+    return {name: spec.description for name, spec in ENCODERS.items()}
 
 
 def _accepted_kwargs(factory: Callable[..., Any]) -> set[str] | None:
@@ -161,10 +158,7 @@ def create_encoder(
     options (``extra``) go to the encoder; unknown ones raise
     :class:`ConfigError`.
     """
-    _load_builtins()
-    spec = _REGISTRY.get(name)
-    if spec is None:
-        raise ConfigError(f"unknown encoder {name!r}; available: {sorted(_REGISTRY)}")
+    spec = ENCODERS.get(name)
     given = {"n_chans": n_chans, "n_times": n_times, "sfreq": sfreq, "emb_dim": emb_dim, "ch_names": ch_names}
     given = {k: v for k, v in given.items() if v is not None}
     given.update(extra)

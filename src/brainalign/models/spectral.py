@@ -19,7 +19,7 @@ samples)`` windows as every other encoder and is saved with its input contract.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

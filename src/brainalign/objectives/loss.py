@@ -35,8 +35,12 @@ from torch import nn
 
 from brainalign.errors import ContractError
 from brainalign.objectives.distributed import gather_features, rank, world_size
+from brainalign.registry import Registry
 
 __all__ = [
+    "OBJECTIVES",
+    "create_objective",
+    "objective_inputs",
     "ClipLoss",
     "SigLipLoss",
     "SemiHardTripletLoss",
@@ -334,6 +338,10 @@ class CrossEntropy(nn.Module):
         self.label_smoothing = label_smoothing
         self.ignore_index = ignore_index
 
+    def _class_weights(self) -> torch.Tensor | None:
+        weight = getattr(self, "class_weights", None)
+        return weight if isinstance(weight, torch.Tensor) else None
+
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         if logits.ndim != 2 or targets.shape != (logits.shape[0],):
             raise ContractError(
@@ -345,7 +353,7 @@ class CrossEntropy(nn.Module):
         return F.cross_entropy(
             logits,
             targets.long(),
-            weight=self.class_weights,
+            weight=self._class_weights(),
             label_smoothing=self.label_smoothing,
             ignore_index=self.ignore_index,
         )
@@ -419,3 +427,25 @@ class WeightedSum(nn.Module):
         if total is None:
             raise ContractError(f"no inputs for any of the losses {sorted(self.losses)}")
         return total, parts
+
+
+# ---------------------------------------------------------------------------- by name
+#: every objective a recipe can name; ``compares`` says what it reads from a batch:
+#: ``pairs`` (EEG and paired embeddings), ``labels`` (EEG embeddings and class labels),
+#: ``logits`` (classifier outputs and labels) or ``masked`` (masked reconstruction)
+OBJECTIVES: Registry[type[nn.Module]] = Registry("objective")
+OBJECTIVES.register("clip", ClipLoss, compares="pairs")
+OBJECTIVES.register("siglip", SigLipLoss, compares="pairs")
+OBJECTIVES.register("triplet", SemiHardTripletLoss, compares="labels")
+OBJECTIVES.register("ce", CrossEntropy, compares="logits")
+OBJECTIVES.register("masked", MaskedReconstructionLoss, compares="masked")
+
+
+def create_objective(name: str, **kwargs: Any) -> nn.Module:
+    """The objective registered as ``name``, built with ``kwargs``."""
+    return OBJECTIVES.get(name)(**kwargs)
+
+
+def objective_inputs(name: str) -> str:
+    """What the objective ``name`` compares (see :data:`OBJECTIVES`)."""
+    return str(OBJECTIVES.meta(name)["compares"])

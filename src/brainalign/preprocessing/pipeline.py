@@ -14,9 +14,10 @@ import hashlib
 import json
 import os
 import warnings
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 import mne
 import numpy as np
@@ -89,7 +90,7 @@ class Windows:
     def n_times(self) -> int:
         return int(self.data.shape[2])
 
-    def select(self, index: np.ndarray | Sequence[int] | pd.Series) -> "Windows":
+    def select(self, index: np.ndarray | Sequence[int] | pd.Series) -> Windows:
         """The windows at integer positions or where a boolean mask is True."""
         idx = np.asarray(index)
         if idx.dtype == bool:
@@ -143,7 +144,7 @@ class Pipeline:
                 "steps": [step.to_dict() for step in self.steps]}
 
     @classmethod
-    def from_dict(cls, spec: dict[str, Any]) -> "Pipeline":
+    def from_dict(cls, spec: dict[str, Any]) -> Pipeline:
         """Inverse of :meth:`to_dict`; ConfigError on unknown keys or steps."""
         if not isinstance(spec, dict):
             raise ConfigError(f"a pipeline spec is a mapping, got {type(spec).__name__}")
@@ -173,7 +174,7 @@ class Pipeline:
         return atomic_write_text(path, text)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Pipeline":
+    def load(cls, path: str | os.PathLike) -> Pipeline:
         """Read a spec written by :meth:`save` (YAML is a superset of JSON)."""
         path = Path(path)
         try:

@@ -27,20 +27,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import mne
 import numpy as np
 import pandas as pd
 
-from brainalign.data.recording import _UNIT_SCALE, Recording
+from brainalign.data.recording import UNIT_SCALE, Recording
 from brainalign.errors import ConfigError, DataError
 
 Signal = mne.io.BaseRaw | mne.BaseEpochs
 
 #: step name -> class; filled by :func:`register_step`
-STEPS: dict[str, type["Step"]] = {}
+STEPS: dict[str, type[Step]] = {}
 
 
 class NoWindows(DataError):
@@ -48,7 +49,7 @@ class NoWindows(DataError):
     Fatal for a single recording; a dataset skips that recording with a warning."""
 
 
-def register_step(cls: type["Step"]) -> type["Step"]:
+def register_step(cls: type[Step]) -> type[Step]:
     """Class decorator: make ``cls`` buildable from ``{"step": cls.__name__, ...}``."""
     STEPS[cls.__name__] = cls
     return cls
@@ -84,11 +85,11 @@ def _map_data(inst: Signal, fun: Callable[[np.ndarray], np.ndarray]) -> Signal:
 def _uv_to_stored(rec: Recording, modality: str, value_uv: float, what: str) -> float:
     """Convert a threshold in µV to the unit the signal is stored in."""
     unit = rec.units.get(modality, "V")
-    if unit not in _UNIT_SCALE:
+    if unit not in UNIT_SCALE:
         raise DataError(
             where(rec), f"{what} is given in µV but the {modality!r} signal is in {unit!r}"
         )
-    return value_uv * _UNIT_SCALE[unit] / _UNIT_SCALE["uV"]
+    return value_uv * UNIT_SCALE[unit] / UNIT_SCALE["uV"]
 
 
 def _crop_trials(trials: pd.DataFrame | None, tmin: float, tmax: float | None) -> pd.DataFrame | None:
@@ -163,7 +164,7 @@ class Step:
         return out
 
     @staticmethod
-    def from_dict(spec: dict[str, Any]) -> "Step":
+    def from_dict(spec: dict[str, Any]) -> Step:
         """Build a step from :meth:`to_dict` output; ConfigError on an unknown step or
         parameter (a misspelt key must not be silently ignored)."""
         spec = dict(spec)
@@ -403,7 +404,7 @@ class Standardize(Step):
         # work in µV so that ``eps`` means the same for every recording (EEG in volts
         # has a std of ~1e-5, below any sensible eps)
         unit = rec.units.get(modality, "V")
-        to_uv = _UNIT_SCALE["uV"] / _UNIT_SCALE[unit] if unit in _UNIT_SCALE else 1.0
+        to_uv = UNIT_SCALE["uV"] / UNIT_SCALE[unit] if unit in UNIT_SCALE else 1.0
         if self.method == "recording":
             eps = self.eps
 

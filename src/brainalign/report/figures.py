@@ -6,8 +6,8 @@ backend, so they work on headless machines.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib
 
@@ -17,24 +17,16 @@ import numpy as np  # noqa: E402
 from scipy.signal import welch  # noqa: E402
 
 from brainalign.data.recording import Recording  # noqa: E402
-from brainalign.utils.io import atomic_path  # noqa: E402
+from brainalign.utils.figures import save_figure  # noqa: E402  (re-exported)
 
 _MAX_TRACES = 8
-
-
-def save_figure(fig: plt.Figure, path: str | os.PathLike, dpi: int = 110) -> Path:
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return path
 
 
 def _stacked_traces(ax: plt.Axes, data: np.ndarray, names: Sequence[str], sfreq: float, unit: str) -> None:
     """Plot channels one above the other, each scaled by a common robust spread."""
     t = np.arange(data.shape[-1]) / sfreq
     spread = float(np.nanpercentile(np.abs(data - np.median(data, axis=-1, keepdims=True)), 95)) or 1.0
-    for i, (row, name) in enumerate(zip(data, names)):
+    for i, row in enumerate(data[: len(names)]):
         ax.plot(t, (row - np.median(row)) / (2.5 * spread) - i, lw=0.6, color="0.15")
     ax.set_yticks(-np.arange(len(names)), names, fontsize=7)
     ax.set_xlabel("time (s)")
@@ -125,27 +117,5 @@ def plot_windows_summary(
             ax.set_axis_off()
             ax.set_title(cls, fontsize=7)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-
-def plot_training_curves(rows: Sequence[Mapping[str, float]], path: str | os.PathLike) -> Path:
-    """Loss curves (train vs validation) and every other logged metric, per epoch."""
-    epochs = [r["epoch"] for r in rows]
-    keys = [k for k in rows[0] if k != "epoch" and isinstance(rows[0][k], (int, float))] if rows else []
-    losses = [k for k in keys if "loss" in k]
-    others = [k for k in keys if k not in losses and k not in ("lr", "seconds")]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    for k in losses:
-        axes[0].plot(epochs, [r.get(k, np.nan) for r in rows], marker="o", ms=3, label=k)
-    axes[0].set(xlabel="epoch", ylabel="loss", title="losses")
-    for k in others:
-        axes[1].plot(epochs, [r.get(k, np.nan) for r in rows], marker="o", ms=3, label=k)
-    axes[1].set(xlabel="epoch", title="validation metrics")
-    for ax in axes:
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, frameon=False)
-        ax.spines[["top", "right"]].set_visible(False)
-        ax.title.set_fontsize(9)
     fig.tight_layout()
     return save_figure(fig, path)

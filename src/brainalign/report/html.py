@@ -33,6 +33,7 @@ from typing import Any
 
 from brainalign import __version__
 from brainalign.errors import DataError
+from brainalign.results import BenchmarkResult
 from brainalign.utils.io import atomic_write_text
 
 __all__ = ["write_report", "REPORT_NAME"]
@@ -428,7 +429,7 @@ def _load_results(path: Path) -> dict[str, Any]:
 
 
 def write_report(
-    results: Mapping[str, Any] | str | os.PathLike,
+    results: BenchmarkResult | Mapping[str, Any] | str | os.PathLike,
     out_dir: str | os.PathLike,
     *,
     base_dir: str | os.PathLike | None = None,
@@ -436,13 +437,16 @@ def write_report(
 ) -> Path:
     """Write ``out_dir/report.html`` from the benchmark results and return its path.
 
-    ``results`` is the results dict or the path of ``results.json``. Relative figure
+    ``results`` is a :class:`~brainalign.results.BenchmarkResult`, its dict form or the
+    path of ``results.json`` (checked field by field). Relative figure
     paths are resolved against ``base_dir``, which defaults to the folder of
     ``results.json`` (or ``out_dir`` when a dict is given). Malformed results raise
     :class:`DataError`; a missing or unreadable figure is reported in the page.
     """
     out_dir = Path(out_dir)
     source: Path | None = None
+    if isinstance(results, BenchmarkResult):
+        results = json.loads(json.dumps(results.to_dict(), default=str))
     if isinstance(results, (str, os.PathLike)):
         source = Path(results)
         results = _load_results(source)

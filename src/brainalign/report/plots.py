@@ -24,8 +24,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from brainalign.errors import DataError
-from brainalign.evaluation.stats import Score, as_array
 from brainalign.report.figures import save_figure
+from brainalign.results import Score
+from brainalign.utils.arrays import as_array
 
 __all__ = [
     "plot_embedding_map",

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from brainalign.errors import DataError
+from brainalign.models.aligned import AlignedModel, build_model
 from brainalign.models.contract import InputContract
 from brainalign.training.checkpoint import load_weights
-from brainalign.training.model import AlignedModel, build_model
 
 
 class TrainedModel:

@@ -18,8 +18,7 @@ import torch
 from torch.utils.data import Dataset
 
 from brainalign.data import splits as splits_mod
-from brainalign.data.base import open_dataset
-from brainalign.data.catalog import find_dataset
+from brainalign.data.catalog import open_named
 from brainalign.errors import ConfigError, DataError
 from brainalign.preprocessing import Windows, align_windows, cached_windows, get_preset
 from brainalign.training.recipe import DataConfig, SplitConfig
@@ -46,7 +45,7 @@ class PairedData:
     def part(self, name: str) -> np.ndarray:
         return self.split.part(name)
 
-    def dataset(self, part: str) -> "WindowDataset":
+    def dataset(self, part: str) -> WindowDataset:
         return WindowDataset(self, self.part(part))
 
 
@@ -123,7 +122,7 @@ def load_windows(cfg: DataConfig, data_dir: str | os.PathLike | None = None, pro
         raise ConfigError("data.dataset is required (a dataset folder name in the data directory, or a path)")
     if not cfg.preset:
         raise ConfigError("data.preset is required (see brainalign.preprocessing.presets)")
-    reader = open_dataset(find_dataset(cfg.dataset, data_dir), **cfg.reader_params)
+    reader = open_named(cfg.dataset, data_dir, **cfg.reader_params)
     pipeline = get_preset(cfg.preset, **cfg.preset_params)
     return cached_windows(reader, pipeline, progress=progress)
 
@@ -133,7 +132,7 @@ def _paired_signal_windows(cfg: DataConfig, windows: Windows, data_dir: str | os
     """The paired signal's windows (``cfg.pair_preset``), row i = the time span of EEG window i."""
     if not cfg.pair_preset:
         raise ConfigError(f"data.pair_preset is required with data.pair: {cfg.pair} (e.g. eegmat_ecg_windows)")
-    reader = open_dataset(find_dataset(cfg.dataset, data_dir), **cfg.reader_params)
+    reader = open_named(cfg.dataset, data_dir, **cfg.reader_params)
     paired = cached_windows(reader, get_preset(cfg.pair_preset, **cfg.pair_preset_params), progress=progress)
     return align_windows(windows, paired)[1]
 

@@ -50,7 +50,7 @@ class RunLogger:
                 w.writerows(self.rows)
 
     def plot(self) -> None:
-        from brainalign.report.figures import plot_training_curves
+        from brainalign.training.curves import plot_training_curves
 
         plot_training_curves(self.rows, self.run_dir / "curves.png")
 

@@ -22,8 +22,9 @@ import json
 import os
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,13 +35,13 @@ from tqdm.auto import tqdm
 
 from brainalign import __version__
 from brainalign.errors import ConfigError, DataError
+from brainalign.models.aligned import AlignedModel, build_model, model_spec
 from brainalign.models.contract import InputContract
 from brainalign.objectives.loss import (
-    ClipLoss,
-    CrossEntropy,
-    MaskedReconstructionLoss,
-    SemiHardTripletLoss,
-    SigLipLoss,
+    OBJECTIVES,
+    WeightedSum,
+    create_objective,
+    objective_inputs,
 )
 from brainalign.training import distributed as dist_mod
 from brainalign.training.checkpoint import (
@@ -51,20 +52,10 @@ from brainalign.training.checkpoint import (
     save_weights,
 )
 from brainalign.training.data import PairedData, build_paired_data, describe
-from brainalign.training.model import AlignedModel, build_model, model_spec
 from brainalign.training.recipe import Recipe
 from brainalign.training.runlog import RunLogger
 from brainalign.training.schedule import warmup_cosine
 from brainalign.utils.io import atomic_path, atomic_write_text
-
-#: objective name -> (loss class, what it compares)
-OBJECTIVES: dict[str, tuple[type[nn.Module], str]] = {
-    "clip": (ClipLoss, "pairs"),
-    "siglip": (SigLipLoss, "pairs"),
-    "triplet": (SemiHardTripletLoss, "labels"),
-    "ce": (CrossEntropy, "logits"),
-    "masked": (MaskedReconstructionLoss, "masked"),
-}
 
 
 def seed_everything(seed: int) -> None:
@@ -80,13 +71,12 @@ class TrainModule(nn.Module):
         super().__init__()
         self.model = model
         self.kinds: dict[str, str] = {}
-        self.weights: dict[str, float] = {}
-        losses = {}
+        losses, weights = {}, {}
         for obj in objectives:
             name = obj["name"]
             if name not in OBJECTIVES:
-                raise ConfigError(f"objectives: unknown objective {name!r}; choose from {sorted(OBJECTIVES)}")
-            cls, kind = OBJECTIVES[name]
+                raise ConfigError(f"objectives: unknown objective {name!r}; choose from {OBJECTIVES.names()}")
+            kind = objective_inputs(name)
             kwargs = dict(obj.get("kwargs", {}))
             if kind == "pairs":
                 if model.pair_head is None:
@@ -96,33 +86,35 @@ class TrainModule(nn.Module):
                 raise ConfigError(f"objective {name!r} needs class labels")
             if kind == "masked" and not hasattr(model.eeg_encoder, "forward_mae"):
                 raise ConfigError(f"objective {name!r} needs a masked-autoencoder encoder (e.g. model.eeg.name: mae)")
-            losses[name] = cls(**kwargs)
+            losses[name] = create_objective(name, **kwargs)
             self.kinds[name] = kind
-            self.weights[name] = float(obj.get("weight", 1.0))
+            weights[name] = float(obj.get("weight", 1.0))
         if not losses:
             raise ConfigError("objectives: at least one objective is required")
-        self.losses = nn.ModuleDict(losses)
+        self.objective = WeightedSum(losses, weights)
+
+    @property
+    def losses(self) -> nn.ModuleDict:
+        return self.objective.losses
 
     def forward(
         self, x: torch.Tensor, pair_index: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
         z = self.model.encode_eeg(x)
-        parts: dict[str, torch.Tensor] = {}
+        inputs: dict[str, Any] = {}
         labelled = labels >= 0
-        for name, loss in self.losses.items():
-            kind = self.kinds[name]
+        for name, kind in self.kinds.items():
             if kind == "pairs":
-                valid = pair_index >= 0
                 p = self.model.encode_pairs(pair_index.clamp_min(0))
-                parts[name] = loss(z, p, valid=valid, pair_ids=pair_index)
+                inputs[name] = {"x": z, "y": p, "valid": pair_index >= 0, "pair_ids": pair_index}
             elif kind == "labels":
-                parts[name] = loss(z[labelled], labels[labelled])
+                inputs[name] = (z[labelled], labels[labelled])
             elif kind == "masked":
-                parts[name] = loss(*self.model.eeg_encoder.forward_mae(x))
+                inputs[name] = tuple(self.model.eeg_encoder.forward_mae(x))
             else:
                 feats = self.model.classifier_input(z, pair_index)
-                parts[name] = loss(self.model.classifier(feats[labelled]), labels[labelled])
-        total = sum(self.weights[n] * v for n, v in parts.items())
+                inputs[name] = (self.model.classifier(feats[labelled]), labels[labelled])
+        total, parts = self.objective(inputs)
         return total, parts, z
 
     @contextlib.contextmanager

@@ -8,10 +8,10 @@ from brainalign.data.readers import (  # noqa: F401
     eegmmidb,
     eegnb,
     fif,
+    generic,  # last: the catch-all for any MNE-readable folder
     kaneshiro,
     things_eeg2,
     thoughtviz,
     tuab,
     wfdb_records,
-    generic,  # last: the catch-all for any MNE-readable folder
 )

@@ -5,8 +5,9 @@ stimulus images. Kept in one place so that every such reader validates alike."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import mne
 import numpy as np

@@ -27,8 +27,8 @@ import pandas as pd
 from mne_bids.config import ALLOWED_DATATYPE_EXTENSIONS
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
-from brainalign.data.recording import Recording, split_modalities
 from brainalign.data.edf import check_finite
+from brainalign.data.recording import Recording, split_modalities
 from brainalign.errors import DataError
 
 #: the BIDS entities a RecordingRef carries, to rebuild its BIDSPath

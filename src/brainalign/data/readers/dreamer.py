@@ -41,8 +41,9 @@ import math
 import struct
 import warnings
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import mne
 import numpy as np

@@ -22,13 +22,18 @@ There are no trials: the condition is per recording (``metadata["label"]``).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
-from brainalign.data.channels import STANDARD_1020_21, canonicalize_channels, retype_channels
+from brainalign.data.channels import (
+    STANDARD_1020_21,
+    canonicalize_channels,
+    retype_channels,
+)
 from brainalign.data.edf import check_finite, read_raw_safely
 from brainalign.data.recording import Recording, split_modalities
 from brainalign.errors import ConfigError, DataError

@@ -26,16 +26,17 @@ from __future__ import annotations
 import os
 import re
 import string
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import mne
 import numpy as np
 import pandas as pd
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
-from brainalign.data.recording import Recording, split_modalities
 from brainalign.data.edf import check_finite
+from brainalign.data.recording import Recording, split_modalities
 from brainalign.errors import DataError
 
 EPOCHS_SUFFIXES = ("-epo.fif", "_epo.fif", "-epo.fif.gz", "_epo.fif.gz")

@@ -20,13 +20,19 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import mne
 import pandas as pd
 
-from brainalign.data.base import Reader, RecordingRef, available_readers, register_reader
+from brainalign.data.base import (
+    Reader,
+    RecordingRef,
+    available_readers,
+    register_reader,
+)
 from brainalign.data.channels import canonicalize_channels, retype_channels
 from brainalign.data.edf import check_finite, read_raw_safely
 from brainalign.data.recording import Recording, split_modalities

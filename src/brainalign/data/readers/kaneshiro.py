@@ -24,7 +24,11 @@ import numpy as np
 import scipy.io
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
-from brainalign.data.readers._epoched import epochs_from_array, image_files, trials_frame
+from brainalign.data.readers._epoched import (
+    epochs_from_array,
+    image_files,
+    trials_frame,
+)
 from brainalign.data.recording import Recording
 from brainalign.errors import DataError
 

@@ -26,7 +26,11 @@ from typing import Any
 import numpy as np
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
-from brainalign.data.readers._epoched import epochs_from_array, image_files, trials_frame
+from brainalign.data.readers._epoched import (
+    epochs_from_array,
+    image_files,
+    trials_frame,
+)
 from brainalign.data.recording import Recording
 from brainalign.errors import ConfigError, DataError
 from brainalign.utils.safeload import load_numpy_pickle

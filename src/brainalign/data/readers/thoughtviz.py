@@ -21,7 +21,11 @@ from typing import Any
 import numpy as np
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
-from brainalign.data.readers._epoched import epochs_from_array, image_files, trials_frame
+from brainalign.data.readers._epoched import (
+    epochs_from_array,
+    image_files,
+    trials_frame,
+)
 from brainalign.data.recording import Recording
 from brainalign.errors import DataError
 from brainalign.utils.safeload import load_pickle_safely

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import mne
 import numpy as np
@@ -39,8 +40,8 @@ import wfdb
 from wfdb.io.annotation import ann_label_table
 
 from brainalign.data.base import Reader, RecordingRef, register_reader
-from brainalign.data.recording import Recording
 from brainalign.data.edf import check_finite
+from brainalign.data.recording import Recording
 from brainalign.errors import DataError
 
 #: factor from a header unit (lower case) to volts

@@ -35,8 +35,9 @@ with a :class:`ConfigError`):
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from functools import partial
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from braindecode.models import (

@@ -1,10 +1,10 @@
-"""``brainalign evaluate RUN_DIR``: every protocol on a trained model.
+"""Evaluation protocols on embeddings: every score of a model's windows.
 
-The run's own split is rebuilt (and checked identical to the saved one); the
-test part is scored, or, with ``dataset=``, every window of another folder in
-the same layout (other subjects). Training embeddings serve only as probe /
-prototype training data. Every score comes as ``{value, ci_low, ci_high,
-p_value, chance}``:
+An :class:`EvalSet` holds the embeddings and tables of the training windows and
+of the windows scored (built by :mod:`brainalign.experiments.evaluate` from a
+run folder); training embeddings serve only as probe / prototype training data.
+Nothing here trains a network or reads a run folder. Every score comes as
+``{value, ci_low, ci_high, p_value, chance}``:
 
 * the bootstrap resamples whole recordings when the label is constant within
   a recording (windows of one recording are not independent), else trials;
@@ -13,21 +13,27 @@ p_value, chance}``:
 from __future__ import annotations
 
 import dataclasses
-import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from brainalign.data.base import open_dataset
-from brainalign.data.catalog import find_dataset
 from brainalign.errors import DataError
 from brainalign.evaluation.clustering import cluster_accuracy
-from brainalign.evaluation.metrics import balanced_accuracy, relevance_from_labels, retrieval_from_scores
+from brainalign.evaluation.metrics import (
+    balanced_accuracy,
+    relevance_from_labels,
+    retrieval_from_scores,
+)
 from brainalign.evaluation.probes import fit_probe, stratified_subset
 from brainalign.evaluation.prompts import prompts_for
 from brainalign.evaluation.stats import Score, bootstrap_ci, permutation_pvalue
-from brainalign.evaluation.zeroshot import build_text_classifier, class_prototypes, nway_hits
+from brainalign.evaluation.zeroshot import (
+    build_text_classifier,
+    class_prototypes,
+    nway_hits,
+)
 
 FEW_SHOT_FRACTIONS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -44,34 +50,6 @@ class EvalSet:
     model: Any  # TrainedModel
 
 
-def load_eval_set(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-                  dataset: str | None = None) -> EvalSet:
-    from brainalign.training.api import load
-    from brainalign.training.data import build_paired_data, load_windows
-    from brainalign.training.recipe import recipe_from_dict
-
-    model = load(run_dir)
-    recipe = recipe_from_dict(model.config["recipe"])
-    data = build_paired_data(recipe.data, data_dir, progress=False, seed=recipe.seed)
-    if data.split.to_dict() != model.config["split"]:
-        raise DataError(run_dir, "the data directory no longer yields the split this model was trained with")
-    tr = data.part("train")
-    z_train = model.encode_eeg(np.asarray(data.windows.data[tr]))
-    train = data.windows.table.iloc[tr].reset_index(drop=True)
-    reader = open_dataset(find_dataset(recipe.data.dataset, data_dir)).name
-    if dataset is None:
-        te = data.part("test")
-        z_test = model.encode_eeg(np.asarray(data.windows.data[te]))
-        test = data.windows.table.iloc[te].reset_index(drop=True)
-    else:
-        other = load_windows(dataclasses.replace(recipe.data, dataset=dataset), data_dir, progress=False)
-        z_test = model.encode_eeg(np.asarray(other.data), ch_names=other.ch_names, sfreq=other.sfreq,
-                                  units=other.unit)
-        test = other.table.reset_index(drop=True)
-        reader = open_dataset(find_dataset(dataset, data_dir)).name
-    return EvalSet(z_train, train, z_test, test, reader, model)
-
-
 def _constant_within(table: pd.DataFrame, column: str, labels: np.ndarray) -> np.ndarray | None:
     """The values of ``column`` when every group of it holds a single label (and
     there are fewer groups than rows), else None."""
@@ -83,7 +61,7 @@ def _constant_within(table: pd.DataFrame, column: str, labels: np.ndarray) -> np
 
 
 def _score(fn: Callable, y: np.ndarray, pred: np.ndarray, chance: float, table: pd.DataFrame,
-           n_boot: int, n_perm: int, seed: int) -> dict[str, float]:
+           n_boot: int, n_perm: int, seed: int) -> Score:
     """The score with its interval and p-value. The exchangeable units of the
     permutation test are the coarsest grouping that carries one label: subjects
     for subject-level labels (sex), recordings for recording-level labels (rest vs
@@ -100,7 +78,7 @@ def _score(fn: Callable, y: np.ndarray, pred: np.ndarray, chance: float, table: 
     clusters = next((c for c in (units, within) if c is not None and len(np.unique(c)) >= 5), None)
     low, high = bootstrap_ci(fn, y, pred, n_boot=n_boot, seed=seed, groups=clusters)
     p = permutation_pvalue(fn, y, pred, n_perm=n_perm, seed=seed, groups=within, units=units)
-    return Score(float(fn(y, pred)), low, high, p, float(chance)).to_dict()
+    return Score(float(fn(y, pred)), low, high, p, float(chance))
 
 
 def _per_query_rr(scores: np.ndarray, relevance: np.ndarray) -> np.ndarray:
@@ -177,7 +155,7 @@ def label_predictions(ev: EvalSet, column: str, *, few_shot: bool = True, seed: 
 
 
 def score_predictions(folds: list[TaskPredictions], *, n_boot: int = 1000, n_perm: int = 1000,
-                      seed: int = 0) -> dict[str, dict[str, float]]:
+                      seed: int = 0) -> dict[str, Score]:
     """Pool the out-of-fold predictions of several folds and score each metric
     present in every fold (balanced accuracy with interval and p-value)."""
     y = np.concatenate([f.y for f in folds])
@@ -191,7 +169,7 @@ def score_predictions(folds: list[TaskPredictions], *, n_boot: int = 1000, n_per
 
 
 def evaluate_task(ev: EvalSet, column: str, *, n_boot: int = 1000, n_perm: int = 1000, seed: int = 0,
-                  few_shot: bool = True) -> dict[str, dict[str, float]]:
+                  few_shot: bool = True) -> dict[str, Score]:
     """Every protocol for the label ``column``: zero-shot (text prompts, image or
     class prototypes), N-way top-k, retrieval EEG -> paired modality, probes,
     k-means and few-shot."""
@@ -228,8 +206,8 @@ def evaluate_task(ev: EvalSet, column: str, *, n_boot: int = 1000, n_perm: int =
                 return float(_per_query_rr(scores[idx], relevance_from_labels(y, g_cls)).mean())
             chance = float(np.mean(1.0 / np.arange(1, len(g_cls) + 1)))
             sc = _score(mrr, yte, pos, chance, table, n_boot, n_perm, seed)
-            sc["value"] = retrieval_from_scores(scores, relevance_from_labels(yte, g_cls), ks=(1,))["mrr"]
-            out["retrieval_eeg2pair_mrr"] = sc
+            value = retrieval_from_scores(scores, relevance_from_labels(yte, g_cls), ks=(1,))["mrr"]
+            out["retrieval_eeg2pair_mrr"] = dataclasses.replace(sc, value=float(value))
     from sklearn.cluster import KMeans
 
     km = KMeans(n_clusters=len(classes), n_init=10, random_state=seed).fit_predict(zte)
@@ -249,20 +227,5 @@ def label_columns(ev: EvalSet) -> list[str]:
     return [label] + extra
 
 
-def evaluate_run(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-                 dataset: str | None = None, n_boot: int = 1000, n_perm: int = 1000,
-                 seed: int = 0) -> dict[str, dict[str, dict[str, float]]]:
-    """``{task: {metric: {value, ci_low, ci_high, p_value, chance}}}`` for a run folder."""
-    ev = load_eval_set(run_dir, data_dir, dataset)
-    name = ev.model.config["recipe"]["name"]
-    results = {}
-    for column in label_columns(ev):
-        if ev.test[column].dropna().astype(str).nunique() < 2:
-            continue  # the scored windows hold one class: nothing to decode
-        results[f"{name}:{column}"] = evaluate_task(ev, column, n_boot=n_boot, n_perm=n_perm, seed=seed,
-                                                    few_shot=column == label_columns(ev)[0])
-    return results
-
-
-__all__ = ["EvalSet", "TaskPredictions", "evaluate_run", "evaluate_task", "label_predictions",
-           "load_eval_set", "prototypes", "score_predictions"]
+__all__ = ["EvalSet", "TaskPredictions", "evaluate_task", "label_columns", "label_predictions", "prototypes",
+           "score_predictions"]

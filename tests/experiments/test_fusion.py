@@ -14,8 +14,7 @@ from sklearn.metrics import balanced_accuracy_score
 
 from brainalign.data.recording import Recording
 from brainalign.errors import DataError
-from brainalign.preprocessing.pipeline import align_windows
-from brainalign.evaluation.fusion_task import (
+from brainalign.experiments.tasks.fusion import (
     downstream_mask,
     montage_view,
     run_fusion_benchmark,
@@ -23,13 +22,14 @@ from brainalign.evaluation.fusion_task import (
     standardise_per_recording,
 )
 from brainalign.models.registry import create_encoder
-from brainalign.preprocessing.pipeline import Windows
+from brainalign.preprocessing.pipeline import Windows, align_windows
 from brainalign.preprocessing.presets import TEN_TWENTY_19, get_preset
+from brainalign.recipes import recipes_root
 from brainalign.training.recipe import load_recipe
 from brainalign.training.trainer import train
 from tests.data.emotion_layouts import write_dreamer
 
-RECIPES = Path(__file__).resolve().parents[2] / "recipes"
+RECIPES = recipes_root()
 METRICS = ("eeg_only", "ecg_only", "fused", "scratch", "pretrained")
 SCORE_FIELDS = ("value", "ci_low", "ci_high", "p_value", "chance")
 

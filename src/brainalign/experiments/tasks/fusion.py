@@ -2,7 +2,7 @@
 
 :func:`run_fusion_benchmark` is the whole experiment as one benchmark task:
 
-1. **Masked pre-training** (CBraMod-style dual masking, :class:`~brainalign.models.dual_mask.CBraModMAE`).
+1. **Masked pre-training** (CBraMod-style dual masking, :class:`~brainalign.models.cbramod_mae.CBraModMAE`).
    One EEG encoder is pre-trained on every unlabelled EEG window available - eegmat, EEGMMIDB,
    the N170 (Muse) set and the N400 epochs, four montages (19, 64, 4 and 32 leads) - and one
    ECG encoder on the eegmat ECG lead. Everything is band-passed 0.5-40 Hz where the rate
@@ -53,7 +53,7 @@ from brainalign.errors import ConfigError, DataError
 from brainalign.evaluation.baselines import run_baseline
 from brainalign.evaluation.metrics import balanced_accuracy
 from brainalign.evaluation.stats import bootstrap_ci, chance_level, score_with_stats
-from brainalign.models.dual_mask import CBraModMAE
+from brainalign.models.cbramod_mae import CBraModMAE
 from brainalign.models.fusion import FusionClassifier, load_pretrained_encoder
 from brainalign.models.registry import create_encoder
 from brainalign.objectives.loss import MaskedReconstructionLoss
@@ -61,6 +61,7 @@ from brainalign.preprocessing.cache import cached_windows
 from brainalign.preprocessing.pipeline import Pipeline, Windows, align_windows
 from brainalign.preprocessing.presets import get_preset
 from brainalign.preprocessing.steps import CheckFinite, Filter, Resample, Window
+from brainalign.results import Score, TaskResult
 from brainalign.utils.io import atomic_write_text
 
 __all__ = [
@@ -204,7 +205,7 @@ class _ChannelScaler(NamedTuple):
     scale: np.ndarray
 
     @classmethod
-    def fit(cls, data: np.ndarray) -> "_ChannelScaler":
+    def fit(cls, data: np.ndarray) -> _ChannelScaler:
         x = np.moveaxis(np.asarray(data, dtype=np.float64), 1, 0).reshape(np.shape(data)[1], -1)
         if not np.isfinite(x).all():
             raise DataError(None, "windows contain NaN or Inf")
@@ -448,7 +449,7 @@ def _subsample(data: np.ndarray, limit: int | None, rng: np.random.Generator) ->
 
 def run_fusion_benchmark(data_dir: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None,
                          seed: int = 0, quick: bool = False, *, progress: bool = True,
-                         threads: int | None = None) -> dict[str, Any]:
+                         threads: int | None = None) -> TaskResult:
     """Run the pre-training + fusion experiment (module docstring) and return its task entry.
 
     ``out_dir`` (required) receives the figures and ``predictions.csv`` (out-of-fold
@@ -479,7 +480,7 @@ def run_fusion_benchmark(data_dir: str | os.PathLike | None = None, out_dir: str
 
 
 def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: FusionBudget, quick: bool,
-         progress: bool, tqdm: Any, started: float) -> dict[str, Any]:
+         progress: bool, tqdm: Any, started: float) -> TaskResult:
     notes: list[str] = []
     eeg_all, ecg_all = _load_eegmat(data_dir)
     extra = _load_extra_eeg(data_dir, notes)
@@ -523,7 +524,7 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
         if fold == 0:
             pretrain_counts = {k: len(v) for k, v in eeg_corpora.items()} | {"eegmat_ecg": len(ecg_corpus)}
 
-        def report(stage: str) -> Callable[[str], None]:
+        def report(stage: str, fold: int = fold) -> Callable[[str], None]:
             return lambda msg: bar.set_postfix_str(f"fold {fold + 1} {stage} {msg}")
 
         torch.manual_seed(fold_seed)
@@ -546,7 +547,7 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
             figures["reconstruction"] = str(_plot_reconstruction(examples, out / "reconstruction.png"))
 
         # --- downstream: fine-tune every variant on this fold
-        def part(name: str) -> _Part:
+        def part(name: str, split: Split = split, eeg_scaler: _ChannelScaler = eeg_scaler) -> _Part:
             rows = split.part(name)
             return _Part(torch.from_numpy(eeg_scaler.transform(eeg_down.data[rows])),
                          torch.from_numpy(ecg_std_down[rows]),
@@ -579,12 +580,11 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
     recordings = table["recording"].astype(str).to_numpy()
     chance = chance_level(y, "balanced_accuracy")
     predictions = {name: (p >= 0.5).astype(np.int64) for name, p in proba.items()}
-    metrics: dict[str, dict[str, float]] = {}
+    metrics: dict[str, Score] = {}
     for name, pred in predictions.items():
         metrics[name] = score_with_stats(balanced_accuracy, y, pred, chance, n_boot=budget.n_boot,
-                                         n_perm=budget.n_perm, seed=seed, groups=subjects,
-                                         units=recordings).to_dict()
-    metrics["pretrained"] = dict(metrics["eeg_only"])
+                                         n_perm=budget.n_perm, seed=seed, groups=subjects, units=recordings)
+    metrics["pretrained"] = metrics["eeg_only"]
 
     pd_out = table[["recording", "subject", "start", "label"]].copy()
     for name, p in proba.items():
@@ -593,8 +593,8 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
 
     mean_curve = [{key: float(np.mean([c[e][key] for c in curves])) for key in curves[0][e]}
                   for e in range(len(curves[0]))]
-    from brainalign.report.figures import plot_training_curves
     from brainalign.report.plots import plot_scores_with_ci
+    from brainalign.training.curves import plot_training_curves
 
     figures["pretraining_loss"] = str(plot_training_curves(mean_curve, out / "pretraining_loss.png"))
     baselines = {name: _mean_baseline(folds_) for name, folds_ in baseline_folds.items()}
@@ -629,17 +629,24 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
         "folds weighted by test size. Data README reference: ECG HR/HRV + LR 0.707, EEG band power + LR 0.605.",
         "The ECG of Subject02_1 and Subject13_1 shows no heartbeat (data README); those recordings are kept.",
     ]
-    entry = {
-        "description": "Masked (CBraMod dual-mask) pre-training of EEG and ECG encoders, then EEG+ECG fusion: "
+    entry = TaskResult(
+        description="Masked (CBraMod dual-mask) pre-training of EEG and ECG encoders, then EEG+ECG fusion: "
                        "eegmat rest vs mental arithmetic",
-        "protocol": f"GroupKFold by subject ({budget.n_folds} folds, 16 subjects each tested once, "
+        protocol=f"GroupKFold by subject ({budget.n_folds} folds, 16 subjects each tested once, "
                     f"{budget.n_val_subjects} validation subjects per fold for early stopping); 2 s windows at "
                     f"{SFREQ:g} Hz; out-of-fold predictions pooled; balanced accuracy, bootstrap over recordings, "
                     "permutation of recording labels within subject",
-        "metrics": metrics,
-        "baselines": baselines,
-        "figures": figures,
-        "notes": notes,
-    }
-    figures["scores"] = str(plot_scores_with_ci(entry, out / "scores.png"))
+        metrics=metrics,
+        baselines=baselines,
+        figures=figures,
+        notes=notes,
+    )
+    figures["scores"] = str(plot_scores_with_ci(entry.to_dict(), out / "scores.png"))
     return entry
+
+
+def task_fusion(b: Any) -> dict[str, TaskResult]:
+    """The benchmark task: :func:`run_fusion_benchmark` with the run's budget."""
+    res = run_fusion_benchmark(data_dir=b.data_dir, out_dir=b.out / "fusion", seed=b.seed,
+                               quick=b.budget.fusion_quick, progress=False)
+    return {"eegmat_fusion": res.headline("fused")}

@@ -8,7 +8,8 @@ same module from the spec alone, which is what ``brainalign.load`` does.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,9 +30,10 @@ class AlignedModel(nn.Module):
         super().__init__()
         self.eeg_encoder = eeg_encoder
         self.eeg_head = eeg_head
-        self.pair_tower = pair_tower
-        self.pair_head = pair_head
-        self.classifier = classifier
+        # Any: built from registries (encoders or towers), each with its own extras
+        self.pair_tower: Any = pair_tower
+        self.pair_head: Any = pair_head
+        self.classifier: Any = classifier
         #: what the classifier sees: "eeg", "pair" or "concat" (set by build_model)
         self.fusion = "eeg"
         #: frozen-tower features of the distinct pair values (not saved: re-computable)
@@ -89,7 +91,9 @@ def build_model(spec: dict[str, Any], load_pretrained_tower: bool = True) -> Ali
     enc = create_encoder(**spec["encoder"])
     head = spec["head"]
     eeg_head = ProjectionHead(enc.emb_dim, head["dim"], depth=head["depth"], hidden_dim=head.get("hidden"))
-    tower = pair_head = classifier = None
+    tower: Any = None
+    pair_head = classifier = None
+    dim: int
     if spec.get("tower"):
         t = spec["tower"]
         if t["name"] == "signal":  # a second signal (ECG) through an encoder of the registry

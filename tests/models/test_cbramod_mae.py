@@ -12,7 +12,7 @@ import torch
 
 from brainalign.errors import ConfigError, ContractError
 from brainalign.models import create_encoder, list_encoders
-from brainalign.models.dual_mask import CBraModMAE, random_subset
+from brainalign.models.cbramod_mae import CBraModMAE, random_subset
 from brainalign.objectives.loss import MaskedReconstructionLoss
 
 SMALL = dict(emb_dim=16, width=32, depth=1, heads=4, dim_feedforward=64, dropout=0.0)

@@ -42,7 +42,7 @@ or suitably scaled signals (CBraMod used microvolts / 100), not volts.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from braindecode.modules import CrissCrossTransformerEncoderLayer

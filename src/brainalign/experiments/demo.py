@@ -104,13 +104,12 @@ def run_demo(out: Path, data_dir: str | os.PathLike | None = None, benchmark: bo
     if benchmark and not needed <= have:
         print(f"brainalign demo: no benchmark (it needs the {', '.join(sorted(needed - have))} datasets)")
     elif benchmark:
-        from brainalign.cli import print_headline
-        from brainalign.evaluation.benchmark import run_real_benchmark
+        from brainalign.experiments.benchmark import format_headline, run_real_benchmark
 
         print("brainalign demo: quick benchmark (small budget; `brainalign benchmark real` runs the full one)",
               flush=True)
         results = run_real_benchmark(out / "benchmark", data_dir=data_dir, quick=True)
-        print_headline(results)
+        print(format_headline(results))
         print(f"report: {out / 'benchmark' / 'report.html'}")
     print(f"brainalign demo: done in {time.perf_counter() - t0:.1f} s; outputs in {out}")
     return 0

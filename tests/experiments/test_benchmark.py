@@ -14,12 +14,12 @@ FIELDS = {"value", "ci_low", "ci_high", "p_value", "chance"}
 
 
 def test_quick_benchmark_writes_results_and_report(data_root: Path, tmp_path: Path, monkeypatch):
-    from brainalign.evaluation.benchmark import headline_rows, run_real_benchmark
+    from brainalign.experiments.benchmark import headline_rows, run_real_benchmark
 
     monkeypatch.setenv("BRAINALIGN_DATA", str(data_root))
     results = run_real_benchmark(tmp_path, quick=True, tasks=["n400_text"], log=lambda _m: None)
     on_disk = json.loads((tmp_path / "results.json").read_text())
-    assert on_disk["tasks"].keys() == results["tasks"].keys() == {"n400_text"}
+    assert on_disk["tasks"].keys() == results.tasks.keys() == {"n400_text"}
     task = on_disk["tasks"]["n400_text"]
     for name, score in task["metrics"].items():
         assert set(score) == FIELDS, name
@@ -38,7 +38,8 @@ def test_quick_benchmark_writes_results_and_report(data_root: Path, tmp_path: Pa
 def test_eegmmidb_directions_are_run_disjoint_and_cover_both_runs(data_root: Path):
     """R03 -> R04 and R04 -> R03: each test run is never trained or validated on, and
     the two test parts together hold every left/right trial once."""
-    from brainalign.evaluation.benchmark import _MMIDB_DIRECTIONS, recipe_path
+    from brainalign.experiments.tasks.triplet import _MMIDB_DIRECTIONS
+    from brainalign.recipes import recipe_path
     from brainalign.training.data import build_paired_data
     from brainalign.training.recipe import load_recipe
 

@@ -1,0 +1,138 @@
+"""``brainalign benchmark real``: train and evaluate on the shared recordings, in one run.
+
+Every task is trained with its recipe, scored with the protocols of
+:mod:`brainalign.evaluation.protocols`, and shown beside baselines measured in the
+same run on the same splits (chance, classical pipelines, the same kind of
+encoder trained supervised with braindecode's EEGClassifier) and controls
+(shuffled pairing, block design). Cross-validated tasks pool out-of-fold
+predictions, so every subject (or trial) is tested exactly once.
+
+Tasks (the issue's numbering):
+
+1. ``eegmat_text`` / ``eegmat_text_spectral``: EEG-text on eegmat with Deep4 and
+   with the spectral encoder, subject-disjoint folds; rest vs arithmetic (both), sex
+   and counting quality (Deep4) from text prompts; few-shot curve.
+2. ``n170_image_loso`` / ``n170_image_within``: EEG-image on the N170 set,
+   faces vs houses from image prototypes, retrieval of the stimulus class;
+   subjects left out, and within subject (session-disjoint where sessions exist).
+3. ``n170_triplet`` / ``eegmmidb_triplet``: semi-hard triplet embeddings; k-means,
+   SVM, kNN; EEGMMIDB left vs right fist, run-disjoint both ways (executed ->
+   imagined and back, 30 test trials pooled); shuffled-label controls.
+4. ``n400_text``: EEG-text with the word pairs; related vs unrelated, trial-disjoint
+   folds; the text tower's own cue-association similarity as a (non-EEG) reference.
+5. ``eegmat_fusion``: masked pretraining and EEG+ECG fusion (issue 5).
+
+Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
+{value, ci_low, ci_high, p_value, chance}}, "baselines", "controls", "figures",
+"notes", optionally "references"}}}``) and ``report.html``. Baselines are measured
+once per data set-up and split (recipes that differ only in the model share them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainalign import __version__
+from brainalign.config import data_dir as resolve_data_dir
+from brainalign.errors import DataError
+from brainalign.experiments.budgets import FULL, QUICK
+from brainalign.experiments.common import Bench
+from brainalign.experiments.tasks.eegmat_text import task_eegmat_text
+from brainalign.experiments.tasks.fusion import task_fusion
+from brainalign.experiments.tasks.n170_image import task_n170_image
+from brainalign.experiments.tasks.n400_text import task_n400_text
+from brainalign.experiments.tasks.triplet import task_triplet
+from brainalign.results import BenchmarkResult, TaskResult
+from brainalign.utils.io import atomic_write_text
+
+__all__ = ["TASKS", "format_headline", "headline_rows", "run_real_benchmark"]
+
+#: the benchmark's task table: name -> the function that runs it
+TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
+    "eegmat_text": task_eegmat_text,
+    "n170_image": task_n170_image,
+    "triplet": task_triplet,
+    "n400_text": task_n400_text,
+    "fusion": task_fusion,
+}
+
+
+def run_real_benchmark(out: str | os.PathLike, data_dir: str | os.PathLike | None = None, quick: bool = False,
+                       seed: int = 0, tasks: list[str] | None = None,
+                       log: Callable[[str], None] = print) -> BenchmarkResult:
+    """Run the benchmark; writes ``results.json`` (after every task) and ``report.html`` in ``out``."""
+    import mne
+    import torch
+
+    from brainalign.report.html import write_report
+
+    mne.set_log_level("ERROR")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    resolve_data_dir(data_dir)
+    budget = QUICK if quick else FULL
+    bench = Bench(out, data_dir, budget, seed, log)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    t0 = time.perf_counter()
+    results = BenchmarkResult(meta={"brainalign_version": __version__, "seed": seed, "quick": quick,
+                                    "data_dir": str(resolve_data_dir(data_dir)),
+                                    "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+    for name in tasks or list(TASKS):
+        if name not in TASKS:
+            raise DataError(None, f"unknown benchmark task {name!r}; choose from {sorted(TASKS)}")
+        t = time.perf_counter()
+        log(f"- {name} ...")
+        results.tasks.update(TASKS[name](bench))
+        log(f"  {name} done in {time.perf_counter() - t:.0f} s")
+        results.meta["seconds"] = round(time.perf_counter() - t0, 1)
+        atomic_write_text(out / "results.json", json.dumps(results.to_dict(), indent=2, default=_json_default))
+    write_report(results, out, base_dir=out)
+    return results
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def headline_rows(results: BenchmarkResult | dict[str, Any]) -> list[list[str]]:
+    """One row per task: primary metric, value [CI], p, chance, best baseline."""
+    if not isinstance(results, BenchmarkResult):
+        results = BenchmarkResult.from_dict(results)
+    rows = []
+    for task, r in results.tasks.items():
+        m = r.primary_metric or next(iter(r.metrics))
+        s = r.metrics.get(m)
+        if s is None:
+            continue
+        bm = r.baseline_metric if r.primary_metric else m
+        best = max(((n, v.get(bm)) for n, v in r.baselines.items() if v.get(bm) is not None and n != "chance"),
+                   key=lambda t: t[1], default=("-", None))
+        rows.append([task, m, f"{s.value:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]", f"{s.p_value:.3g}",
+                     f"{s.chance:.3f}", f"{best[0]} {best[1]:.3f}" if best[1] is not None else "-"])
+    return rows
+
+
+HEADLINE_COLUMNS = ["task", "metric", "model [95% CI]", "p", "chance", "best baseline"]
+
+
+def format_headline(results: BenchmarkResult | dict[str, Any]) -> str:
+    """The headline table as aligned text (what ``benchmark`` and ``demo`` print)."""
+    rows = headline_rows(results)
+    widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(HEADLINE_COLUMNS)] if rows else []
+    lines = ["  ".join(c.ljust(w) for c, w in zip(HEADLINE_COLUMNS, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines) if rows else "no task result"

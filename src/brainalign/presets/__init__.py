@@ -1,0 +1,1 @@
+"""Preprocessing presets shipped as YAML package data (see brainalign.preprocessing.presets)."""
