@@ -99,6 +99,8 @@ class TaskPredictions:
     y: np.ndarray
     table: pd.DataFrame
     preds: dict[str, tuple[np.ndarray, float]]
+    #: labelled training windows each few-shot probe was fitted on
+    n_train: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def _labelled(ev: EvalSet, column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
@@ -141,6 +143,7 @@ def label_predictions(ev: EvalSet, column: str, *, few_shot: bool = True, seed: 
         if set(yte) <= set(cls):
             key = "prototype_bacc" if name == "centroid" else f"zeroshot_{name}_bacc"
             preds[key] = (cls[(zte @ proto.T).argmax(axis=1)], chance)
+    n_train: dict[str, int] = {}
     if len(set(ytr)) < 2:  # e.g. every training subject of a fold has the same sex
         return TaskPredictions(yte, table, preds)
     for probe in ("logreg", "svm", "knn"):
@@ -149,9 +152,10 @@ def label_predictions(ev: EvalSet, column: str, *, few_shot: bool = True, seed: 
         for frac in FEW_SHOT_FRACTIONS:
             idx = stratified_subset(ytr, frac, np.random.default_rng(seed))
             if len(np.unique(ytr[idx])) >= 2:
-                preds[f"fewshot_{int(round(frac * 100))}pct_bacc"] = (
-                    fit_probe("logreg", ztr[idx], ytr[idx]).predict(zte), chance)
-    return TaskPredictions(yte, table, preds)
+                key = f"fewshot_{int(round(frac * 100))}pct_bacc"
+                preds[key] = (fit_probe("logreg", ztr[idx], ytr[idx]).predict(zte), chance)
+                n_train[key] = len(idx)
+    return TaskPredictions(yte, table, preds, n_train)
 
 
 def score_predictions(folds: list[TaskPredictions], *, n_boot: int = 1000, n_perm: int = 1000,

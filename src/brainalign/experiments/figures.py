@@ -62,11 +62,13 @@ def _few_shot_figure(b: Bench, name: str, preds: list[TaskPredictions]) -> Path:
     from brainalign.report.plots import plot_few_shot
 
     y = np.concatenate([p.y for p in preds])
-    fr, mean = [], []
+    fr, mean, n_train = [], [], []
     for k in sorted((k for k in preds[0].preds if k.startswith("fewshot_")), key=lambda k: int(k.split("_")[1][:-3])):
         fr.append(int(k.split("_")[1][:-3]) / 100)
         mean.append(balanced_accuracy(y, np.concatenate([p.preds[k][0] for p in preds])))
-    curve = {"fractions": fr, "n_train": [0] * len(fr), "probe": {"mean": mean, "std": [0.0] * len(fr)}}
+        # labelled training windows per fold (the mean over folds): what the probe was given
+        n_train.append(int(round(np.mean([p.n_train.get(k, 0) for p in preds]))))
+    curve = {"fractions": fr, "n_train": n_train, "probe": {"mean": mean, "std": [0.0] * len(fr)}}
     return plot_few_shot(curve, b.figures / f"{name}_fewshot.png", full_score=mean[-1],
                          chance=preds[0].preds[next(iter(preds[0].preds))][1], metric="balanced accuracy",
                          title=f"{name}: logistic-regression probe on a fraction of the training labels")
