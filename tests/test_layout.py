@@ -102,3 +102,15 @@ def test_recipes_and_presets_are_package_data():
     assert preset_reader("eegmat_windows") == "eegmat"
     for name in PRESETS.names():
         assert preset_reader(name), name
+
+
+@pytest.mark.realdata
+def test_catch_all_reader_is_detected_last(data_root: Path):
+    """Detection tries every specific layout before the generic catch-all, whatever
+    order the readers' modules were imported (sorted) in: eegmat's EDF files are
+    MNE-readable too, but the folder is eegmat's."""
+    from brainalign.data.base import READERS, detect_reader
+
+    assert [c.name for c in READERS.in_order() if c.catch_all] == ["generic"]
+    assert detect_reader(data_root / "eegmat").name == "eegmat"
+    assert detect_reader(data_root / "formats").name == "generic"

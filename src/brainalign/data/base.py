@@ -44,6 +44,8 @@ class Reader:
     #: bumped whenever the reader's output changes (signals, labels, texts), so that
     #: windows cached from an older version are not reused
     version: ClassVar[int] = 1
+    #: a catch-all layout (any folder of MNE-readable files): tried after every other reader
+    catch_all: ClassVar[bool] = False
 
     def __init__(self, root: str | os.PathLike, **params: Any):
         self.root = Path(root).expanduser()
@@ -124,8 +126,8 @@ def get_reader(name: str) -> type[Reader]:
 def detect_reader(root: str | os.PathLike) -> type[Reader] | None:
     """The reader whose layout ``root`` has, or None."""
     root = Path(root)
-    # registration order: the built-ins' import order decides which layout wins
-    for cls in READERS.in_order():
+    # specific layouts first (in registration order), catch-all readers last
+    for cls in sorted(READERS.in_order(), key=lambda c: c.catch_all):
         try:
             if cls.detect(root):
                 return cls

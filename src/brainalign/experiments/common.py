@@ -68,8 +68,9 @@ class Bench:
 
     # ---------------------------------------------------------------- baselines
     def baselines(self, recipe: str, overrides: list[str], names: list[str],
-                  options: dict[str, dict[str, Any]] | None = None, ecg: bool = False) -> dict[str, dict[str, Any]]:
-        """Baselines on exactly the split the recipe (with overrides) trains on."""
+                  options: dict[str, dict[str, Any]] | None = None, ecg: bool = False,
+                  label_col: str = "label") -> dict[str, dict[str, Any]]:
+        """Baselines on exactly the split the recipe (with overrides) trains on, predicting ``label_col``."""
         from brainalign.evaluation.baselines import run_baselines
         from brainalign.training.data import build_paired_data
         from brainalign.training.recipe import load_recipe
@@ -77,19 +78,20 @@ class Bench:
         rec = load_recipe(recipe_path(recipe), [f"seed={self.seed}", *overrides])
         # two recipes that differ only in the model (e.g. eegmat_text and eegmat_text_spectral)
         # share data and split, so their baselines are measured once
-        key = json.dumps([rec.to_dict()["data"], names, options or {}, ecg], sort_keys=True, default=str)
+        key = json.dumps([rec.to_dict()["data"], names, options or {}, ecg, label_col], sort_keys=True, default=str)
         if key not in self._baselines:
             data = build_paired_data(rec.data, self.data_dir, progress=False, seed=self.seed)
             ecg_windows = ecg_windows_like(rec, data.windows, self.data_dir) if ecg else None
-            self._baselines[key] = run_baselines(names, data.windows, data.split, seed=self.seed,
+            self._baselines[key] = run_baselines(names, data.windows, data.split, label_col=label_col, seed=self.seed,
                                                  ecg_windows=ecg_windows, options=options or {})
         return self._baselines[key]
 
     def cv_baselines(self, recipe: str, n_folds: int, by: str, extra: list[str], names: list[str],
-                     options: dict[str, dict[str, Any]] | None = None, ecg: bool = False) -> dict[str, dict[str, float]]:
+                     options: dict[str, dict[str, Any]] | None = None, ecg: bool = False,
+                     label_col: str = "label") -> dict[str, dict[str, float]]:
         """Baselines on each fold of a cross-validated task, averaged (weighted by test size)."""
         return mean_baselines([self.baselines(recipe, [*fold_overrides(n_folds, by, f), *extra], names,
-                                               options, ecg=ecg) for f in range(n_folds)])
+                                               options, ecg=ecg, label_col=label_col) for f in range(n_folds)])
 
     # ---------------------------------------------------------------- folds
     def cv_task(self, recipe: str, prefix: str, n_folds: int, by: str, columns: list[str],

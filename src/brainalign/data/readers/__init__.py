@@ -8,7 +8,7 @@ from brainalign.data.readers import (  # noqa: F401
     eegmmidb,
     eegnb,
     fif,
-    generic,  # last: the catch-all for any MNE-readable folder
+    generic,  # the catch-all for any MNE-readable folder (Reader.catch_all: detected last)
     kaneshiro,
     things_eeg2,
     thoughtviz,

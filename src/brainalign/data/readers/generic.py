@@ -94,6 +94,7 @@ class GenericReader(Reader):
     """
 
     name = "generic"
+    catch_all = True
     modalities = ("eeg",)
 
     def __init__(

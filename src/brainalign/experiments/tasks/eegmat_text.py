@@ -30,7 +30,7 @@ def _eegmat_text(b: Bench, recipe: str) -> dict[str, TaskResult]:
     extra = [f"train.epochs={b.budget.epochs['eegmat_text']}", "data.split.val=2"]
     columns = ["label", "sex", "count_quality"] if recipe == "eegmat_text" else ["label"]
     preds, runs = b.cv_task(recipe, recipe, n, "subject", columns, extra)
-    shuffled, _ = b.cv_task(recipe, recipe, n, "subject", ["label"], extra, shuffle=True)
+    shuffled, _ = b.cv_task(recipe, recipe, n, "subject", columns, extra, shuffle=True)
     kw = dict(n_boot=b.budget.n_boot, n_perm=b.budget.n_perm, seed=b.seed)
     out: dict[str, TaskResult] = {}
     main = score_predictions(preds["label"], **kw)
@@ -68,6 +68,12 @@ def _eegmat_text(b: Bench, recipe: str) -> dict[str, TaskResult]:
                 description=f"The eegmat EEG-text models: {desc}, zero-shot, and probes.",
                 protocol=out[recipe].protocol,
                 metrics=score_predictions(preds[col], **kw),
+                # a subject-level label: the same folds, band power + LR on that label, and the
+                # shuffled-pairing runs scored on it (no training of their own)
+                baselines=b.cv_baselines(recipe, n, "subject", extra, ["chance", "bandpower_lr"], label_col=col),
+                controls={"shuffled_pairing": pooled(shuffled[col], kw, ("zeroshot", "logreg_bacc"))}
+                if shuffled.get(col) else {},
+                notes=[f"{col} is a subject-level label: permutations and bootstrap move whole subjects."],
             )
             out[f"eegmat_text_{col}"].headline("zeroshot_text_bacc")
     return out
