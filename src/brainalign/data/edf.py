@@ -93,6 +93,21 @@ def check_edf_size(path: str | os.PathLike) -> None:
         )
 
 
+def check_file(path: str | os.PathLike) -> None:
+    """Cheap check, reading headers only, that ``path`` can hold a recording: it
+    exists, a file is not empty, and an EDF/BDF header agrees with the file size
+    (:func:`check_edf_size`). Used by listings to skip unreadable files."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file does not exist")
+    if not path.is_file():
+        return
+    if path.stat().st_size == 0:
+        raise DataError(path, "empty file (0 bytes)")
+    if path.suffix.lower() in _EDF_SAMPLE_BYTES:
+        check_edf_size(path)
+
+
 def read_raw_safely(path: str | os.PathLike, **kwargs: Any) -> mne.io.BaseRaw:
     """Read any MNE-readable raw file (``mne.io.read_raw``), failing with DataError.
 

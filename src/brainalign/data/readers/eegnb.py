@@ -256,6 +256,7 @@ class EEGNotebooksReader(Reader):
         self.keep_duplicates = keep_duplicates
         self._refs: list[RecordingRef] | None = None
         self._class_images: dict[str, list[Path]] | None = None
+        self._marker_cache: dict[Path, np.ndarray] = {}
 
     @classmethod
     def detect(cls, root: Path) -> bool:
@@ -316,11 +317,26 @@ class EEGNotebooksReader(Reader):
     def images(self) -> list[Path]:
         return sorted(p for imgs in self.class_images().values() for p in imgs)
 
+    def check(self, ref: RecordingRef) -> None:
+        """The file read in full and checked as :meth:`load` checks it (every
+        column numeric and finite, the sampling rate), for listings."""
+        super().check(ref)
+        self._markers(ref.paths[0])
+
+    def _markers(self, path: Path) -> np.ndarray:
+        """The rounded marker column of ``path``, read once per reader with every
+        column checked (see :meth:`check`)."""
+        if path not in self._marker_cache:
+            table = read_muse_csv(path)
+            self._check_rate(table[TIME_COLUMN].to_numpy(float), path)
+            self._marker_cache[path] = np.round(table[MARKER_COLUMN].to_numpy(float))
+        return self._marker_cache[path]
+
     def n_trials(self, refs: list[RecordingRef]) -> int:
-        """Markers of the known classes over ``refs`` (reads only the marker column)."""
+        """Markers of the known classes over ``refs``."""
         total = 0
         for ref in refs:
-            markers = np.round(read_muse_csv(ref.paths[0], (MARKER_COLUMN,))[MARKER_COLUMN].to_numpy(float))
+            markers = self._markers(ref.paths[0])
             total += sum(self._label_of(int(c)) is not None for c in markers[markers != 0])
         return total
 
