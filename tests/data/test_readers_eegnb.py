@@ -241,7 +241,7 @@ def _variant(data_root: Path, tmp_path: Path, header: list[str], n_rows: int = 6
 )
 def test_muse_device_variants(data_root: Path, tmp_path: Path, header: list[str], eeg: list[str],
                               misc: list[str]) -> None:
-    path, body = _variant(data_root, tmp_path, header)
+    _, body = _variant(data_root, tmp_path, header)
     assert detect_reader(tmp_path) is EEGNotebooksReader
     reader = EEGNotebooksReader(tmp_path, stimulus_dirs=None)
     rec = reader.load(reader.refs()[0])

@@ -13,5 +13,6 @@ from brainalign.data.readers import (  # noqa: F401
     thoughtviz,
     tuab,
     wfdb_records,
+    xdf,  # before generic: a folder of XDF files only
     generic,  # last: the catch-all for any MNE-readable folder
 )

@@ -1,7 +1,8 @@
 """Reader: generic, any folder of MNE-readable continuous recordings.
 
 The catch-all for folders that no specific reader recognises: EDF, BDF, GDF, EEGLAB
-``.set`` (continuous), BrainVision ``.vhdr``, Neuroscan ``.cnt`` and raw FIF files,
+``.set`` (continuous), BrainVision ``.vhdr``, Neuroscan ``.cnt``, raw FIF files and
+XDF (through :func:`~brainalign.data.readers.xdf.read_xdf`),
 found up to four folder levels below the root. One Recording per file; trials are the
 file's annotations (onset in seconds from the first sample, duration, label = the
 annotation text). Channels named ECG/EKG, EOG or EMG get that type, and trigger
@@ -38,7 +39,7 @@ from brainalign.data.edf import check_finite, read_raw_safely
 from brainalign.data.recording import Recording, split_modalities
 from brainalign.errors import ConfigError, DataError
 
-RAW_SUFFIXES = (".edf", ".bdf", ".gdf", ".set", ".vhdr", ".cnt", ".fif", ".fif.gz")
+RAW_SUFFIXES = (".edf", ".bdf", ".gdf", ".set", ".vhdr", ".cnt", ".fif", ".fif.gz", ".xdf", ".xdfz")
 # FIF files that hold something other than continuous data (MNE naming conventions).
 _NOT_RAW_FIF = re.compile(
     r"[-_](epo|ave|cov|fwd|inv|trans|sol|proj|bem|src|tfr|morph|dip|annot)\.fif(\.gz)?$",
@@ -197,8 +198,13 @@ class GenericReader(Reader):
 
     def n_trials(self, refs: list[RecordingRef]) -> int:
         """Annotations over ``refs``, read from the file headers (no signal loaded)."""
+        from brainalign.data.readers.xdf import is_xdf
+
         total = 0
         for ref in refs:
+            if is_xdf(ref.paths[0]):
+                total += len(self.load(ref).trials)
+                continue
             raw = read_raw_safely(ref.paths[0], preload=False)
             retype_channels(raw)
             total += len(trial_annotations(raw, ref.paths[0]))
@@ -213,7 +219,11 @@ def read_single_file(
     ``subject`` defaults to the file name without extension; ``canonical_names`` as in
     :class:`GenericReader`. Bad files raise DataError.
     """
+    from brainalign.data.readers.xdf import is_xdf, read_xdf
+
     path = Path(path)
+    if is_xdf(path):
+        return read_xdf(path, subject=subject)
     raw = read_raw_safely(path, preload=True)
     check_finite(raw, path)
     retype_channels(raw)
