@@ -1,0 +1,101 @@
+"""Shared pieces of the fuzz tests: time-bounded runs, byte-level mutations and a
+tally of the outcomes.
+
+A case passes when the code under test succeeds or raises the project's own
+:class:`~brainalign.errors.BrainalignError` with a one-line message; any other
+exception, or a run longer than :data:`CASE_TIMEOUT_S`, fails the test (hypothesis
+then shrinks and prints the input). Setting ``BRAINALIGN_FUZZ_REPORT=<file.json>``
+writes how many cases of each kind ran and how they ended (docs/robustness.md).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from brainalign.errors import BrainalignError
+
+#: wall-clock bound of one case (a hang fails the test instead of stalling CI)
+CASE_TIMEOUT_S = 30
+#: the mutation kinds of every target
+KINDS = ("truncate", "corrupt", "zero", "nonfinite", "dtype")
+
+#: examples per fuzz test; CI keeps the default, a longer hunt sets BRAINALIGN_FUZZ_EXAMPLES
+EXAMPLES = int(os.environ.get("BRAINALIGN_FUZZ_EXAMPLES", "4"))
+
+#: hypothesis settings of the fuzz tests: few examples, deterministic, no database
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=timedelta(seconds=CASE_TIMEOUT_S),
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                           HealthCheck.data_too_large],
+)
+
+_TALLY: Counter[tuple[str, str, str]] = Counter()
+
+
+class Hang(AssertionError):
+    """A case ran past :data:`CASE_TIMEOUT_S`."""
+
+
+def bounded(target: str, kind: str, run: Callable[[], object], timeout: float = CASE_TIMEOUT_S) -> str:
+    """Run ``run()`` with a SIGALRM deadline; ``"ok"`` or ``"error"`` (a
+    BrainalignError with a one-line message). Other exceptions propagate."""
+
+    def on_alarm(signum, frame):
+        raise Hang(f"{target}/{kind}: no result after {timeout} s")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        run()
+        outcome = "ok"
+    except BrainalignError as err:
+        assert "\n" not in str(err), f"multi-line error: {err!r}"
+        outcome = "error"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    _TALLY[target, kind, outcome] += 1
+    _write_report()
+    return outcome
+
+
+def _write_report() -> None:
+    report = os.environ.get("BRAINALIGN_FUZZ_REPORT")
+    if not report:
+        return
+    path = Path(report)
+    rows = [{"target": t, "kind": k, "outcome": o, "cases": n} for (t, k, o), n in sorted(_TALLY.items())]
+    path.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+# ------------------------------------------------------------ byte mutations
+@st.composite
+def truncation(draw: st.DrawFn, data: bytes) -> bytes:
+    """``data`` cut at a drawn length (never the whole)."""
+    return data[: draw(st.integers(0, max(len(data) - 1, 0)))]
+
+
+@st.composite
+def corruption(draw: st.DrawFn, data: bytes, header: int = 4096) -> bytes:
+    """``data`` with 1-16 bytes overwritten, half of them within the first ``header``
+    bytes (where formats keep their structure)."""
+    out = bytearray(data)
+    n = len(out)
+    positions = st.one_of(st.integers(0, min(n, header) - 1), st.integers(0, n - 1))
+    for pos, value in draw(st.lists(st.tuples(positions, st.integers(0, 255)), min_size=1, max_size=16)):
+        out[pos] = value
+    return bytes(out)
+
+
+NONFINITE_TEXT = st.sampled_from(["nan", "NaN", "inf", "-inf", "Infinity", "1e999"])
