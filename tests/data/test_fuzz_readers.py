@@ -247,6 +247,7 @@ def exercise(target: Target, root: Path) -> None:
         rec = reader.load(ref)
         for modality, signal in rec.signals.items():
             data = signal.get_data()
+            assert np.isrealobj(data), f"{target.name}: {modality} holds {data.dtype} samples"
             assert np.isfinite(data).all(), f"{target.name}: {modality} holds NaN/Inf after loading"
 
 
