@@ -9,8 +9,10 @@ writes how many cases of each kind ran and how they ended (docs/robustness.md).
 """
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
+import resource
 import signal
 import time
 from collections import Counter
@@ -25,6 +27,8 @@ from brainalign.errors import BrainalignError
 #: wall-clock bound of one case (a hang fails the test instead of stalling CI); generous,
 #: since a loaded 2-core CI machine runs a case 10x slower than an idle one
 CASE_TIMEOUT_S = 60
+#: how much a case may grow the process's address space (see bounded())
+CASE_MEMORY_BYTES = 4 << 30
 #: the mutation kinds of every target
 KINDS = ("truncate", "corrupt", "zero", "nonfinite", "dtype")
 
@@ -49,15 +53,31 @@ class Hang(AssertionError):
     """A case ran past :data:`CASE_TIMEOUT_S`."""
 
 
+def _vm_bytes() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+
+
 def bounded(target: str, kind: str, run: Callable[[], object], timeout: float = CASE_TIMEOUT_S) -> str:
     """Run ``run()`` with a SIGALRM deadline; ``"ok"`` or ``"error"`` (a
-    BrainalignError with a one-line message). Other exceptions propagate."""
+    BrainalignError with a one-line message). Other exceptions propagate.
+
+    The alarm cannot interrupt compiled code, so two backstops guard a case stuck
+    there: its address space may grow by at most :data:`CASE_MEMORY_BYTES` (a
+    runaway allocation fails with MemoryError instead of swapping), and a watchdog
+    thread ends the whole test process, with every thread's traceback, when the
+    case outlives its timeout by a minute: a failed run, never a silent hang."""
 
     def on_alarm(signum, frame):
         raise Hang(f"{target}/{kind}: no result after {timeout} s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, timeout)
+    faulthandler.dump_traceback_later(timeout + 60, exit=True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = _vm_bytes() + CASE_MEMORY_BYTES
+    if hard == resource.RLIM_INFINITY or cap < hard:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
     start = time.perf_counter()
     try:
         run()
@@ -68,6 +88,8 @@ def bounded(target: str, kind: str, run: Callable[[], object], timeout: float = 
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        faulthandler.cancel_dump_traceback_later()
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     _TALLY[target, kind, outcome] += 1
     _SECONDS.setdefault((target, kind, outcome), []).append(time.perf_counter() - start)
     _write_report()
