@@ -37,13 +37,19 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 
 # --------------------------------------------------------------------------- datasets
 def cmd_datasets(args: argparse.Namespace) -> int:
-    """List every dataset that can be read; name each one skipped, and why. The
-    exit code is 2 when anything was skipped."""
-    from brainalign.data.catalog import scan_data_dir
+    """List every dataset that can be read, without the recordings that cannot;
+    name each skipped dataset or file, and why, one line each on stderr. The exit
+    code is 2 when anything was skipped; with ``--strict`` a skip is an error and
+    nothing is listed."""
+    from brainalign.data.catalog import scan_data_dir, skipped_files
 
     entries = scan_data_dir(args.data_dir, progress=not args.json and _show_progress())
-    good = [e for e in entries if "error" not in e]
-    skipped = [e for e in entries if "error" in e]
+    problems = skipped_files(entries)
+    good = [e for e in entries if "error" not in e and (e.get("recordings") or not e.get("skipped"))]
+    for line in problems:
+        print(f"brainalign datasets: error: {line}", file=sys.stderr)
+    if args.strict and problems:
+        return EXIT_USER_ERROR
     if args.json and good:
         print(json.dumps(good, indent=2))
     elif not entries:
@@ -51,9 +57,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     elif good:
         cols = ["name", "reader", "subjects", "recordings", "trials", "images", "modalities"]
         _print_table(cols, [[_fmt(e.get(c, "")) for c in cols] for e in good])
-    for e in skipped:
-        print(f"brainalign datasets: error: {e['error']}", file=sys.stderr)
-    return EXIT_USER_ERROR if skipped else 0
+    return EXIT_USER_ERROR if problems else 0
 
 
 def _fmt(v: object) -> str:
@@ -195,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list the datasets the data directory holds")
     _add_data_dir(p)
     p.add_argument("--json", action="store_true", help="print a JSON array")
+    p.add_argument("--strict", action="store_true",
+                   help="any unreadable dataset or recording is an error: list nothing, exit 2")
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("inspect", help="header, channels, rate, duration, events of a file")

@@ -30,3 +30,7 @@ class ContractError(BrainalignError):
 
 class ConfigError(BrainalignError):
     """A recipe or setting is invalid (misspelt key, wrong type...)."""
+
+
+class WorkerError(BrainalignError):
+    """A data-loader worker died or stopped answering during a run."""

@@ -204,3 +204,65 @@ def test_cueing_set_without_stimuli(data_root: Path) -> None:
     rec = reader.load(reader.refs()[0])
     assert set(rec.trials["label"]) <= {f"marker {c}" for c in (1, 2, 11, 12, 21, 22)}
     assert "image" not in rec.trials
+
+
+# -------------------------------------------------- other Muse devices' files
+def _variant(data_root: Path, tmp_path: Path, header: list[str], n_rows: int = 600) -> tuple[Path, list[list[str]]]:
+    """A one-file layout whose CSV has the columns ``header``, filled from the
+    first rows of a real N170 file (extra columns get made-up sensor values);
+    returns the file and the real rows used."""
+    rows = _rows(data_root / "eegnb_n170" / SUBJECT1_FILE)
+    real = dict(zip(rows[0], range(len(rows[0]))))
+    real["Marker"] = real["stim"] = real["Marker0"]
+    body = rows[1: n_rows + 1]
+    out = [header] + [[r[real[c]] if c in real else f"{(i % 97) * 1.5:.1f}" for c in header] for i, r in enumerate(body)]
+    path = tmp_path / "subject4" / "session1" / "recording.csv"
+    path.parent.mkdir(parents=True)
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(out)
+    return path, body
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(
+    ("header", "eeg", "misc"),
+    [
+        # Muse S / Muse 2 through muselsl with PPG and motion sensors recorded too
+        (["timestamps", "TP9", "AF7", "AF8", "TP10", "Right AUX", "PPG1", "PPG2", "ACC_X", "GYRO_Z", "Marker0"],
+         ["TP9", "AF7", "AF8", "TP10"], ["Right AUX"]),
+        # a Muse 2 without the auxiliary input, older marker name
+        (["timestamps", "TP9", "AF7", "AF8", "TP10", "Marker"], ["TP9", "AF7", "AF8", "TP10"], []),
+        # eeg-notebooks' BrainFlow devices name the marker column "stim"
+        (["timestamps", "TP9", "AF7", "AF8", "TP10", "stim"], ["TP9", "AF7", "AF8", "TP10"], []),
+        # only some electrodes exported, columns in another order
+        (["timestamps", "AF8", "AF7", "Marker0"], ["AF7", "AF8"], []),
+    ],
+    ids=["muse-s-extra-columns", "no-aux", "brainflow-stim", "two-electrodes"],
+)
+def test_muse_device_variants(data_root: Path, tmp_path: Path, header: list[str], eeg: list[str],
+                              misc: list[str]) -> None:
+    _, body = _variant(data_root, tmp_path, header)
+    assert detect_reader(tmp_path) is EEGNotebooksReader
+    reader = EEGNotebooksReader(tmp_path, stimulus_dirs=None)
+    rec = reader.load(reader.refs()[0])
+    assert rec.ch_names == eeg and rec.sfreq == 256.0
+    assert (rec.signal("misc").ch_names if "misc" in rec.modalities else []) == misc
+    column = {name: i for i, name in enumerate(_rows(data_root / "eegnb_n170" / SUBJECT1_FILE)[0])}
+    expected = np.array([[float(r[column[ch]]) for r in body] for ch in eeg])
+    np.testing.assert_allclose(rec.get_data(units="uV"), expected, rtol=1e-6)
+    marked = [i for i, r in enumerate(body) if r[column["Marker0"]] != "0"]
+    np.testing.assert_allclose(rec.trials["onset"], [i / 256 for i in marked])
+    assert reader.summary()["skipped"] == [] and reader.summary()["trials"] == len(marked)
+
+
+@pytest.mark.realdata
+def test_muse_file_without_eeg_or_marker_is_named(data_root: Path, tmp_path: Path) -> None:
+    _variant(data_root, tmp_path, ["timestamps", "PPG1", "Right AUX", "Marker0"])
+    other = tmp_path / "other"
+    _variant(data_root, other, ["timestamps", "TP9", "AF7", "AF8", "TP10", "Right AUX"])
+    reader = EEGNotebooksReader(tmp_path, stimulus_dirs=None)
+    with pytest.raises(DataError, match=r"recording\.csv: missing columns: any of TP9/AF7/AF8/TP10"):
+        reader.load(reader.refs()[0])
+    reader = EEGNotebooksReader(other, stimulus_dirs=None)
+    with pytest.raises(DataError, match=r"recording\.csv: missing columns: Marker0 or Marker or stim"):
+        reader.load(reader.refs()[0])

@@ -142,3 +142,85 @@ def test_empty_folder_is_not_detected(tmp_path: Path) -> None:
 def test_read_single_file(data_root: Path) -> None:
     rec = read_single_file(data_root / "formats" / "EEGLAB" / "test_raw.set")
     assert rec.subject == "test_raw" and rec.metadata["format"] == "set" and rec.n_trials == 154
+
+
+# ------------------------------------------------- channel types from names
+_TYPED_NAMES = ["Fp1", "Cz", "HEOG", "VEOG", "ECG", "EMG chin", "TRIGGER"]
+_EXPECTED_TYPES = {"Fp1": "eeg", "Cz": "eeg", "HEOG": "eog", "VEOG": "eog", "ECG": "ecg", "EMG chin": "emg"}
+
+
+def _typed_signals(n: int = 1000) -> np.ndarray:
+    """Channels of :data:`_TYPED_NAMES` in µV; the trigger holds code 3 at sample
+    100 and code 5 at sample 500 (as stored, no unit)."""
+    data = np.random.default_rng(3).normal(scale=20.0, size=(len(_TYPED_NAMES), n))
+    data[-1] = 0
+    data[-1, 100:105], data[-1, 500:505] = 3, 5
+    return data
+
+
+def _types(rec) -> dict[str, str]:
+    return {ch: t for mod in rec.modalities for ch, t in zip(rec.signal(mod).ch_names,
+                                                              rec.signal(mod).get_channel_types())}
+
+
+@pytest.mark.parametrize("positions", [False, True], ids=["no-coordinates", "coordinates"])
+def test_brainvision_channel_types_from_names(tmp_path: Path, positions: bool) -> None:
+    """MNE reads EOG/ECG/EMG of a BrainVision file as ``eeg``, or as ``misc`` when the
+    file gives electrode positions and they have none; the reader types them by
+    name, and the trigger channel's codes become trials when there are no markers."""
+    from tests.data.lab_formats import write_brainvision
+
+    coords = {n: (1, 90, 45) if n in ("Fp1", "Cz") else (0, 0, 0) for n in _TYPED_NAMES} if positions else None
+    data = _typed_signals()
+    units = ["µV"] * 6 + ["n/a"]
+    vhdr = write_brainvision(tmp_path / "rec.vhdr", data, _TYPED_NAMES, units, 250.0, coordinates=coords)
+    plain = mne.io.read_raw(vhdr, verbose="error")
+    assert set(plain.get_channel_types()[2:6]) == {"misc" if positions else "eeg"}  # what MNE alone gives
+
+    rec = read_single_file(vhdr)
+    assert _types(rec) == _EXPECTED_TYPES  # the trigger is left out of the signals
+    assert set(rec.modalities) == {"eeg", "eog", "ecg", "emg"}
+    np.testing.assert_allclose(rec.get_data("ecg", units="uV")[0], data[4], rtol=1e-5)
+    assert list(rec.trials["label"]) == ["3", "5"]
+    np.testing.assert_allclose(rec.trials["onset"], [100 / 250, 500 / 250])
+
+
+def test_brainvision_markers_win_over_the_trigger_channel(tmp_path: Path) -> None:
+    from tests.data.lab_formats import write_brainvision
+
+    vhdr = write_brainvision(tmp_path / "rec.vhdr", _typed_signals(), _TYPED_NAMES, ["µV"] * 6 + ["n/a"], 250.0,
+                             markers=[("S  1", 101), ("S  2", 701)])
+    rec = read_single_file(vhdr)
+    assert list(rec.trials["label"]) == ["Stimulus/S  1", "Stimulus/S  2"]
+    np.testing.assert_allclose(rec.trials["onset"], [100 / 250, 700 / 250])
+
+
+def test_misc_channel_without_voltage_unit_keeps_its_type(tmp_path: Path) -> None:
+    """A ``misc`` ECG whose unit is not a voltage is not claimed to be in volts."""
+    from tests.data.lab_formats import write_brainvision
+
+    vhdr = write_brainvision(tmp_path / "rec.vhdr", _typed_signals(), _TYPED_NAMES, ["µV"] * 4 + ["BIP", "µV", "n/a"],
+                             250.0)
+    rec = read_single_file(vhdr)
+    assert _types(rec)["ECG"] == "misc" and _types(rec)["HEOG"] == "eog"
+
+
+@pytest.mark.parametrize("fmt", ["edf", "bdf"])
+def test_edf_bdf_channel_types_and_trigger(tmp_path: Path, fmt: str) -> None:
+    """EDF/BDF store every signal as EEG; names give the types, and a ``STI 014``
+    channel's events become trials (the file has no annotations)."""
+    names = ["Fp1", "EOG left", "ECG II", "EMG", "STI 014"]
+    data = np.random.default_rng(1).normal(scale=1e-5, size=(5, 2560))
+    data[4] = 0
+    data[4, 256:260], data[4, 1000:1003] = 2, 7
+    raw = mne.io.RawArray(data, mne.create_info(names, 256.0, ["eeg"] * 4 + ["stim"]), verbose="error")
+    path = tmp_path / f"rec.{fmt}"
+    mne.export.export_raw(path, raw, verbose="error")
+    assert set(mne.io.read_raw(path, verbose="error").get_channel_types()) == {"eeg"}  # as MNE reads it
+
+    reader = GenericReader(tmp_path)
+    assert reader.summary()["trials"] == 2
+    rec = reader.load(reader.refs()[0])
+    assert _types(rec) == {"Fp1": "eeg", "EOG left": "eog", "ECG II": "ecg", "EMG": "emg"}
+    assert list(rec.trials["label"]) == ["2", "7"]
+    np.testing.assert_allclose(rec.trials["onset"], [1.0, 1000 / 256])

@@ -3,6 +3,7 @@ and a checkpoint is never visible half-written, whenever the kill comes."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import signal
@@ -28,7 +29,7 @@ from brainalign.training.trainer import train
 
 from .conftest import TINY_RECIPE, read_log
 
-CHECKPOINT_FILES = {"model.safetensors", "optim.pt", "rng.pt", "state.json"}
+CHECKPOINT_FILES = {"model.safetensors", "optim.pt", "rng.pt", "state.json", "checksums.json"}
 EPOCHS = 8
 
 
@@ -94,6 +95,9 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(real_env, write_recip
     for row in state["history"]:
         row["seconds"] = 1000.0 + row["epoch"]
     (last / "state.json").write_text(json.dumps(state))
+    checksums = json.loads((last / "checksums.json").read_text())  # a deliberate edit: record it
+    checksums["state.json"] = hashlib.sha256((last / "state.json").read_bytes()).hexdigest()
+    (last / "checksums.json").write_text(json.dumps(checksums))
 
     # refused without --resume, continued with it
     with pytest.raises(DataError, match="pass --resume"):

@@ -77,31 +77,76 @@ class Reader:
         """Paired stimulus images of the whole set (empty if none)."""
         return []
 
+    def check(self, ref: RecordingRef) -> None:
+        """Cheap validation of one recording for listings (no signal is read):
+        DataError naming the file when it cannot be loaded. The default checks
+        that each file exists, is not empty and, for EDF/BDF, that the header
+        agrees with the file size; readers extend it where a cheap check exists."""
+        from brainalign.data.edf import check_file
+
+        for path in ref.paths:
+            check_file(path)
+
+    def summary_images(self, refs: list[RecordingRef]) -> list[Path]:
+        """The paired images that :meth:`summary` counts for the listed ``refs``;
+        by default the whole set's (:meth:`images`)."""
+        return self.images()
+
     def summary(self, count_trials: bool = True) -> dict[str, Any]:
         """Counts for ``brainalign datasets``: subjects, recordings, trials, images,
         modalities. Readers override ``n_trials`` when trials can be counted
-        cheaply."""
+        cheaply.
+
+        One unreadable recording does not spoil the listing: each recording is
+        checked (:meth:`check`, and its trials counted) on its own; one that fails
+        is left out of the counts and listed under ``skipped`` as
+        ``{"path", "problem"}``. Errors that concern the whole set (a missing
+        stimulus folder...) still raise."""
         refs = self.refs()
+        good: list[RecordingRef] = []
+        counts: list[int] = []
+        skipped: list[dict[str, str]] = []
+        for ref in refs:
+            try:
+                self.check(ref)
+                n = self.n_trials([ref]) if count_trials else None
+            except (DataError, OSError) as err:  # OSError: a file that cannot be opened (permissions...)
+                skipped.append(_skip_entry(err, ref.paths[0] if ref.paths else self.root))
+                continue
+            good.append(ref)
+            if n is not None:
+                counts.append(n)
         out: dict[str, Any] = {
             "name": self.root.name,
             "reader": self.name,
             "path": str(self.root),
-            "subjects": len({r.subject for r in refs}),
-            "recordings": len(refs),
+            "subjects": len({r.subject for r in good}),
+            "recordings": len(good),
         }
-        if count_trials:
-            n = self.n_trials(refs)
-            if n is not None:
-                out["trials"] = n
-        imgs = self.images()
+        if count_trials and not refs:
+            n = self.n_trials([])
+            counts += [] if n is None else [n]
+        if counts:
+            out["trials"] = sum(counts)
+        imgs = self.summary_images(good) if good or not refs else []
         if imgs:
             out["images"] = len(imgs)
         out["modalities"] = list(self.modalities)
+        out["skipped"] = skipped
         return out
 
     def n_trials(self, refs: list[RecordingRef]) -> int | None:
         """Total trials over ``refs``, or None where the layout has no trials."""
         return None
+
+
+def _skip_entry(err: DataError | OSError, default: Path) -> dict[str, str]:
+    """``{"path", "problem"}`` of a recording a listing skipped."""
+    if isinstance(err, DataError):
+        path, problem = err.path, err.problem
+    else:
+        path, problem = err.filename, err.strerror or str(err)
+    return {"path": str(default if path is None else path), "problem": problem}
 
 
 def register_reader(cls: type[Reader]) -> type[Reader]:

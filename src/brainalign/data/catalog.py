@@ -46,18 +46,31 @@ def scan_data_dir(data_dir: str | os.PathLike | None = None, progress: bool = Fa
     recordings, trials (where trials exist), images (where paired), modalities.
 
     A dataset that cannot be summarised does not stop the listing: its entry
-    carries ``error`` (the file and the problem) instead of counts."""
+    carries ``error`` (the file and the problem) instead of counts. Within a
+    dataset, each unreadable recording is left out of the counts and listed under
+    ``skipped`` (``[{"path", "problem"}]``, see :meth:`Reader.summary`)."""
     folders = dataset_folders(data_dir)
     out = []
     for folder in tqdm(folders, desc="scanning datasets", disable=not progress, leave=False):
         try:
             reader = open_dataset(folder)
             out.append(reader.summary())
-        except DataError as err:
+        except (DataError, OSError) as err:  # OSError: a folder or file that cannot be opened
             cls = detect_reader(folder)
             out.append(
                 {"name": folder.name, "reader": cls.name if cls else "", "path": str(folder), "error": str(err)}
             )
+    return out
+
+
+def skipped_files(entries: list[dict[str, Any]]) -> list[str]:
+    """``"<path>: <problem>"`` for every dataset (``error``) and every recording
+    (``skipped``) that :func:`scan_data_dir` left out."""
+    out = []
+    for entry in entries:
+        if "error" in entry:
+            out.append(str(entry["error"]))
+        out.extend(f"{s['path']}: {s['problem']}" for s in entry.get("skipped", ()))
     return out
 
 

@@ -42,7 +42,12 @@ _TYPE_BY_NAME = (
     (re.compile(r"ECG|EKG", re.IGNORECASE), "ecg"),
     (re.compile(r"EOG", re.IGNORECASE), "eog"),
     (re.compile(r"EMG", re.IGNORECASE), "emg"),
+    # trigger channels: the whole name, so that "Status" or "STI 014" match but a
+    # "Trigeminal EMG" or a "Stim artefact" channel do not
+    (re.compile(r"^\s*(STI\s?\d*|STIM(ULUS)?|TRIG(GER)?\s?\d*|STATUS|EVENTS?|MARKERS?)\s*$", re.IGNORECASE), "stim"),
 )
+#: units (as MNE's readers keep them in ``raw._orig_units``) of a voltage channel
+_VOLTAGE_UNITS = frozenset({"V", "mV", "µV", "uV", "μV", "nV"})
 
 
 def canonical_channel_name(name: str) -> str:
@@ -77,7 +82,8 @@ def canonical_channel_name(name: str) -> str:
 
 def infer_channel_type(name: str) -> str | None:
     """``"ecg"``, ``"eog"`` or ``"emg"`` when the name says so (``"ECG ECG"``,
-    ``"EKG1-REF"``, ``"EOG left"``), else None."""
+    ``"EKG1-REF"``, ``"EOG left"``, ``"HEOG"``), ``"stim"`` for a trigger channel
+    (``"STI 014"``, ``"Trigger"``, ``"Status"``, ``"STIM"``), else None."""
     for pattern, ch_type in _TYPE_BY_NAME:
         if pattern.search(name):
             return ch_type
@@ -85,14 +91,22 @@ def infer_channel_type(name: str) -> str | None:
 
 
 def retype_channels(raw: mne.io.BaseRaw) -> mne.io.BaseRaw:
-    """Give the channels that formats such as EDF store as ``eeg`` their real type
-    when their name says it (ECG, EOG, EMG). Changes ``raw`` in place and returns it."""
+    """Give the channels whose name says what they are (ECG, EOG, EMG, trigger) that
+    type, when the format stored them as ``eeg`` (EDF, BDF, BrainVision) or as
+    ``misc`` (BrainVision, for channels without electrode position). A ``misc``
+    channel becomes ECG/EOG/EMG only when its unit is a voltage (its samples are then
+    in volts); a trigger channel becomes ``stim`` whatever its unit. Changes ``raw``
+    in place and returns it."""
     types = raw.get_channel_types()
+    units = getattr(raw, "_orig_units", None) or {}
     mapping = {}
     for ch, current in zip(raw.ch_names, types):
         inferred = infer_channel_type(ch)
-        if current == "eeg" and inferred is not None:
-            mapping[ch] = inferred
+        if inferred is None or current not in ("eeg", "misc"):
+            continue
+        if current == "misc" and inferred != "stim" and units.get(ch) not in _VOLTAGE_UNITS:
+            continue
+        mapping[ch] = inferred
     if mapping:
         raw.set_channel_types(mapping, on_unit_change="ignore")
     return raw

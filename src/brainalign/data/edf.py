@@ -93,6 +93,21 @@ def check_edf_size(path: str | os.PathLike) -> None:
         )
 
 
+def check_file(path: str | os.PathLike) -> None:
+    """Cheap check, reading headers only, that ``path`` can hold a recording: it
+    exists, a file is not empty, and an EDF/BDF header agrees with the file size
+    (:func:`check_edf_size`). Used by listings to skip unreadable files."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(path, "file does not exist")
+    if not path.is_file():
+        return
+    if path.stat().st_size == 0:
+        raise DataError(path, "empty file (0 bytes)")
+    if path.suffix.lower() in _EDF_SAMPLE_BYTES:
+        check_edf_size(path)
+
+
 def read_raw_safely(path: str | os.PathLike, **kwargs: Any) -> mne.io.BaseRaw:
     """Read any MNE-readable raw file (``mne.io.read_raw``), failing with DataError.
 
@@ -107,13 +122,38 @@ def read_raw_safely(path: str | os.PathLike, **kwargs: Any) -> mne.io.BaseRaw:
         raise DataError(path, "empty file (0 bytes)")
     if path.suffix.lower() in _EDF_SAMPLE_BYTES:
         check_edf_size(path)
+    if path.suffix.lower() == ".set":
+        from brainalign.data.matfile import check_mat5, is_mat5
+
+        if is_mat5(path):
+            check_mat5(path)
     kwargs.setdefault("verbose", "error")
+    preload = kwargs.pop("preload", False)
     try:
-        return mne.io.read_raw(path, **kwargs)
+        raw = mne.io.read_raw(path, preload=False, **kwargs)
+        check_data_size(raw, path)
+        if preload:
+            raw.load_data(verbose=kwargs["verbose"])
+        return raw
     except DataError:
         raise
     except Exception as err:  # any reader failure on a bad file becomes one clear error
-        raise DataError(path, f"cannot be read ({type(err).__name__}: {err})") from err
+        raise DataError(path, f"cannot be read ({type(err).__name__}: {' '.join(str(err).split())})") from err
+
+
+def check_data_size(raw: mne.io.BaseRaw, path: str | os.PathLike) -> None:
+    """DataError when the header of ``raw`` announces more samples than its data
+    files can hold (every format MNE reads stores a sample in at least one byte):
+    a corrupt header would otherwise make the reader allocate, and try to fill,
+    an array of that size before anything fails."""
+    files = [Path(f) for f in (raw.filenames or ()) if f is not None]
+    if not files or any(f.suffix.lower() == ".gz" or not f.is_file() for f in files):
+        return
+    on_disk = sum(f.stat().st_size for f in files)
+    samples = int(raw.n_times) * len(raw.ch_names)
+    if samples > on_disk:
+        raise DataError(path, f"corrupt header: it announces {raw.n_times} samples x {len(raw.ch_names)} channels, "
+                              f"more than the {on_disk} bytes of data on disk can hold")
 
 
 def check_finite(
@@ -123,7 +163,8 @@ def check_finite(
     line_offset: int | None = None,
 ) -> None:
     """Raise DataError when ``data`` holds NaN or Inf samples, saying how many, in
-    which channels and where the first one is.
+    which channels and where the first one is (or samples that are not real
+    numbers: complex, text).
 
     ``data`` is an MNE Raw/Epochs (channel names taken from it) or an array whose
     second-to-last axis is channels, i.e. ``(channels, times)`` or ``(trials,
@@ -135,6 +176,8 @@ def check_finite(
         ch_names = list(data.ch_names)
         data = data.get_data()
     array = np.asarray(data)
+    if np.iscomplexobj(array) or not np.issubdtype(array.dtype, np.number):
+        raise DataError(path, f"samples of type {array.dtype}, not real numbers")
     if array.ndim == 1:
         array = array[np.newaxis]
     bad = ~np.isfinite(array)

@@ -8,14 +8,22 @@
   so a hit costs no copy and no more memory than the windows actually read;
 * ``windows.csv``: the window table (plain CSV, no pickle, no parquet);
 * ``pipeline.yaml``: the pipeline spec that made it;
-* ``meta.json``: the key, what went into it, shape, channels, rate, unit and the
-  table's column dtypes.
+* ``meta.json``: the key, what went into it, shape, channels, rate, unit, the
+  table's column dtypes and the sha256 of ``data.npy`` and ``windows.csv``.
 
-The folder is written under a temporary name and renamed into place
-(:func:`brainalign.utils.io.atomic_path`), so an entry either exists whole or not
+The folder is written under a temporary name and renamed into place, so an
+entry either exists whole or not
 at all; temporary folders left by a killed run are never looked at. An entry
-that fails validation (truncated array, missing file, unreadable table) is
-deleted and rebuilt.
+that fails validation (truncated array, missing file, unreadable table, a file
+whose sha256 differs from the one recorded: a *checksum mismatch*) is reported
+(a warning naming the entry and the problem), deleted and rebuilt. Checking the
+digests reads each entry once per hit (about 1 GB/s); ``verify=False`` skips it.
+
+Several processes computing the same entry at once (DDP ranks, parallel jobs)
+each write their own temporary folder; the first rename into place wins, and the
+others, whose rename fails because the entry now exists, discard theirs and read
+it. An existing entry is therefore never replaced, so no process ever reads a
+folder another one is swapping.
 
 The key is a digest of (1) the inputs, (2) ``pipeline.hash()``, (3)
 :data:`~brainalign.preprocessing.pipeline.PREPROCESSING_VERSION` and the MNE
@@ -37,11 +45,13 @@ their samples and annotations instead.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +71,14 @@ from brainalign.preprocessing.pipeline import (
     canonical_form,
     normalise_table,
 )
-from brainalign.utils.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-#: layout version of a cache entry (files and meta fields)
-CACHE_FORMAT = 1
+#: layout version of a cache entry (files and meta fields); 2: file digests in meta.json
+CACHE_FORMAT = 2
+#: files of an entry whose sha256 meta.json records
+DIGESTED = ("data.npy", "windows.csv")
+
 #: bytes hashed at each end of every input file
 EDGE_BYTES = 1 << 20
 
@@ -144,8 +156,17 @@ class _CorruptEntry(Exception):
     """A cache entry exists but cannot be trusted."""
 
 
-def _write_entry(entry: Path, windows: Windows, pipeline: Pipeline, key: str, parts: dict[str, Any]) -> None:
-    with atomic_path(entry, is_dir=True) as tmp:
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _write_entry(entry: Path, windows: Windows, pipeline: Pipeline, key: str, parts: dict[str, Any]) -> bool:
+    """Write the entry under a temporary name and rename it into place; False when
+    another process's rename came first (ours is then discarded)."""
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".tmp", dir=entry.parent))
+    try:
         np.save(tmp / "data.npy", np.ascontiguousarray(windows.data, dtype=np.float32), allow_pickle=False)
         windows.table.to_csv(tmp / "windows.csv", index=False)
         pipeline.save(tmp / "pipeline.yaml")
@@ -154,16 +175,36 @@ def _write_entry(entry: Path, windows: Windows, pipeline: Pipeline, key: str, pa
             "shape": list(windows.data.shape), "ch_names": windows.ch_names,
             "sfreq": windows.sfreq, "unit": windows.unit, "pipeline": windows.pipeline,
             "dtypes": {c: str(t) for c, t in windows.table.dtypes.items()},
+            "sha256": {name: _sha256(tmp / name) for name in DIGESTED},
         }
         (tmp / "meta.json").write_text(json.dumps(canonical_form(meta), indent=1), encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700: as a plain mkdir would
+        try:
+            os.rename(tmp, entry)  # fails when the entry exists (a non-empty folder): never replaced
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST) or not entry.is_dir():
+                raise
+            return False
+        return True
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _read_entry(entry: Path, key: str) -> Windows:
-    """Open a complete entry; _CorruptEntry when anything does not add up."""
+def _read_entry(entry: Path, key: str, verify: bool = True) -> Windows:
+    """Open a complete entry; _CorruptEntry when anything does not add up
+    (with ``verify``, also when a file's sha256 is not the recorded one)."""
     try:
         meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != CACHE_FORMAT or meta.get("key") != key:
             raise _CorruptEntry("format or key mismatch")
+        if verify:
+            for name, digest in meta["sha256"].items():
+                found = _sha256(entry / name)
+                if found != digest:
+                    raise _CorruptEntry(f"checksum mismatch of {name} (recorded sha256 {digest[:12]}..., "
+                                        f"found {found[:12]}...)")
         data = np.load(entry / "data.npy", mmap_mode="r", allow_pickle=False)
         if data.dtype != np.float32 or list(data.shape) != meta["shape"]:
             raise _CorruptEntry(f"array {data.dtype} {data.shape} does not match {meta['shape']}")
@@ -181,11 +222,12 @@ def _read_entry(entry: Path, key: str) -> Windows:
 
 
 def cached_windows(inputs: Inputs, pipeline: Pipeline, cache_dir: str | os.PathLike | None = None,
-                   *, progress: bool | None = None) -> Windows:
+                   *, progress: bool | None = None, verify: bool = True) -> Windows:
     """Windows of ``inputs`` (a Recording, several, or a Reader) through ``pipeline``,
     from the cache when an entry with the same key exists, else computed, stored
     and returned memory-mapped from the new entry. ``cache_dir`` defaults to
-    :func:`brainalign.config.cache_dir` (``$BRAINALIGN_CACHE``)."""
+    :func:`brainalign.config.cache_dir` (``$BRAINALIGN_CACHE``); ``verify`` checks
+    the entry's file digests on a hit (see the module documentation)."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if not isinstance(inputs, (Recording, Reader)):
         inputs = list(inputs)  # a generator is read twice: for the key, then to compute
@@ -193,18 +235,23 @@ def cached_windows(inputs: Inputs, pipeline: Pipeline, cache_dir: str | os.PathL
     entry = root / "windows" / key
     if entry.is_dir():
         try:
-            return _read_entry(entry, key)
+            return _read_entry(entry, key, verify)
         except _CorruptEntry as err:
             log.warning("cache entry %s is damaged (%s); rebuilding it", entry, err)
-            shutil.rmtree(entry, ignore_errors=True)
+            _remove_entry(entry)
     windows = pipeline.transform(inputs, progress=progress)
+    _write_entry(entry, windows, pipeline, key, parts)
     try:
-        _write_entry(entry, windows, pipeline, key, parts)
-    except OSError:
-        if not entry.is_dir():
-            raise
-        # another process renamed the same entry into place between our two steps; use it
-    try:
-        return _read_entry(entry, key)
-    except _CorruptEntry as err:  # pragma: no cover - we just wrote it
+        return _read_entry(entry, key, verify=False)  # ours, just digested, or a concurrent twin's
+    except _CorruptEntry as err:  # pragma: no cover - just written
         raise DataError(entry, f"cache entry unreadable right after writing: {err}") from None
+
+
+def _remove_entry(entry: Path) -> None:
+    """Rename a damaged entry aside, then delete it: a reader never sees it half deleted."""
+    aside = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".old", dir=entry.parent))
+    try:
+        os.replace(entry, aside / entry.name)
+    except OSError:  # another process removed it first
+        pass
+    shutil.rmtree(aside, ignore_errors=True)

@@ -207,6 +207,10 @@ class Pipeline:
             raise ConfigError("the pipeline leaves continuous data: end it with a Window, "
                               "EventWindow or AverageRepetitions step")
         data = out.get_data(self.modality, units=self.units)
+        if not np.isfinite(data).all():  # e.g. NaN samples and a pipeline without CheckFinite
+            bad = int((~np.isfinite(data)).any(axis=tuple(range(1, data.ndim))).sum())
+            raise DataError(where(rec), f"{bad} of {len(data)} windows hold NaN/Inf samples "
+                                        "(a CheckFinite step names the channels)")
         stored = out.units.get(self.modality, "V")
         unit = self.units if stored == "V" else stored
         n = data.shape[0]

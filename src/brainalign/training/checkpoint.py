@@ -3,20 +3,25 @@
 A checkpoint is a folder written under a temporary name and renamed into place:
 ``model.safetensors`` (weights), ``optim.pt`` (optimizer and scheduler state, read
 back with ``torch.load(weights_only=True)``, so loading executes no pickled code),
-``rng.pt`` (torch / numpy / python RNG states) and ``state.json`` (epoch, best
-score, history). A run killed at any moment (SIGKILL included) leaves either the
+``rng.pt`` (torch / numpy / python RNG states), ``state.json`` (epoch, best
+score, history) and ``checksums.json`` (the sha256 of the other four). A run killed
+at any moment (SIGKILL included) leaves either the
 previous checkpoint or the new one, never a half-written one: the folder is
 never modified in place; a new one is renamed into place after the previous one
 was renamed aside (``.last.prev``, removed afterwards), and
 :func:`latest_checkpoint` falls back to that one when the kill came between the
-two renames.
+two renames. A checkpoint whose files no longer match their checksums (a disk
+fault, a partial copy of the run folder) is not resumed from: it is reported and
+the previous complete one is used, or none, so the run starts again.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 import random
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +105,7 @@ def save_checkpoint(
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optim.pt")
         torch.save(_rng_state(), tmp / "rng.pt")
         (tmp / "state.json").write_text(json.dumps(state, indent=2))
+        (tmp / CHECKSUMS).write_text(json.dumps({name: _sha256(tmp / name) for name in _DIGESTED}, indent=1))
         # Rename the complete previous checkpoint aside (atomic) rather than let
         # atomic_path delete it in place, which would expose a half-deleted folder.
         if folder.exists():
@@ -113,13 +119,53 @@ def _previous(folder: Path) -> Path:
     return folder.parent / f".{folder.name}.prev"
 
 
+CHECKSUMS = "checksums.json"
+_DIGESTED = ("model.safetensors", "optim.pt", "rng.pt", "state.json")
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why the checkpoint in ``folder`` cannot be trusted (a file missing, or not
+    matching ``checksums.json``), or None. Checkpoints written before checksums
+    were recorded are only checked for their files."""
+    if not (folder / CHECKSUMS).is_file():
+        missing = [n for n in _DIGESTED if not (folder / n).is_file()]
+        return f"missing {', '.join(missing)}" if missing else None
+    try:
+        recorded = json.loads((folder / CHECKSUMS).read_text())
+    except (OSError, ValueError) as err:
+        return f"{CHECKSUMS} unreadable ({err})"
+    if not isinstance(recorded, dict) or set(recorded) != set(_DIGESTED):
+        return f"{CHECKSUMS} does not list {', '.join(_DIGESTED)}"
+    for name, digest in recorded.items():
+        try:
+            found = _sha256(folder / name)
+        except OSError:
+            return f"{name} missing"
+        if found != digest:
+            return f"checksum mismatch of {name}"
+    return None
+
+
 def latest_checkpoint(folder: Path) -> Path | None:
     """The complete checkpoint saved as ``folder``, or the previous one when a kill
-    came while the new one was being renamed into place; None when there is none."""
-    for candidate in (folder, _previous(folder)):
-        if (candidate / "state.json").is_file():
+    came while the new one was being renamed into place, or when ``folder``'s files
+    do not match their checksums (a warning says so); None when there is none. A
+    damaged checkpoint with nothing to fall back on is returned as it is, so that
+    :func:`load_checkpoint` names what is wrong with it."""
+    found = [c for c in (folder, _previous(folder)) if (c / "state.json").is_file()]
+    for i, candidate in enumerate(found):
+        problem = checkpoint_problem(candidate)
+        if problem is None:
             return candidate
-    return None
+        if i + 1 < len(found):
+            warnings.warn(f"{candidate}: damaged checkpoint ({problem}); using the previous one, {found[i + 1]}",
+                          stacklevel=2)
+    return found[0] if found else None
 
 
 def load_checkpoint(
@@ -141,9 +187,13 @@ def load_checkpoint(
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise DataError(rng_path, f"not a valid RNG state ({err})") from None
     try:
-        return json.loads((folder / "state.json").read_text())
+        state = json.loads((folder / "state.json").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataError(folder / "state.json", f"not valid JSON ({err})") from None
+    problem = checkpoint_problem(folder)  # after the loads, which name a refused or unreadable file
+    if problem is not None:
+        raise DataError(folder, f"damaged checkpoint: {problem}; delete it to start the run again")
+    return state
 
 
 def _load_tensors(path: Path) -> Any:

@@ -14,4 +14,5 @@ from brainalign.data.readers import (  # noqa: F401
     thoughtviz,
     tuab,
     wfdb_records,
+    xdf,
 )

@@ -117,13 +117,22 @@ class BidsReader(Reader):
 
     def images(self) -> list[Path]:
         """The stimulus files named by the events files, each once."""
+        return self.summary_images(self.refs())
+
+    def summary_images(self, refs: list[RecordingRef]) -> list[Path]:
+        """The stimulus files named by the events files of ``refs``, each once."""
         found: dict[Path, None] = {}
-        for ref in self.refs():
+        for ref in refs:
             events: Path = ref.get("events")
             if events.is_file():
                 images = self._images(read_tsv(events), events)
                 found.update(dict.fromkeys(p for p in images if p is not None))
         return list(found)
+
+    def check(self, ref: RecordingRef) -> None:
+        """As :meth:`Reader.check`, and every stimulus file its events name exists."""
+        super().check(ref)
+        self.summary_images([ref])
 
     def summary(self, count_trials: bool = True) -> dict[str, Any]:
         """As :meth:`Reader.summary`; ``image`` is listed only when events name

@@ -26,8 +26,11 @@ Choices this reader makes, all documented on the parameters below:
   sorted path order) is the same recording filed twice (subject 3 has one); it is
   skipped with a warning, or kept and flagged (``metadata["duplicate_of"]``) with
   ``keep_duplicates=True``.
-* **Channels.** TP9, AF7, AF8, TP10 are ``signals["eeg"]``; ``Right AUX`` (an
-  auxiliary input) is ``signals["misc"]``; data are converted from µV to V.
+* **Channels.** The Muse electrodes TP9, AF7, AF8, TP10 that the file has are
+  ``signals["eeg"]``; ``Right AUX``/``Left AUX`` (auxiliary inputs), where present,
+  are ``signals["misc"]``; other columns (a Muse S or Muse 2's PPG, accelerometer...)
+  are ignored; data are converted from µV to V. The marker column may be named
+  ``Marker0``, ``Marker`` or ``stim`` (:data:`MARKER_COLUMNS`).
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ import glob
 import re
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -49,11 +53,15 @@ from brainalign.data.recording import Recording, split_modalities
 from brainalign.errors import ConfigError, DataError
 from brainalign.utils.io import file_digest
 
+#: the EEG electrodes of the Muse headsets (2016, Muse 2, Muse S), in file order
 EEG_CHANNELS = ("TP9", "AF7", "AF8", "TP10")
 AUX_CHANNEL = "Right AUX"
+#: auxiliary inputs some Muse files carry; read as ``signals["misc"]`` when present
+AUX_CHANNELS = (AUX_CHANNEL, "Left AUX")
 MARKER_COLUMN = "Marker0"
-#: the names eeg-notebooks releases have given the marker column, newest first
-MARKER_COLUMNS = ("Marker0", "Marker")
+#: the names eeg-notebooks releases have given the marker column: ``Marker0`` (muselsl
+#: recordings), ``Marker`` (older releases), ``stim`` (its BrainFlow devices)
+MARKER_COLUMNS = ("Marker0", "Marker", "stim")
 TIME_COLUMN = "timestamps"
 COLUMNS = (TIME_COLUMN, *EEG_CHANNELS, AUX_CHANNEL, MARKER_COLUMN)
 DEFAULT_MARKER_MAP: Mapping[int, str] = MappingProxyType({1: "house", 2: "face"})
@@ -78,7 +86,6 @@ PARADIGMS: tuple[dict[str, Any], ...] = (
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _SUBJECT_DIR = re.compile(r"^subject(\d+)$", re.IGNORECASE)
 _SESSION_DIR = re.compile(r"^session(\d+)$", re.IGNORECASE)
-_HEADER_PREFIX = ",".join(COLUMNS[:5])
 _MARKER_WORD = "marker"
 _RATE_TOLERANCE = 0.05
 _FIRST_DATA_LINE = 2  # line 1 is the header
@@ -110,30 +117,79 @@ def _run_name(path: Path) -> str:
     return name
 
 
-def read_muse_csv(path: Path, columns: tuple[str, ...] = COLUMNS) -> pd.DataFrame:
-    """Read ``columns`` of a Muse CSV as numbers; DataError (with the line) for an
-    empty or malformed file, a missing column, a non-numeric value or a NaN/Inf.
+@dataclass(frozen=True)
+class MuseColumns:
+    """The columns of one Muse CSV that the reader uses, as its header names them."""
 
-    ``Marker0`` stands for whichever marker column the file has (``Marker0`` or
-    the older ``Marker``); the returned table names it ``Marker0``."""
-    if MARKER_COLUMN in columns:
-        found = marker_column(path)
-        if found is not None and found != MARKER_COLUMN:
-            table = read_muse_csv(path, tuple(found if c == MARKER_COLUMN else c for c in columns))
-            return table.rename(columns={found: MARKER_COLUMN})
+    eeg: tuple[str, ...]
+    aux: tuple[str, ...]
+    marker: str
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return (TIME_COLUMN, *self.eeg, *self.aux, self.marker)
+
+
+def header_columns(path: Path) -> list[str]:
+    """The column names on the first line of ``path``, stripped; DataError when the
+    file is empty or its first line is not text."""
+    try:
+        with open(path, "rb") as fh:
+            first = fh.readline(64 * 1024)
+    except OSError as err:
+        raise DataError(path, f"cannot be opened ({err.strerror})") from None
+    if not first.strip():
+        raise DataError(path, "empty file" if not first else "empty header line")
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DataError(path, "malformed CSV (the header line is not text)") from None
+    return [c.strip() for c in text.rstrip("\r\n").split(",")]
+
+
+def muse_columns(path: Path) -> MuseColumns:
+    """The EEG, auxiliary and marker columns the header of ``path`` holds.
+
+    Muse devices and eeg-notebooks releases differ: ``Right AUX`` may be missing,
+    a Muse S or Muse 2 file may carry further columns (PPG, accelerometer...), which
+    are ignored, and the marker column has had three names (:data:`MARKER_COLUMNS`).
+    The EEG channels are those of :data:`EEG_CHANNELS` the file has (at least one)."""
+    header = header_columns(path)
+    eeg = tuple(c for c in EEG_CHANNELS if c in header)
+    aux = tuple(c for c in AUX_CHANNELS if c in header)
+    marker = next((c for c in MARKER_COLUMNS if c in header), None)
+    missing = ([] if TIME_COLUMN in header else [TIME_COLUMN]) + ([] if eeg else ["any of " + "/".join(EEG_CHANNELS)])
+    missing += [] if marker else [" or ".join(MARKER_COLUMNS)]
+    if missing:
+        raise DataError(path, f"missing columns: {'; '.join(missing)} (the header has {header[:12]})")
+    return MuseColumns(eeg, aux, marker)
+
+
+def read_muse_csv(path: Path, columns: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Read ``columns`` of a Muse CSV as numbers (default: every column of
+    :func:`muse_columns`); DataError (with the line) for an empty or malformed
+    file, a missing column, a non-numeric value or a NaN/Inf.
+
+    ``Marker0`` stands for whichever marker column the file has (see
+    :data:`MARKER_COLUMNS`); the returned table names it ``Marker0``."""
+    found = muse_columns(path)
+    if columns is None:
+        columns = (TIME_COLUMN, *found.eeg, *found.aux, MARKER_COLUMN)
+    if found.marker != MARKER_COLUMN and MARKER_COLUMN in columns:
+        columns = tuple(found.marker if c == MARKER_COLUMN else c for c in columns)
     try:
         table = pd.read_csv(path, usecols=lambda c: c.strip() in columns)
     except pd.errors.EmptyDataError:
         raise DataError(path, "empty file") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        raise DataError(path, f"malformed CSV ({err})") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OverflowError) as err:
+        raise DataError(path, f"malformed CSV ({_one_line(err)})") from None
     table.columns = [c.strip() for c in table.columns]
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise DataError(path, f"missing columns {missing} (expected {list(COLUMNS)}; the marker may be named {' or '.join(MARKER_COLUMNS)})")
+        raise DataError(path, f"missing columns {missing} (the marker may be named {' or '.join(MARKER_COLUMNS)})")
     if table.empty:
         raise DataError(path, "no samples after the header")
-    table = table[list(columns)].copy()
+    table = table.loc[:, ~table.columns.duplicated()][list(columns)].copy()
     for col in columns:
         if pd.api.types.is_numeric_dtype(table[col]):
             continue
@@ -149,16 +205,19 @@ def read_muse_csv(path: Path, columns: tuple[str, ...] = COLUMNS) -> pd.DataFram
         table[col] = values
     checked = [c for c in columns if c != TIME_COLUMN]
     check_finite(table[checked].to_numpy(float).T, path, checked, line_offset=_FIRST_DATA_LINE)
-    return table
+    return table.rename(columns={found.marker: MARKER_COLUMN})
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
 
 
 def marker_column(path: Path) -> str | None:
     """The marker column the file's header names (one of :data:`MARKER_COLUMNS`),
     or None when the header has none or cannot be read."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            header = [c.strip() for c in fh.readline().split(",")]
-    except OSError:
+        header = header_columns(path)
+    except DataError:
         return None
     return next((c for c in MARKER_COLUMNS if c in header), None)
 
@@ -256,6 +315,7 @@ class EEGNotebooksReader(Reader):
         self.keep_duplicates = keep_duplicates
         self._refs: list[RecordingRef] | None = None
         self._class_images: dict[str, list[Path]] | None = None
+        self._marker_cache: dict[Path, np.ndarray] = {}
 
     @classmethod
     def detect(cls, root: Path) -> bool:
@@ -265,8 +325,11 @@ class EEGNotebooksReader(Reader):
         files = _csv_files(root) if root.is_dir() else []
         if not files:
             return False
-        with open(files[0][2], encoding="utf-8", errors="replace") as fh:
-            return fh.readline().startswith(_HEADER_PREFIX)
+        try:
+            header = header_columns(files[0][2])
+        except DataError:
+            return False
+        return header[:1] == [TIME_COLUMN] and any(c in header for c in EEG_CHANNELS)
 
     def _label_of(self, code: int) -> str | None:
         if self.marker_map is None:
@@ -316,11 +379,26 @@ class EEGNotebooksReader(Reader):
     def images(self) -> list[Path]:
         return sorted(p for imgs in self.class_images().values() for p in imgs)
 
+    def check(self, ref: RecordingRef) -> None:
+        """The file read in full and checked as :meth:`load` checks it (every
+        column numeric and finite, the sampling rate), for listings."""
+        super().check(ref)
+        self._markers(ref.paths[0])
+
+    def _markers(self, path: Path) -> np.ndarray:
+        """The rounded marker column of ``path``, read once per reader with every
+        column checked (see :meth:`check`)."""
+        if path not in self._marker_cache:
+            table = read_muse_csv(path)
+            self._check_rate(table[TIME_COLUMN].to_numpy(float), path)
+            self._marker_cache[path] = np.round(table[MARKER_COLUMN].to_numpy(float))
+        return self._marker_cache[path]
+
     def n_trials(self, refs: list[RecordingRef]) -> int:
-        """Markers of the known classes over ``refs`` (reads only the marker column)."""
+        """Markers of the known classes over ``refs``."""
         total = 0
         for ref in refs:
-            markers = np.round(read_muse_csv(ref.paths[0], (MARKER_COLUMN,))[MARKER_COLUMN].to_numpy(float))
+            markers = self._markers(ref.paths[0])
             total += sum(self._label_of(int(c)) is not None for c in markers[markers != 0])
         return total
 
@@ -369,10 +447,11 @@ class EEGNotebooksReader(Reader):
 
     def load(self, ref: RecordingRef) -> Recording:
         path = ref.paths[0]
+        columns = muse_columns(path)
         table = read_muse_csv(path)
         self._check_rate(table[TIME_COLUMN].to_numpy(float), path)
-        names = [*EEG_CHANNELS, AUX_CHANNEL]
-        info = mne.create_info(names, self.sfreq, ["eeg"] * len(EEG_CHANNELS) + ["misc"])
+        names = [*columns.eeg, *columns.aux]
+        info = mne.create_info(names, self.sfreq, ["eeg"] * len(columns.eeg) + ["misc"] * len(columns.aux))
         raw = mne.io.RawArray(table[names].to_numpy(float).T * 1e-6, info, verbose="error")
         trials = self._trials(table[MARKER_COLUMN].to_numpy(float), path)
         signals = split_modalities(raw)

@@ -1,12 +1,18 @@
 """Reader: generic, any folder of MNE-readable continuous recordings.
 
 The catch-all for folders that no specific reader recognises: EDF, BDF, GDF, EEGLAB
-``.set`` (continuous), BrainVision ``.vhdr``, Neuroscan ``.cnt`` and raw FIF files,
+``.set`` (continuous), BrainVision ``.vhdr``, Neuroscan ``.cnt``, raw FIF files and
+XDF (through :func:`~brainalign.data.readers.xdf.read_xdf`),
 found up to four folder levels below the root. One Recording per file; trials are the
 file's annotations (onset in seconds from the first sample, duration, label = the
-annotation text). Channels named ECG/EKG, EOG or EMG get that type (EDF stores every
-channel as EEG); each signal type becomes its own modality (``"eeg"``, ``"ecg"``,
-``"eog"``...; stimulus channels are left out, their events being annotations).
+annotation text). Channels named ECG/EKG, EOG or EMG get that type, and trigger
+channels (``STI 014``, ``Trigger``, ``Status``...) the type ``stim``: EDF and BDF store
+every channel as EEG, BrainVision stores channels without an electrode position as
+``misc`` (see :func:`~brainalign.data.channels.retype_channels`). Each signal type
+becomes its own modality (``"eeg"``, ``"ecg"``, ``"eog"``...); stimulus channels are
+left out, their events being annotations: a file without annotations gets one per
+event of its trigger channels (label = the event code; on BDF the lower 16 bits of
+the status channel, the BioSemi trigger bits).
 
 Channel names are kept as stored by default: without knowing the system, renaming
 is unsafe (``A1`` is an ear electrode in 10-20 but a scalp position on a BioSemi
@@ -25,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import mne
+import numpy as np
 import pandas as pd
 
 from brainalign.data.base import (
@@ -38,7 +45,7 @@ from brainalign.data.edf import check_finite, read_raw_safely
 from brainalign.data.recording import Recording, split_modalities
 from brainalign.errors import ConfigError, DataError
 
-RAW_SUFFIXES = (".edf", ".bdf", ".gdf", ".set", ".vhdr", ".cnt", ".fif", ".fif.gz")
+RAW_SUFFIXES = (".edf", ".bdf", ".gdf", ".set", ".vhdr", ".cnt", ".fif", ".fif.gz", ".xdf", ".xdfz")
 # FIF files that hold something other than continuous data (MNE naming conventions).
 _NOT_RAW_FIF = re.compile(
     r"[-_](epo|ave|cov|fwd|inv|trans|sol|proj|bem|src|tfr|morph|dip|annot)\.fif(\.gz)?$",
@@ -77,6 +84,48 @@ def annotations_table(raw: mne.io.BaseRaw) -> pd.DataFrame:
     )
 
 
+#: trigger codes of a BioSemi BDF status channel: its lower 16 bits (the upper ones
+#: carry system flags such as CMS range and battery)
+_BDF_TRIGGER_MASK = 0xFFFF
+
+
+#: scale of the voltage units MNE converts to volts; a trigger channel stored with
+#: one of them is divided back to the codes the file holds
+_UNIT_SCALE = {"V": 1.0, "mV": 1e-3, "µV": 1e-6, "μV": 1e-6, "uV": 1e-6, "nV": 1e-9}
+
+
+def trial_annotations(raw: mne.io.BaseRaw, path: Path) -> mne.Annotations:
+    """The annotations of ``raw``, or, when it has none, one annotation per event
+    of its ``stim`` channels (description = the event code, as the file stores it)."""
+    picks = mne.pick_types(raw.info, meg=False, stim=True)
+    if len(raw.annotations) or not len(picks):
+        return raw.annotations
+    mask = _BDF_TRIGGER_MASK if path.suffix.lower() == ".bdf" else None
+    units = getattr(raw, "_orig_units", None) or {}
+    found = []
+    for pick in picks:
+        name = raw.ch_names[pick]
+        codes = raw.get_data(picks=[pick])[0] / _UNIT_SCALE.get(units.get(name, ""), 1.0)
+        if not np.isfinite(codes).all():
+            raise DataError(path, f"trigger channel {name!r} holds NaN/Inf samples")
+        channel = mne.io.RawArray(np.round(codes)[np.newaxis], mne.create_info([name], raw.info["sfreq"], "stim"),
+                                  first_samp=raw.first_samp, verbose="error")
+        try:
+            found.append(mne.find_events(channel, stim_channel=name, shortest_event=1, mask=mask,
+                                         mask_type="and", initial_event=True, verbose="error"))
+        except ValueError as err:  # e.g. an event of one sample at the very end
+            raise DataError(path, f"trigger channel {name!r} cannot be read as events ({err})") from None
+    events = np.concatenate(found)
+    events = events[np.argsort(events[:, 0], kind="stable")]
+    if not len(events):
+        return raw.annotations
+    codes = sorted({int(c) for c in events[:, 2]})
+    return mne.annotations_from_events(
+        events, raw.info["sfreq"], event_desc={c: str(c) for c in codes}, first_samp=raw.first_samp,
+        orig_time=raw.info["meas_date"], verbose="error",
+    )
+
+
 @register_reader
 class GenericReader(Reader):
     """Any folder of MNE-readable raw files that no specific reader claims.
@@ -96,6 +145,7 @@ class GenericReader(Reader):
     name = "generic"
     catch_all = True
     modalities = ("eeg",)
+    version = 2  # 2: channel types from names include misc channels and triggers; stim events
 
     def __init__(
         self,
@@ -155,7 +205,17 @@ class GenericReader(Reader):
 
     def n_trials(self, refs: list[RecordingRef]) -> int:
         """Annotations over ``refs``, read from the file headers (no signal loaded)."""
-        return sum(len(read_raw_safely(ref.paths[0], preload=False).annotations) for ref in refs)
+        from brainalign.data.readers.xdf import is_xdf
+
+        total = 0
+        for ref in refs:
+            if is_xdf(ref.paths[0]):
+                total += len(self.load(ref).trials)
+                continue
+            raw = read_raw_safely(ref.paths[0], preload=False)
+            retype_channels(raw)
+            total += len(trial_annotations(raw, ref.paths[0]))
+        return total
 
 
 def read_single_file(
@@ -166,10 +226,15 @@ def read_single_file(
     ``subject`` defaults to the file name without extension; ``canonical_names`` as in
     :class:`GenericReader`. Bad files raise DataError.
     """
+    from brainalign.data.readers.xdf import is_xdf, read_xdf
+
     path = Path(path)
+    if is_xdf(path):
+        return read_xdf(path, subject=subject)
     raw = read_raw_safely(path, preload=True)
     check_finite(raw, path)
     retype_channels(raw)
+    raw.set_annotations(trial_annotations(raw, path))
     if canonical_names:
         canonicalize_channels(raw, path)
     signals = split_modalities(raw)
