@@ -15,11 +15,14 @@ class BrainalignError(Exception):
 class DataError(BrainalignError):
     """A file or folder cannot be used: truncated, empty, NaN samples, missing channels...
 
-    ``str(err)`` is ``"<path>: <problem>"``.
+    ``str(err)`` is ``"<path>: <problem>"``, on one line (white space in ``problem``,
+    newlines included, is collapsed).
     """
 
     def __init__(self, path: str | Path | None, problem: str):
         self.path = None if path is None else Path(path)
+        # one line, whatever a dependency's message that ends up here looks like
+        problem = " ".join(str(problem).split())
         self.problem = problem
         super().__init__(f"{path}: {problem}" if path is not None else problem)
 

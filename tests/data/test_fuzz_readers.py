@@ -149,7 +149,7 @@ def f32_wrong_dtype(draw: st.DrawFn, name: str, data: bytes) -> bytes:
 
 
 # --------------------------------------------------------------------- targets
-@dataclass
+@dataclass(repr=False)
 class Target:
     name: str
     reader: str

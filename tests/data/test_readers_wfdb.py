@@ -190,3 +190,15 @@ def test_invalid_samples_raise(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="NaN/Inf samples in channel\\(s\\) II") as info:
         reader.load(reader.refs()[0])
     assert info.value.path == tmp_path / "gap.dat"
+
+
+@pytest.mark.realdata
+def test_header_cut_before_a_signal_description(data_root: Path, tmp_path: Path) -> None:
+    """Found by the fuzz tests: a header cut right after the last signal's numbers
+    leaves that signal without a name (None), which MNE refused with a TypeError."""
+    header = (data_root / "wfdb" / "test01_00s.hea").read_bytes()
+    (tmp_path / "test01_00s.hea").write_bytes(header[:180])
+    (tmp_path / "test01_00s.dat").symlink_to(data_root / "wfdb" / "test01_00s.dat")
+    reader = open_dataset(tmp_path, reader="wfdb")
+    rec = reader.load(reader.refs()[0])
+    assert rec.signal("ecg").ch_names == ["ECG 1", "ECG 2", "ECG 3", "signal 4"]

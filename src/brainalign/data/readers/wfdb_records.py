@@ -219,15 +219,22 @@ def _signals(rec: wfdb.Record, hea: Path) -> tuple[dict[str, mne.io.BaseRaw], di
     other = [i for i, s in enumerate(scales) if s is None]
     signals: dict[str, mne.io.BaseRaw] = {}
     units: dict[str, str] = {}
-    if volt:
-        data = rec.p_signal[:, volt].T * np.asarray([scales[i] for i in volt])[:, None]
-        info = mne.create_info([rec.sig_name[i] for i in volt], float(rec.fs), "ecg")
-        signals["ecg"] = mne.io.RawArray(data, info, verbose="error")
-        units["ecg"] = "V"
-    if other:
-        info = mne.create_info([rec.sig_name[i] for i in other], float(rec.fs), "misc")
-        signals["misc"] = mne.io.RawArray(rec.p_signal[:, other].T, info, verbose="error")
-        units["misc"] = ",".join(dict.fromkeys(rec.units[i] or "?" for i in other))
+    # a damaged header can leave names out (None): number them rather than fail inside MNE
+    names = [n if isinstance(n, str) and n.strip() else f"signal {i + 1}" for i, n in enumerate(rec.sig_name or [])]
+    if len(names) != rec.p_signal.shape[1] or len(set(names)) != len(names):
+        raise DataError(hea, f"signal names {names} do not name the {rec.p_signal.shape[1]} signals one by one")
+    try:
+        if volt:
+            data = rec.p_signal[:, volt].T * np.asarray([scales[i] for i in volt])[:, None]
+            info = mne.create_info([names[i] for i in volt], float(rec.fs), "ecg")
+            signals["ecg"] = mne.io.RawArray(data, info, verbose="error")
+            units["ecg"] = "V"
+        if other:
+            info = mne.create_info([names[i] for i in other], float(rec.fs), "misc")
+            signals["misc"] = mne.io.RawArray(rec.p_signal[:, other].T, info, verbose="error")
+            units["misc"] = ",".join(dict.fromkeys(rec.units[i] or "?" for i in other))
+    except (ValueError, TypeError) as err:  # e.g. a sampling frequency of 0 or NaN
+        raise DataError(hea, f"record cannot be built ({err})") from None
     if not signals:
         raise DataError(hea, "record has no channel")
     return signals, units
