@@ -12,7 +12,8 @@ import pytest
 from brainalign.data import detect_reader, open_dataset
 from brainalign.data.catalog import inspect_path, scan_data_dir
 from brainalign.data.readers.generic import GenericReader
-from brainalign.data.readers.xdf import XdfReader, read_xdf
+from brainalign.data.readers.xdf import XdfReader
+from brainalign.data.xdf import read_xdf
 from brainalign.errors import DataError
 from tests.data.lab_formats import XdfStream, write_xdf
 from tests.test_cli import run_cli

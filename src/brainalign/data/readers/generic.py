@@ -205,7 +205,7 @@ class GenericReader(Reader):
 
     def n_trials(self, refs: list[RecordingRef]) -> int:
         """Annotations over ``refs``, read from the file headers (no signal loaded)."""
-        from brainalign.data.readers.xdf import is_xdf
+        from brainalign.data.xdf import is_xdf
 
         total = 0
         for ref in refs:
@@ -226,7 +226,7 @@ def read_single_file(
     ``subject`` defaults to the file name without extension; ``canonical_names`` as in
     :class:`GenericReader`. Bad files raise DataError.
     """
-    from brainalign.data.readers.xdf import is_xdf, read_xdf
+    from brainalign.data.xdf import is_xdf, read_xdf
 
     path = Path(path)
     if is_xdf(path):
