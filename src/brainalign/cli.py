@@ -219,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fetch", help="download a public dataset into the data directory")
     p.add_argument("name", nargs="?")
     p.add_argument("--list", action="store_true", help="list the datasets that can be fetched")
-    p.add_argument("--base-url", default=None, help="mirror to download from")
+    p.add_argument("--base-url", default=None,
+                   help="mirror to download this dataset from (default: $BRAINALIGN_FETCH_BASE_URL/NAME/ "
+                        "when set, else upstream)")
     p.add_argument("--force", action="store_true", help="download again even if present")
     _add_data_dir(p)
     p.set_defaults(func=cmd_fetch)

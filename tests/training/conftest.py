@@ -53,7 +53,8 @@ TINY_RECIPE: dict[str, Any] = {
 }
 
 #: files that every finished run folder holds
-RUN_FILES = ("model.safetensors", "config.json", "metrics.json", "log.csv", "curves.png", "test_embeddings.npy")
+RUN_FILES = ("model.safetensors", "config.json", "metrics.json", "log.csv", "curves.png", "test_embeddings.npy",
+             "train_embeddings.npy", "train_windows.json")
 #: log.csv columns that measure time, not training (they differ between identical runs)
 TIMING_COLUMNS = ("seconds",)
 

@@ -8,6 +8,11 @@ name always holds a verified file. An interrupted download leaves its ``.part``
 behind and the next call resumes it with an HTTP ``Range`` request; a server that
 ignores ``Range`` (answers 200 instead of 206) gets the file restarted cleanly.
 
+A mirror replaces every upstream at once: with ``BRAINALIGN_FETCH_BASE_URL=URL``
+each dataset is fetched from ``URL/<name>/`` (``URL/eegmat/SHA256SUMS.txt``,
+``URL/n170/data/visual/N170/...``: each dataset in its upstream layout under its
+registry name); an explicit ``base_url`` still wins. Checksums are the same.
+
 Only :mod:`urllib.request` is used for HTTP, so fetching adds no dependency.
 Every failure (host unreachable, file missing upstream, checksum mismatch,
 manifest missing) is a :class:`~brainalign.errors.DataError` naming the file.
@@ -32,7 +37,10 @@ from brainalign.config import data_dir as resolve_data_dir
 from brainalign.errors import DataError
 from brainalign.utils.io import file_digest
 
-__all__ = ["DATASETS", "DatasetSpec", "RemoteFile", "fetch", "list_datasets"]
+__all__ = ["DATASETS", "MIRROR_ENV", "DatasetSpec", "RemoteFile", "fetch", "list_datasets"]
+
+#: environment variable naming a mirror of every dataset (``<mirror>/<name>/...``)
+MIRROR_ENV = "BRAINALIGN_FETCH_BASE_URL"
 
 #: seconds to wait for a connection or for the next block of a response
 DEFAULT_TIMEOUT = 30.0
@@ -357,7 +365,8 @@ def fetch(
 ) -> Path:
     """Download dataset ``name`` into ``data_dir() / <folder>`` and return that folder.
 
-    ``base_url`` replaces the upstream address (a mirror, or a local test server).
+    ``base_url`` replaces the upstream address (a mirror, or a local test server);
+    without it, ``$BRAINALIGN_FETCH_BASE_URL/<name>/`` does when that is set.
     ``subjects``/``runs`` limit the download to files tagged with those numbers
     (default: the dataset's ``default_subjects``, all runs). Files already in place
     and matching their checksum are kept; ``force`` downloads everything again.
@@ -369,7 +378,8 @@ def fetch(
     if spec is None:
         raise DataError(None, f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}")
     root = resolve_data_dir(data_dir) / spec.folder
-    base = (base_url or spec.base_url).rstrip("/") + "/"
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    base = (base_url or (f"{mirror.rstrip('/')}/{spec.name}" if mirror else spec.base_url)).rstrip("/") + "/"
     subjects = None if subjects is None else tuple(subjects)  # read twice below
     runs = None if runs is None else tuple(runs)
     files = _select(spec, subjects, runs)

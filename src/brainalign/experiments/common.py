@@ -118,16 +118,15 @@ def fold_overrides(n_folds: int, by: str, fold: int) -> list[str]:
 def ecg_windows_like(rec: Any, windows: Any, data_dir: Any) -> Any:
     """ECG windows cut exactly like ``windows`` (same recordings and starts): the
     recipe's preset run with the ECG modality as output."""
-    from brainalign.data.catalog import open_named
     from brainalign.preprocessing import Pipeline, cached_windows
+    from brainalign.training.data import open_reader
 
     spec = dict(windows.pipeline)
     spec["modality"] = "ecg"
     # the EEG's own steps (filter, resample, ...) applied to the ECG instead; channel picks dropped
     spec["steps"] = [{**s, "modality": "ecg"} if s.get("modality") == "eeg" else s
                      for s in spec["steps"] if s.get("step") != "PickChannels"]
-    ecg = cached_windows(open_named(rec.data.dataset, data_dir), Pipeline.from_dict(spec),
-                         progress=False)
+    ecg = cached_windows(open_reader(rec.data, data_dir), Pipeline.from_dict(spec), progress=False)
     key = ["recording", "start"]
     pos = pd.Series(np.arange(len(ecg)), index=pd.MultiIndex.from_frame(ecg.table[key].astype(str)))
     rows = pos.reindex(pd.MultiIndex.from_frame(windows.table[key].astype(str))).to_numpy()

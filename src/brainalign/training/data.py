@@ -1,9 +1,10 @@
 """From a recipe's ``data`` section to split, paired training data.
 
-reader -> preset pipeline (cached windows) -> label filter -> split (leakage
-checked) -> per-window pair keys (the text, the image path, or the label) and
-integer class codes. Pairs are stored once per distinct value (``pair_values``)
-and referenced by index, so a frozen tower embeds each text or image once.
+reader (named or detected) -> pipeline (a preset, or the recipe's inline spec;
+cached windows) -> label filter -> split (leakage checked) -> per-window pair
+keys (the text, the image path, or the label) and integer class codes. Pairs are
+stored once per distinct value (``pair_values``) and referenced by index, so a
+frozen tower embeds each text or image once.
 """
 from __future__ import annotations
 
@@ -18,10 +19,17 @@ import torch
 from torch.utils.data import Dataset
 
 from brainalign.data import splits as splits_mod
-from brainalign.data.catalog import open_named
+from brainalign.data.base import Reader, detect_reader
+from brainalign.data.catalog import find_dataset
 from brainalign.errors import ConfigError, DataError
-from brainalign.preprocessing import Windows, align_windows, cached_windows, get_preset
-from brainalign.training.recipe import DataConfig, SplitConfig
+from brainalign.preprocessing import Pipeline, Windows, align_windows, cached_windows, get_preset
+from brainalign.training.recipe import (
+    DataConfig,
+    SplitConfig,
+    check_pipeline_spec,
+    check_reader_params,
+    reader_class,
+)
 
 #: what windows are paired with: a text, an image, the ECG of the same time span,
 #: their class label, or nothing (self-supervised pretraining)
@@ -41,6 +49,8 @@ class PairedData:
     classes: list[str]
     #: for ``pair: ecg``: the paired signal's windows, row i paired with window i
     pair_windows: Windows | None = None
+    #: the name of the reader the windows were read with (named or detected)
+    reader: str = ""
 
     def part(self, name: str) -> np.ndarray:
         return self.split.part(name)
@@ -117,23 +127,63 @@ def make_split(table: pd.DataFrame, cfg: SplitConfig) -> splits_mod.Split:
     return split
 
 
-def load_windows(cfg: DataConfig, data_dir: str | os.PathLike | None = None, progress: bool = True) -> Windows:
-    if not cfg.dataset:
+def open_reader(cfg: DataConfig, data_dir: str | os.PathLike | None = None, dataset: str | None = None,
+                reader: str | None = None) -> Reader:
+    """The recipe's dataset folder (or ``dataset``), opened with ``reader``, else the
+    recipe's ``data.reader``, else the reader detected from the layout, with
+    ``data.reader_params`` (checked against the reader's parameters)."""
+    name = dataset or cfg.dataset
+    if not name:
         raise ConfigError("data.dataset is required (a dataset folder name in the data directory, or a path)")
+    folder = find_dataset(name, data_dir)
+    chosen = reader or cfg.reader
+    cls = reader_class(chosen) if chosen else detect_reader(folder)
+    if cls is None:
+        raise DataError(folder, "no reader recognises this folder's layout; name one with data.reader")
+    check_reader_params(cls, cfg.reader_params)
+    return cls(folder, **cfg.reader_params)
+
+
+def data_pipeline(cfg: DataConfig) -> Pipeline:
+    """The EEG pipeline of the recipe: its inline ``data.pipeline``, else its preset."""
+    if cfg.pipeline is not None and cfg.preset:
+        raise ConfigError("data: give data.preset or data.pipeline, not both")
+    if cfg.pipeline is not None:
+        return Pipeline.from_dict(check_pipeline_spec(cfg.pipeline, "data.pipeline"))
     if not cfg.preset:
-        raise ConfigError("data.preset is required (see brainalign.preprocessing.presets)")
-    reader = open_named(cfg.dataset, data_dir, **cfg.reader_params)
-    pipeline = get_preset(cfg.preset, **cfg.preset_params)
-    return cached_windows(reader, pipeline, progress=progress)
+        raise ConfigError("data.preset or data.pipeline is required (see brainalign.preprocessing.presets)")
+    return get_preset(cfg.preset, **cfg.preset_params)
+
+
+def pair_pipeline(cfg: DataConfig) -> Pipeline:
+    """The paired signal's pipeline (``pair: ecg``): ``data.pair_pipeline``, else ``data.pair_preset``."""
+    if cfg.pair_pipeline is not None and cfg.pair_preset:
+        raise ConfigError("data: give data.pair_preset or data.pair_pipeline, not both")
+    if cfg.pair_pipeline is not None:
+        return Pipeline.from_dict(check_pipeline_spec(cfg.pair_pipeline, "data.pair_pipeline"))
+    if not cfg.pair_preset:
+        raise ConfigError(f"data.pair_preset (or data.pair_pipeline) is required with data.pair: {cfg.pair} "
+                          "(e.g. eegmat_ecg_windows)")
+    return get_preset(cfg.pair_preset, **cfg.pair_preset_params)
+
+
+def load_windows(cfg: DataConfig, data_dir: str | os.PathLike | None = None, progress: bool = True) -> Windows:
+    """Every window of the recipe's dataset through its pipeline (cached)."""
+    return _read_windows(cfg, data_dir, progress)[1]
+
+
+def _read_windows(cfg: DataConfig, data_dir: str | os.PathLike | None, progress: bool) -> tuple[Reader, Windows]:
+    pipeline = data_pipeline(cfg)  # a bad recipe fails before any file is read
+    reader = open_reader(cfg, data_dir)
+    return reader, cached_windows(reader, pipeline, progress=progress)
 
 
 def _paired_signal_windows(cfg: DataConfig, windows: Windows, data_dir: str | os.PathLike | None,
                            progress: bool) -> Windows:
-    """The paired signal's windows (``cfg.pair_preset``), row i = the time span of EEG window i."""
-    if not cfg.pair_preset:
-        raise ConfigError(f"data.pair_preset is required with data.pair: {cfg.pair} (e.g. eegmat_ecg_windows)")
-    reader = open_named(cfg.dataset, data_dir, **cfg.reader_params)
-    paired = cached_windows(reader, get_preset(cfg.pair_preset, **cfg.pair_preset_params), progress=progress)
+    """The paired signal's windows (``cfg.pair_preset`` or ``cfg.pair_pipeline``),
+    row i = the time span of EEG window i."""
+    pipeline = pair_pipeline(cfg)
+    paired = cached_windows(open_reader(cfg, data_dir), pipeline, progress=progress)
     return align_windows(windows, paired)[1]
 
 
@@ -142,7 +192,7 @@ def build_paired_data(
 ) -> PairedData:
     if cfg.pair not in PAIR_KINDS:
         raise ConfigError(f"data.pair: {cfg.pair!r} is not one of {PAIR_KINDS}")
-    windows = load_windows(cfg, data_dir, progress)
+    reader, windows = _read_windows(cfg, data_dir, progress)
     table = windows.table
     if cfg.pair != "none" and cfg.label not in table:
         raise ConfigError(f"data.label: the windows have no column {cfg.label!r} (have {list(table.columns)})")
@@ -190,7 +240,8 @@ def build_paired_data(
         if cfg.pair == "label":  # the pairing is the label: objectives on labels (triplet, CE) see it shuffled too
             labels = labels.copy()
             labels[train] = labels[order]
-    return PairedData(windows, split, pair_index, pair_values, cfg.pair, labels, classes, pair_windows)
+    return PairedData(windows, split, pair_index, pair_values, cfg.pair, labels, classes, pair_windows,
+                      reader=reader.name)
 
 
 def describe(data: PairedData) -> dict[str, Any]:

@@ -4,6 +4,13 @@ A recipe is validated against the dataclasses below: a misspelt key is an error
 that names the key (and suggests the closest valid one), a value of the wrong
 type is an error that names the key and the type. ``--set a.b=value`` overrides
 any key; values are parsed as YAML scalars (``--set train.epochs=3``).
+
+A user's own data needs no Python: ``data.reader`` names the reader (default:
+detected from the folder's layout), ``data.reader_params`` its parameters (checked
+against the reader's own), and ``data.pipeline`` an inline preprocessing pipeline
+(the mapping a preset's ``pipeline:`` holds) in place of ``data.preset``. Every
+step of an inline pipeline is validated like the rest of the recipe: an unknown
+step or option is named with its position (``data.pipeline.steps[2].tmaxx``).
 """
 from __future__ import annotations
 
@@ -47,16 +54,26 @@ class SplitConfig:
 
 @dataclass
 class DataConfig:
+    #: a dataset folder: a path, or a folder name in the data directory
     dataset: str = ""
+    #: the reader (``brainalign.data.available_readers()``); empty: detected from the layout
+    reader: str = ""
+    #: the reader's parameters (e.g. eegnb ``marker_map``, ``stimulus_dirs``)
     reader_params: dict[str, Any] = field(default_factory=dict)
+    #: a named preprocessing preset (``brainalign.preprocessing.available_presets()``) ...
     preset: str = ""
     preset_params: dict[str, Any] = field(default_factory=dict)
+    #: ... or an inline pipeline spec in its place: ``{modality, units, steps: [{step: Filter,
+    #: l_freq: 1.0, ...}, ...]}`` (exactly one of ``preset`` and ``pipeline``)
+    pipeline: dict[str, Any] | None = None
     #: what the EEG is aligned with: text | image | ecg | label | none
     pair: str = "text"
     #: for ``pair: ecg``: the preset that cuts the paired signal's windows (aligned
-    #: row by row with the EEG windows on recording and start time)
+    #: row by row with the EEG windows on recording and start time), or an inline
+    #: ``pair_pipeline`` in its place
     pair_preset: str = ""
     pair_preset_params: dict[str, Any] = field(default_factory=dict)
+    pair_pipeline: dict[str, Any] | None = None
     #: column of the window table holding the class label (for triplet / CE / evaluation)
     label: str = "label"
     #: keep only windows whose label is in this list (empty: all)
@@ -161,6 +178,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             except ConfigError as err:
                 errors.append(str(err))
         raise ConfigError(errors[0] if errors else f"{key}: invalid value {value!r}")
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{key}: expected one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
@@ -192,6 +213,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     return value
 
 
+def _unknown_key(key: str, name: str, valid: Sequence[str], what: str = "recipe key") -> ConfigError:
+    close = difflib.get_close_matches(str(name), list(valid), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(valid)})"
+    return ConfigError(f"unknown {what} {key!r}{hint}")
+
+
 def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
@@ -199,11 +226,113 @@ def _build(cls: type, values: dict[str, Any], prefix: str = "") -> Any:
     for k, v in values.items():
         key = f"{prefix}.{k}" if prefix else str(k)
         if k not in names:
-            close = difflib.get_close_matches(str(k), names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else f" (valid: {', '.join(names)})"
-            raise ConfigError(f"unknown recipe key {key!r}{hint}")
+            raise _unknown_key(key, k, names)
         kwargs[k] = _coerce(v, hints[k], key)
     return cls(**kwargs)
+
+
+# ---------------------------------------------------------------------------- data section
+_PIPELINE_KEYS = ("modality", "units", "steps")
+
+
+def check_pipeline_spec(spec: Any, key: str = "data.pipeline") -> dict[str, Any]:
+    """An inline pipeline spec validated key by key (the mapping a preset's
+    ``pipeline:`` holds): ``modality``, ``units`` and ``steps``, each step a known
+    one with known options of the right type. Returns the spec with values coerced
+    (``tmax: 1`` -> ``1.0``); ConfigError naming the key otherwise."""
+    from brainalign.data.recording import UNIT_SCALE
+    from brainalign.preprocessing.steps import STEPS, Step
+
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{key}: expected a mapping with {', '.join(_PIPELINE_KEYS)}, got {spec!r}")
+    for k in spec:
+        if k not in _PIPELINE_KEYS:
+            raise _unknown_key(f"{key}.{k}", k, _PIPELINE_KEYS)
+    out: dict[str, Any] = {"modality": _coerce(spec.get("modality", "eeg"), str, f"{key}.modality"),
+                           "units": _coerce(spec.get("units", "uV"), str, f"{key}.units")}
+    if out["units"] not in UNIT_SCALE:
+        raise ConfigError(f"{key}.units: expected one of {', '.join(map(repr, UNIT_SCALE))}, got {out['units']!r}")
+    steps = spec.get("steps")
+    if not isinstance(steps, list) or not steps:
+        raise ConfigError(f"{key}.steps: expected a list of steps ({{step: NAME, option: value...}}), got {steps!r}")
+    out["steps"] = []
+    for i, raw in enumerate(steps):
+        where = f"{key}.steps[{i}]"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: expected a mapping {{step: NAME, ...}}, got {raw!r}")
+        name = raw.get("step")
+        if name not in STEPS:
+            close = difflib.get_close_matches(str(name), list(STEPS), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{where}.step: unknown preprocessing step {name!r} ({hint}known: {', '.join(sorted(STEPS))})")
+        cls = STEPS[name]
+        hints = typing.get_type_hints(cls)
+        fields = list(dataclasses.fields(cls))
+        names = [f.name for f in fields]
+        where = f"{where} ({name})"
+        step: dict[str, Any] = {"step": name}
+        for k, v in raw.items():
+            if k == "step":
+                continue
+            if k not in names:
+                raise _unknown_key(f"{key}.steps[{i}].{k}", k, names, what=f"{name} option")
+            step[k] = _coerce(v, hints[k], f"{key}.steps[{i}].{k}")
+        missing = [f.name for f in fields if f.name not in step and f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING]
+        if missing:
+            raise ConfigError(f"{where}: missing required option(s) {', '.join(missing)}")
+        try:
+            Step.from_dict(step)  # the step's own checks (tmax after tmin, on_missing...)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        out["steps"].append(step)
+    return out
+
+
+def reader_class(name: str, key: str = "data.reader") -> Any:
+    """The reader class registered as ``name``; ConfigError naming ``key`` otherwise."""
+    from brainalign.data.base import READERS
+
+    if name not in READERS:
+        close = difflib.get_close_matches(name, READERS.names(), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"{key}: unknown reader {name!r} ({hint}known: {', '.join(READERS.names())})")
+    return READERS.get(name)
+
+
+def check_reader_params(cls: Any, params: dict[str, Any], key: str = "data.reader_params") -> None:
+    """ConfigError when ``params`` names a parameter the reader ``cls`` does not take
+    (a misspelt ``marker_map`` must not be silently ignored)."""
+    import inspect
+
+    sig = inspect.signature(cls.__init__)
+    valid = [p.name for p in list(sig.parameters.values())[2:]  # after self, root
+             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    for k in params:
+        if k not in valid:
+            raise _unknown_key(f"{key}.{k}", k, valid, what=f"{cls.name} reader parameter")
+
+
+def check_data(cfg: DataConfig) -> DataConfig:
+    """The cross-key rules of the ``data`` section: one of ``preset`` and
+    ``pipeline`` (and of ``pair_preset`` and ``pair_pipeline``), a known reader
+    with parameters it takes, inline pipelines valid step by step."""
+    if cfg.preset and cfg.pipeline is not None:
+        raise ConfigError("data: give data.preset or data.pipeline, not both")
+    if not cfg.preset and cfg.pipeline is None:
+        raise ConfigError("data: give data.preset (a named preset, see brainalign.preprocessing.available_presets) "
+                          "or data.pipeline (an inline pipeline: modality, units, steps)")
+    if cfg.preset_params and cfg.pipeline is not None:
+        raise ConfigError("data.preset_params: only with data.preset (an inline data.pipeline holds its values)")
+    if cfg.pair_preset and cfg.pair_pipeline is not None:
+        raise ConfigError("data: give data.pair_preset or data.pair_pipeline, not both")
+    if cfg.pipeline is not None:
+        cfg.pipeline = check_pipeline_spec(cfg.pipeline, "data.pipeline")
+    if cfg.pair_pipeline is not None:
+        cfg.pair_pipeline = check_pipeline_spec(cfg.pair_pipeline, "data.pair_pipeline")
+    if cfg.reader:
+        check_reader_params(reader_class(cfg.reader), cfg.reader_params)
+    return cfg
 
 
 def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
@@ -236,7 +365,9 @@ def recipe_from_dict(tree: dict[str, Any], overrides: Sequence[str] = ()) -> Rec
     tree = copy.deepcopy(tree)
     for key, value in parse_overrides(overrides):
         _set_path(tree, key, value)
-    return _build(Recipe, tree)
+    recipe = _build(Recipe, tree)
+    check_data(recipe.data)
+    return recipe
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:

@@ -287,6 +287,86 @@ def _param_groups(tm: TrainModule, lr: float, weight_decay: float) -> list[dict[
     return groups
 
 
+def _save_array(path: Path, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(array), allow_pickle=False)
+
+
+#: run-folder files that make evaluation on new data independent of the training data
+TRAIN_EMBEDDINGS = "train_embeddings.npy"
+TRAIN_WINDOWS = "train_windows.json"
+PAIR_EMBEDDINGS = "pair_embeddings.npy"
+
+
+def save_eval_reference(out: Path, model: AlignedModel, data: PairedData, batch_size: int,
+                        device: torch.device) -> None:
+    """What ``brainalign evaluate RUN --dataset NEW`` takes from the training part,
+    so that it needs only the run folder and the new data: the training windows'
+    embeddings (``train_embeddings.npy``, split order), their table
+    (``train_windows.json``: labels, subject, recording, start, text, image... as
+    plain JSON columns) and, for text / image pairs, the shared-space embedding of
+    every training pair value (``pair_embeddings.npy``, rows = ``pair_values``), so
+    that image prototypes do not need the training images. Each file is written
+    atomically."""
+    _save_array(out / TRAIN_EMBEDDINGS, embed_part(model, data, "train", batch_size, device))
+    table = data.windows.table.iloc[data.part("train")].reset_index(drop=True)
+    atomic_write_text(out / TRAIN_WINDOWS, json.dumps(table_to_json(table)))
+    if data.pair_kind in ("text", "image") and model.pair_head is not None and data.pair_values:
+        model.eval()
+        with torch.no_grad():
+            chunks = [model.encode_pairs(torch.arange(i, min(i + 1024, len(data.pair_values)), device=device))
+                      for i in range(0, len(data.pair_values), 1024)]
+        _save_array(out / PAIR_EMBEDDINGS, torch.cat(chunks).float().cpu().numpy())
+
+
+def table_to_json(table: Any) -> dict[str, Any]:
+    """A window table as ``{"n_rows", "columns": {name: [values]}, "dtypes": {name:
+    numpy dtype or "str"}}``: numbers stay numbers, text stays text, missing values
+    are null (no pickle, no parquet); :func:`table_from_json` reads it back."""
+    import pandas as pd
+
+    columns: dict[str, list[Any]] = {}
+    dtypes: dict[str, str] = {}
+    for col in table.columns:
+        values, name = table[col], str(col)
+        kind = values.dtype.kind if isinstance(values.dtype, np.dtype) else "O"
+        if kind in "biuf":
+            dtypes[name] = str(values.dtype)
+            columns[name] = [None if kind == "f" and np.isnan(v) else v.item() for v in values.to_numpy()]
+        else:
+            dtypes[name] = "str"
+            columns[name] = [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                             else str(v) for v in values]
+    return {"n_rows": int(len(table)), "columns": columns, "dtypes": dtypes}
+
+
+def table_from_json(tree: dict[str, Any], path: str | os.PathLike) -> Any:
+    """The window table written by :func:`table_to_json`; DataError naming ``path``
+    when the JSON does not hold one."""
+    import pandas as pd
+
+    from brainalign.preprocessing.pipeline import normalise_table
+
+    try:
+        n, columns, dtypes = int(tree["n_rows"]), dict(tree["columns"]), dict(tree["dtypes"])
+        if set(dtypes) != set(columns) or any(not isinstance(v, list) or len(v) != n for v in columns.values()):
+            raise ValueError("columns and dtypes do not match")
+        data = {}
+        for col, values in columns.items():
+            if dtypes[col] == "str":
+                data[col] = pd.Series(values, dtype=object)
+                continue
+            dtype = np.dtype(dtypes[col])
+            if dtype.kind not in "biuf":
+                raise ValueError(f"column {col!r}: dtype {dtype} is not a number")
+            data[col] = pd.Series(np.array([np.nan if v is None else v for v in values], dtype=dtype))
+        table = pd.DataFrame(data, index=range(n))
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataError(path, f"not a window table ({type(err).__name__}: {err})") from None
+    return normalise_table(table)
+
+
 # ---------------------------------------------------------------------------- train
 def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | None = None,
           resume: bool = False, progress: bool = True) -> dict[str, Any]:
@@ -340,6 +420,11 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
         "classes": data.classes,
         "split": data.split.to_dict(),
         "data": describe(data),
+        # what cuts new data into this model's windows (evaluate --dataset needs nothing else):
+        # the reader (named or detected) with its parameters, and the resolved pipelines
+        "reader": {"name": data.reader, "params": recipe.data.reader_params},
+        "pipeline": data.windows.pipeline,
+        "pair_pipeline": None if data.pair_windows is None else data.pair_windows.pipeline,
     }
     logger = RunLogger(out, enabled=info.is_main)
     state: dict[str, Any] = {"epoch": -1, "best": float("inf"), "best_epoch": -1, "bad_epochs": 0, "history": []}
@@ -398,9 +483,8 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
     metrics.update(evaluate_part(tm, data, "test", cfg.batch_size, device))
     if info.is_main:
         save_weights(model, out / "model.safetensors", metadata={"format": "brainalign", "version": __version__})
-        with atomic_path(out / "test_embeddings.npy") as tmp:
-            with open(tmp, "wb") as fh:
-                np.save(fh, embed_part(model, data, "test", cfg.batch_size, device))
+        _save_array(out / "test_embeddings.npy", embed_part(model, data, "test", cfg.batch_size, device))
+        save_eval_reference(out, model, data, cfg.batch_size, device)
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     logger.close()
     dist_mod.cleanup(info)
