@@ -214,8 +214,8 @@ def _epoch_batches(data: PairedData, batch_size: int, seed: int, epoch: int, inf
     plan: list[tuple[str, Any]] = [("", b) for b in main_batches]
     for name, corpus in data.extra.items():
         rows = _extra_batches(len(corpus), batch_size, rng)
-        if info.enabled:  # each rank takes its share of the corpus's batches
-            rows = rows[info.rank::info.world_size]
+        if info.enabled:  # each rank takes an equal share of the corpus's batches (same step count)
+            rows = rows[: len(rows) - len(rows) % info.world_size][info.rank::info.world_size]
         plan += [(name, r) for r in rows]
     for i in rng.permutation(len(plan)):
         name, item = plan[i]
@@ -228,8 +228,8 @@ def _epoch_batches(data: PairedData, batch_size: int, seed: int, epoch: int, inf
 
 
 def _n_extra_batches(data: PairedData, batch_size: int, info: dist_mod.DistInfo) -> int:
-    n = sum(len(_extra_batches(len(c), batch_size, np.random.default_rng(0))) for c in data.extra.values())
-    return -(-n // info.world_size) if info.enabled else n
+    counts = [len(_extra_batches(len(c), batch_size, np.random.default_rng(0))) for c in data.extra.values()]
+    return sum(n // info.world_size for n in counts) if info.enabled else sum(counts)
 
 
 def _check_extra(data: PairedData, objectives: list[dict[str, Any]], model: AlignedModel) -> None:
