@@ -2,6 +2,7 @@
 input, the recipes, and the quick run on the real eegmat recordings."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -14,17 +15,13 @@ from sklearn.metrics import balanced_accuracy_score
 
 from brainalign.data.recording import Recording
 from brainalign.errors import DataError
-from brainalign.experiments.tasks.fusion import (
-    downstream_mask,
-    montage_view,
-    run_fusion_benchmark,
-    splice_epochs,
-    standardise_per_recording,
-)
+from brainalign.experiments.budgets import FUSION_FULL, FUSION_QUICK
+from brainalign.experiments.tasks.fusion import VARIANTS, recipe_overrides, run_fusion_benchmark
 from brainalign.models.registry import create_encoder
 from brainalign.preprocessing.pipeline import Windows, align_windows
 from brainalign.preprocessing.presets import TEN_TWENTY_19, get_preset
-from brainalign.recipes import recipes_root
+from brainalign.recipes import recipe_path, recipes_root
+from brainalign.training.data import join_epochs, last_seconds_mask, standardize_per_recording
 from brainalign.training.recipe import load_recipe
 from brainalign.training.trainer import train
 from tests.data.emotion_layouts import write_dreamer
@@ -99,33 +96,33 @@ def test_downstream_mask_keeps_the_last_minute_of_rest_and_all_of_the_task():
         "start": np.concatenate([rest_starts, short_rest, task_starts]),
         "label": ["rest"] * (len(rest_starts) + len(short_rest)) + ["arithmetic"] * len(task_starts),
     })
-    keep = downstream_mask(table)
+    keep = last_seconds_mask(table, {"rest": 60}, window_s=2.0)
     kept = table[keep]
     assert kept.groupby("recording").size().to_dict() == {"r1": 30, "r2": 30, "t1": 31}
     assert kept[kept.recording == "r1"]["start"].min() == 122.0
     assert kept[kept.recording == "r2"]["start"].min() == 110.0
     with pytest.raises(DataError, match="label"):
-        downstream_mask(table.drop(columns="label"))
+        last_seconds_mask(table.drop(columns="label"), {"rest": 60}, window_s=2.0)
 
 
-def test_splice_epochs_joins_consecutive_epochs_at_the_patch_boundary():
+def test_join_epochs_joins_consecutive_epochs_at_the_patch_boundary():
     data = np.arange(5, dtype=np.float32)[:, None, None] * np.ones((5, 2, 6), dtype=np.float32)
     data[:, :, 4:] = -1  # beyond the kept samples
     windows = Windows(data, ["A", "B"], 100.0, pd.DataFrame({"recording": ["n"] * 5, "start": np.arange(5.0)}))
-    spliced = splice_epochs(windows, 4)
+    spliced = join_epochs(windows, 4)
     assert spliced.data.shape == (2, 2, 8)
     np.testing.assert_array_equal(spliced.data[1, 0], [2, 2, 2, 2, 3, 3, 3, 3])
     assert spliced.table["start"].tolist() == [0.0, 2.0]
     with pytest.raises(DataError, match="shorter"):
-        splice_epochs(windows, 7)
+        join_epochs(windows, 7)
 
 
-def test_montage_view_shares_every_weight_across_lead_counts():
+def test_with_channels_shares_every_weight_across_lead_counts():
     torch.manual_seed(0)
     enc = create_encoder("cbramod_mae", 19, 200, 100.0, emb_dim=16, patch_size=100, width=16, depth=1, heads=2,
                          dim_feedforward=32)
-    view = montage_view(enc, 4)
-    assert montage_view(enc, 19) is enc
+    view = enc.with_channels(4)
+    assert enc.with_channels(19) is enc
     assert all(a is b for a, b in zip(enc.parameters(), view.parameters()))
     out = view.forward_mae(torch.randn(3, 4, 200))
     assert out.pred.shape == (3, 4 * 2, 100)
@@ -135,14 +132,43 @@ def test_montage_view_shares_every_weight_across_lead_counts():
         enc(torch.randn(2, 4, 200))
 
 
-def test_standardise_per_recording_uses_each_recordings_own_statistics():
+def test_standardize_per_recording_uses_each_recordings_own_statistics():
     rng = np.random.default_rng(0)
     data = np.concatenate([5 + 2 * rng.standard_normal((20, 1, 50)), -3 + 40 * rng.standard_normal((20, 1, 50))])
     table = pd.DataFrame({"recording": ["a"] * 20 + ["b"] * 20, "start": np.arange(40.0)})
-    z = standardise_per_recording(Windows(data.astype(np.float32), ["ECG"], 100.0, table))
+    z = standardize_per_recording(Windows(data.astype(np.float32), ["ECG"], 100.0, table))
     for rows in (slice(0, 20), slice(20, 40)):
         assert abs(np.median(z[rows])) < 0.05
         assert np.std(z[rows]) == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("budget", [FUSION_QUICK, FUSION_FULL])
+def test_every_run_of_the_experiment_is_a_recipe_plus_overrides(budget):
+    """Pre-training and fine-tuning use the fold's kfold split (so pre-training never sees
+    its test subjects); scratch is the eeg variant without init_from; budgets are overrides."""
+    fold = 2
+    split = {"data.split.kind": "kfold", "data.split.by": "subject", "data.split.n_splits": 4,
+             "data.split.fold": fold, "data.split.val": 2, "data.split.seed": 0}
+    extra = [{"dataset": "n400", "preset": "pretrain_epochs", "join_epochs": 100, "max_windows": 8}]
+    runs = {"eeg": ("pretrain_eeg_all", recipe_overrides("eeg", fold, budget, 0, extra=extra)),
+            "ecg": ("pretrain_ecg_eegmat", recipe_overrides("ecg", fold, budget, 0))}
+    for variant in VARIANTS:
+        runs[variant] = ("eegmat_fusion", recipe_overrides("finetune", fold, budget, 0, variant=variant,
+                                                           init=("RUN_EEG", "RUN_ECG")))
+    recipes = {k: load_recipe(recipe_path(name), items) for k, (name, items) in runs.items()}
+    for recipe in recipes.values():
+        s = recipe.data.split
+        assert {"data.split." + k: getattr(s, k) for k in ("kind", "by", "n_splits", "fold", "val", "seed")} == split
+    assert [e.dataset for e in recipes["eeg"].data.extra] == ["n400"]
+    assert recipes["eeg"].data.standardize == "train" and recipes["ecg"].data.standardize == "recording"
+    for variant, (fusion, pretrained) in VARIANTS.items():
+        model = recipes[variant].model
+        assert model.fusion == fusion and model.classifier == "mlp"
+        assert bool(model.eeg.init_from or model.pair.init_from) == pretrained
+    assert recipes["scratch"].model.fusion == "eeg" and not recipes["scratch"].model.eeg.init_from
+    assert recipes["eeg_only"].model.eeg.init_from == "RUN_EEG"
+    assert recipes["fused"].model.pair.init_from == "RUN_ECG"
+    assert recipes["eeg"].train.epochs == (2 if budget is FUSION_QUICK else 12)
 
 
 @pytest.mark.parametrize("name", ["pretrain_eeg_all.yaml", "pretrain_ecg_eegmat.yaml"])
@@ -179,7 +205,7 @@ def test_quick_fusion_benchmark_on_real_data(data_root: Path, tmp_path: Path):
     if not (data_root / "eegmat").is_dir():
         pytest.skip("eegmat recordings absent")
     out = tmp_path / "fusion"
-    res = run_fusion_benchmark(data_dir=data_root, out_dir=out, seed=0, quick=True, progress=False)
+    res = run_fusion_benchmark(data_dir=data_root, out_dir=out, seed=0, quick=True, progress=False).to_dict()
 
     assert set(res) >= {"description", "protocol", "metrics", "baselines", "figures", "notes"}
     for name in METRICS:
@@ -195,6 +221,12 @@ def test_quick_fusion_benchmark_on_real_data(data_root: Path, tmp_path: Path):
         path = Path(res["figures"][name])
         assert path.parent == out and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert res["notes"] and all(isinstance(n, str) for n in res["notes"])
+    # every model is a trainer run: pre-training never saw the fold's test subjects
+    for fold in sorted((out / "runs").iterdir()):
+        test = set(json.loads((fold / "fused" / "config.json").read_text())["split"]["groups"]["test"])
+        for pre in ("pretrain_eeg", "pretrain_ecg"):
+            groups = json.loads((fold / pre / "config.json").read_text())["split"]["groups"]
+            assert not test & (set(groups["train"]) | set(groups["val"])) and set(groups["test"]) == test
 
     # every subject tested exactly once; the reported score is the pooled out-of-fold one
     pred = pd.read_csv(out / "predictions.csv", dtype={"subject": str})

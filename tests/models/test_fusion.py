@@ -51,7 +51,7 @@ def grad_norm(module: nn.Module) -> float:
     return sum(float(p.grad.abs().sum()) for p in module.parameters() if p.grad is not None)
 
 
-@pytest.mark.parametrize("mode", ["concat", "cross_attention", "eeg_only", "ecg_only"])
+@pytest.mark.parametrize("mode", ["eeg", "pair", "concat", "cross_attention"])
 @pytest.mark.parametrize("ecg_factory", [ecg_encoder, plain_ecg_encoder], ids=["tokens", "embedding"])
 def test_every_mode_produces_logits(mode, ecg_factory):
     model = FusionClassifier(eeg_encoder(), ecg_factory(), N_CLASSES, mode=mode, hidden=16)
@@ -81,9 +81,9 @@ def test_cross_attention_on_two_embeddings_uses_both():
         assert not torch.allclose(model(eeg, ecg), model(eeg, torch.randn_like(ecg)))
 
 
-def test_eeg_only_ignores_the_ecg_input_and_encoder():
+def test_eeg_mode_ignores_the_ecg_input_and_encoder():
     ecg = ecg_encoder()
-    model = FusionClassifier(eeg_encoder(), ecg, N_CLASSES, mode="eeg_only", hidden=16).eval()
+    model = FusionClassifier(eeg_encoder(), ecg, N_CLASSES, mode="eeg", hidden=16).eval()
     eeg, ecg_x = batch()
     with torch.no_grad():
         torch.testing.assert_close(model(eeg, ecg_x), model(eeg, None))
@@ -95,8 +95,8 @@ def test_eeg_only_ignores_the_ecg_input_and_encoder():
     assert not {id(p) for p in ecg.parameters()} & {id(p) for p in model.parameters()}
 
 
-def test_ecg_only_ignores_the_eeg_input():
-    model = FusionClassifier(eeg_encoder(), ecg_encoder(), N_CLASSES, mode="ecg_only", hidden=16).eval()
+def test_pair_mode_ignores_the_eeg_input():
+    model = FusionClassifier(eeg_encoder(), ecg_encoder(), N_CLASSES, mode="pair", hidden=16).eval()
     eeg, ecg = batch()
     with torch.no_grad():
         torch.testing.assert_close(model(eeg, ecg), model(None, ecg))

@@ -177,3 +177,10 @@ def test_shipped_recipe_loads_and_names_known_components(path: Path) -> None:
         assert (r.data.pair_preset in available_presets()) != (r.data.pair_pipeline is not None)
     if any(objective_inputs(o.name) == "pairs" for o in r.objectives):
         assert r.data.pair in ("text", "image", "ecg"), "contrastive objectives need paired data"
+    from brainalign.models.fusion import MODES
+    from brainalign.training.data import STANDARDIZE
+
+    assert r.model.fusion in MODES and r.data.standardize in STANDARDIZE and r.data.pair_standardize in STANDARDIZE
+    assert all(e.dataset and e.preset in available_presets() for e in r.data.extra)
+    if r.data.extra:
+        assert {objective_inputs(o.name) for o in r.objectives} == {"masked"}, "extra corpora train masked only"

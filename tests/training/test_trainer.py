@@ -250,3 +250,66 @@ def test_shuffled_pairing_permutes_the_training_part_only(data_root: Path, pair:
         assert (b.labels[tr] != a.labels[tr]).mean() > 0.3
     else:
         assert np.array_equal(b.labels, a.labels)
+
+
+def test_mlp_and_cross_attention_classifiers_write_test_predictions(data_root: Path, tmp_path: Path, monkeypatch):
+    """model.classifier=mlp and model.fusion=cross_attention classify through a FusionClassifier
+    sharing the model's encoders; a classifier run writes its test windows' probabilities."""
+    import pandas as pd
+
+    from brainalign.training.recipe import load_recipe
+    from brainalign.training.trainer import train
+
+    monkeypatch.setenv("BRAINALIGN_DATA", str(data_root))
+    small = ["train.epochs=1", "data.max_windows=120", "train.batch_size=40", "model.classifier=mlp"]
+    for fusion in ("cross_attention", "pair"):
+        out = tmp_path / fusion
+        metrics = train(load_recipe(recipes_root() / "eegmat_fusion.yaml", [*small, f"model.fusion={fusion}"]),
+                        out, progress=False)
+        pred = pd.read_csv(out / "test_predictions.csv")
+        config = json.loads((out / "config.json").read_text())
+        assert list(pred.columns) == ["recording", "subject", "start", "label", "p_arithmetic", "p_rest"]
+        assert len(pred) == config["data"]["test"]["windows"]
+        assert np.allclose(pred[["p_arithmetic", "p_rest"]].sum(axis=1), 1.0, atol=1e-5)
+        bacc = pd.Series(pred["label"] == "arithmetic").to_numpy()
+        from sklearn.metrics import balanced_accuracy_score
+
+        assert metrics["test_bacc"] == pytest.approx(balanced_accuracy_score(bacc, pred["p_arithmetic"] > 0.5))
+        weights = load_file(str(out / "model.safetensors"))
+        assert any(k.startswith("classifier.head.") for k in weights)
+        assert any(k.startswith("classifier.attn.") for k in weights) == (fusion == "cross_attention")
+    with pytest.raises(ConfigError, match="model.fusion"):
+        train(load_recipe(recipes_root() / "eegmat_fusion.yaml", [*small, "model.fusion=sum"]), tmp_path / "x",
+              progress=False)
+
+
+def test_extra_corpora_of_other_montages_join_the_training_part(data_root: Path, tmp_path: Path, monkeypatch):
+    """data.extra: unlabelled corpora of other lead counts join the training batches of a
+    masked run through one encoder; each is standardised with its own statistics; another
+    objective is refused."""
+    from brainalign.training.data import build_paired_data
+    from brainalign.training.recipe import load_recipe
+    from brainalign.training.trainer import _epoch_batches, train
+
+    monkeypatch.setenv("BRAINALIGN_DATA", str(data_root))
+    extra = ("data.extra=[{dataset: n400, preset: pretrain_epochs, join_epochs: 100, max_windows: 40}, "
+             "{dataset: eegnb_n170, preset: pretrain_windows, max_windows: 40}]")
+    small = ["train.epochs=1", "data.max_windows=120", "train.batch_size=20", extra]
+    recipe = load_recipe(recipes_root() / "pretrain_eeg_all.yaml", small)
+    data = build_paired_data(recipe.data, progress=False)
+    assert {k: v.shape[1:] for k, v in data.extra.items()} == {"n400": (32, 200), "eegnb_n170": (4, 200)}
+    for x in data.extra.values():
+        assert abs(float(np.median(x))) < 0.2 and np.abs(x).max() <= 10.0
+    train_part = np.asarray(data.windows.data[data.part("train")])
+    assert np.abs(np.median(train_part, axis=(0, 2))).max() < 1e-3  # the training part's own statistics
+    batches = [(x.shape[1], extra_) for x, _, _, extra_ in _epoch_batches(data, 20, 0, 0, trainer_mod.dist_mod.DistInfo())]
+    assert {n for n, e in batches if e} == {32, 4} and {n for n, e in batches if not e} == {19}
+    again = [(x.shape[1], e) for x, _, _, e in _epoch_batches(data, 20, 0, 0, trainer_mod.dist_mod.DistInfo())]
+    assert again == batches  # the interleaving comes from (seed, epoch)
+    metrics = train(recipe, tmp_path / "run", progress=False)
+    assert np.isfinite(metrics["test_loss"])
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["extra"]["n400"] == \
+        {"windows": 40, "leads": 32}
+    with pytest.raises(ConfigError, match="masked objective only"):
+        train(load_recipe(recipes_root() / "eegmat_fusion.yaml", small[:3] + [extra]), tmp_path / "ce",
+              progress=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["FULL", "QUICK", "Budget"]
+__all__ = ["FULL", "FUSION_FULL", "FUSION_QUICK", "QUICK", "Budget", "FusionBudget"]
 
 
 @dataclasses.dataclass
@@ -29,3 +29,39 @@ QUICK = Budget(
     folds={"eegmat_text": 2, "n170_image": 2, "n400_text": 2},
     n_boot=200, n_perm=200, fusion_quick=True, baseline_epochs=3,
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class FusionBudget:
+    """The fusion experiment's budget: its folds and statistics, and recipe overrides
+    (``--set`` items) for its three recipes: ``pretrain`` (pretrain_eeg_all,
+    pretrain_ecg_eegmat) and ``finetune`` (eegmat_fusion)."""
+
+    n_folds: int = 4
+    n_val_subjects: int = 2
+    #: at most this many windows of each pre-training corpus per fold (None: all)
+    max_pretrain_windows: int | None = None
+    n_boot: int = 1000
+    n_perm: int = 1000
+    cross_attention: bool = True
+    pretrain: tuple[str, ...] = ()
+    finetune: tuple[str, ...] = ()
+
+
+def _pretrain(epochs: int) -> tuple[str, ...]:
+    # every epoch runs (patience = epochs), cosine decay from the first step (no warm-up)
+    return (f"train.epochs={epochs}", f"train.patience={epochs}", "train.batch_size=64", "train.lr=0.001",
+            "train.weight_decay=0.01", "train.warmup_epochs=0", "train.grad_clip=1.0")
+
+
+def _finetune(epochs: int, patience: int) -> tuple[str, ...]:
+    # the trainer stops after patience + 1 epochs without improvement; the budget's patience counts them
+    return (f"train.epochs={epochs}", f"train.patience={patience - 1}", "train.batch_size=64", "train.lr=0.0005",
+            "train.weight_decay=0.01", "train.warmup_epochs=0", "train.grad_clip=1.0")
+
+
+#: About 6 minutes on one free CPU core.
+FUSION_FULL = FusionBudget(pretrain=_pretrain(12), finetune=_finetune(20, 5))
+#: The same protocol with little training, for tests and demos.
+FUSION_QUICK = FusionBudget(max_pretrain_windows=192, n_boot=200, n_perm=200, pretrain=_pretrain(2),
+                            finetune=_finetune(3, 3))

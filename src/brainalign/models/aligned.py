@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from brainalign.models.fusion import FusionClassifier
 from brainalign.models.heads import ProjectionHead
 from brainalign.models.registry import create_encoder
 
@@ -34,7 +35,7 @@ class AlignedModel(nn.Module):
         self.pair_tower: Any = pair_tower
         self.pair_head: Any = pair_head
         self.classifier: Any = classifier
-        #: what the classifier sees: "eeg", "pair" or "concat" (set by build_model)
+        #: what the classifier sees: "eeg", "pair", "concat" or "cross_attention" (set by build_model)
         self.fusion = "eeg"
         #: frozen-tower features of the distinct pair values (not saved: re-computable)
         self.pair_features: torch.Tensor | None = None
@@ -82,6 +83,23 @@ class AlignedModel(nn.Module):
         p = self.encode_pairs(pair_index.clamp_min(0))
         return p if self.fusion == "pair" else torch.cat([z, p], dim=1)
 
+    def pair_inputs(self, pair_index: torch.Tensor) -> torch.Tensor:
+        """The paired signal windows (ECG) of ``pair_index``, on its device."""
+        if self.pair_signals is None:
+            raise RuntimeError("this model has no paired signal windows")
+        return self.pair_signals[pair_index.clamp_min(0).cpu()].to(pair_index.device)
+
+    def classify(self, x: torch.Tensor, z: torch.Tensor, pair_index: torch.Tensor) -> torch.Tensor:
+        """Class logits of EEG windows ``x`` (``z``: their embeddings) and their pairs.
+
+        A linear classifier reads :meth:`classifier_input`; a
+        :class:`~brainalign.models.fusion.FusionClassifier` reads the signals through the
+        encoders it shares with this model (their own embeddings, or patch tokens)."""
+        if isinstance(self.classifier, FusionClassifier):
+            return self.classifier(x if self.fusion != "pair" else None,
+                                   self.pair_inputs(pair_index) if self.fusion != "eeg" else None)
+        return self.classifier(self.classifier_input(z, pair_index))
+
     def encode_all_pairs(self) -> torch.Tensor:
         return self.encode_pairs(torch.arange(len(self.pair_values)))
 
@@ -92,7 +110,8 @@ def build_model(spec: dict[str, Any], load_pretrained_tower: bool = True) -> Ali
     head = spec["head"]
     eeg_head = ProjectionHead(enc.emb_dim, head["dim"], depth=head["depth"], hidden_dim=head.get("hidden"))
     tower: Any = None
-    pair_head = classifier = None
+    pair_head = None
+    classifier: nn.Module | None = None
     dim: int
     if spec.get("tower"):
         t = spec["tower"]
@@ -110,11 +129,14 @@ def build_model(spec: dict[str, Any], load_pretrained_tower: bool = True) -> Ali
                 tower.freeze()
         tower.lr_factor = float(t.get("lr_factor", 1e-3))
         pair_head = ProjectionHead(dim, head["dim"], depth=head["depth"], hidden_dim=head.get("hidden"))
-    if spec.get("n_classes"):
-        width = head["dim"] * (2 if spec.get("fusion") == "concat" else 1)
+    fusion = spec.get("fusion", "eeg")
+    if spec.get("n_classes") and (spec.get("classifier", "linear") == "mlp" or fusion == "cross_attention"):
+        classifier = FusionClassifier(enc, tower, int(spec["n_classes"]), mode=fusion, hidden=head["dim"])
+    elif spec.get("n_classes"):
+        width = head["dim"] * (2 if fusion == "concat" else 1)
         classifier = nn.Linear(width, int(spec["n_classes"]))
     model = AlignedModel(enc, eeg_head, tower, pair_head, classifier)
-    model.fusion = spec.get("fusion", "eeg")
+    model.fusion = fusion
     return model
 
 

@@ -41,6 +41,7 @@ or suitably scaled signals (CBraMod used microvolts / 100), not volts.
 """
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -172,6 +173,20 @@ class CBraModMAE(EEGEncoder):
         for layer in self.layers:
             tokens = layer(tokens)
         return self.norm(tokens)
+
+    def with_channels(self, n_chans: int) -> CBraModMAE:
+        """The same encoder (every parameter shared, not copied) accepting ``n_chans`` leads.
+
+        The patch embedding, positional convolution and criss-cross layers apply to any
+        number of leads; only the input check and mask sampling read ``n_chans``. A
+        shallow copy with another ``n_chans`` therefore trains one set of weights on
+        every montage (masked pretraining on several datasets).
+        """
+        if n_chans == self.n_chans:
+            return self
+        view = copy.copy(self)
+        view.n_chans = int(n_chans)
+        return view
 
     def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Encoded patch tokens without masking, ``(batch, leads, patches, width)``."""

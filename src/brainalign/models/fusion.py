@@ -14,8 +14,11 @@ reconstruction) into one classifier:
   tokens when it exposes ``forward_tokens`` (and ``use_tokens``), otherwise its
   embedding as a single token, so that two plain encoders give a 2-token
   sequence;
-* ``"eeg_only"`` / ``"ecg_only"``: one encoder and the head; the other encoder
-  is not part of the model and its input is ignored (it may be ``None``).
+* ``"eeg"`` / ``"pair"``: one encoder (EEG, or the paired signal's, e.g. ECG) and
+  the head; the other encoder is not part of the model and its input is ignored
+  (it may be ``None``).
+
+The mode names are the recipes' ``model.fusion`` values, one set everywhere.
 
 :meth:`FusionClassifier.freeze_encoders` switches between linear/MLP probing
 (encoders frozen and kept in eval mode) and fine-tuning.
@@ -36,7 +39,7 @@ from torch import nn
 
 from brainalign.errors import ConfigError, ContractError, DataError
 
-MODES = ("concat", "cross_attention", "eeg_only", "ecg_only")
+MODES = ("eeg", "pair", "concat", "cross_attention")
 
 
 def _mlp(in_dim: int, hidden: int, n_classes: int, dropout: float) -> nn.Sequential:
@@ -69,7 +72,7 @@ class FusionClassifier(nn.Module):
             raise ConfigError(f"FusionClassifier: unknown mode {mode!r}; choose one of {list(MODES)}")
         if n_classes < 1 or hidden < 1:
             raise ConfigError(f"FusionClassifier: n_classes and hidden must be positive, got {n_classes}, {hidden}")
-        uses_eeg, uses_ecg = mode != "ecg_only", mode != "eeg_only"
+        uses_eeg, uses_ecg = mode != "pair", mode != "eeg"
         for label, used, enc in (("eeg", uses_eeg, eeg_encoder), ("ecg", uses_ecg, ecg_encoder)):
             if used and enc is None:
                 raise ConfigError(f"FusionClassifier: mode {mode!r} needs an {label} encoder")

@@ -25,6 +25,7 @@ from brainalign.errors import ConfigError, DataError
 from brainalign.preprocessing import Pipeline, Windows, align_windows, cached_windows, get_preset
 from brainalign.training.recipe import (
     DataConfig,
+    ExtraDataConfig,
     SplitConfig,
     check_pipeline_spec,
     check_reader_params,
@@ -34,6 +35,10 @@ from brainalign.training.recipe import (
 #: what windows are paired with: a text, an image, the ECG of the same time span,
 #: their class label, or nothing (self-supervised pretraining)
 PAIR_KINDS = ("text", "image", "ecg", "label", "none")
+#: robust per-channel standardisation: none, the training part's statistics, each recording's own
+STANDARDIZE = ("none", "train", "recording")
+#: standardised samples are clipped to this many (robust) standard deviations: artefacts
+CLIP_SD = 10.0
 
 
 @dataclass
@@ -49,6 +54,9 @@ class PairedData:
     classes: list[str]
     #: for ``pair: ecg``: the paired signal's windows, row i paired with window i
     pair_windows: Windows | None = None
+    #: unlabelled corpora joining the training part (``data.extra``), by dataset name:
+    #: ``(windows, leads, times)`` float32, standardised like the main windows
+    extra: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     #: the name of the reader the windows were read with (named or detected)
     reader: str = ""
 
@@ -73,6 +81,105 @@ class WindowDataset(Dataset):
         w = int(self.index[i])
         x = torch.from_numpy(np.array(self.data.windows.data[w], dtype=np.float32))
         return x, int(self.data.pair_index[w]), int(self.data.labels[w]), w
+
+
+def robust_stats(data: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel median and 1.4826 x median absolute deviation of ``(windows, channels,
+    times)`` data: the standard deviation for Gaussian data, not inflated by the few large
+    artefacts (blinks, movement, electrode pops). Each ``(channels, 1)``."""
+    x = np.moveaxis(np.asarray(data, dtype=np.float64), 1, 0).reshape(np.shape(data)[1], -1)
+    if not np.isfinite(x).all():
+        raise DataError(None, "windows contain NaN or Inf")
+    center = np.median(x, axis=1)
+    scale = 1.4826 * np.median(np.abs(x - center[:, None]), axis=1)
+    return center[:, None], np.maximum(scale, 1e-6)[:, None]
+
+
+def robust_standardize(data: Any, stats: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """``data`` standardised with ``stats`` (default: its own :func:`robust_stats`), clipped
+    at +-:data:`CLIP_SD`, as float32."""
+    center, scale = robust_stats(data) if stats is None else stats
+    out = (np.asarray(data, dtype=np.float64) - center) / scale
+    return np.clip(out, -CLIP_SD, CLIP_SD).astype(np.float32)
+
+
+def standardize_per_recording(windows: Windows) -> np.ndarray:
+    """Windows standardised with each recording's own robust channel statistics (no label,
+    no other subject: test recordings may use theirs)."""
+    out = np.empty(windows.data.shape, dtype=np.float32)
+    recordings = windows.table["recording"].astype(str).to_numpy()
+    for rec in np.unique(recordings):
+        rows = np.flatnonzero(recordings == rec)
+        out[rows] = robust_standardize(windows.data[rows])
+    return out
+
+
+def last_seconds_mask(table: pd.DataFrame, last_s: dict[str, float], window_s: float, label: str = "label") -> np.ndarray:
+    """Boolean mask: every window of a recording whose label is not in ``last_s``, and the
+    windows of one whose label is that start in its last ``last_s[label]`` seconds (its end
+    being its last window's start plus ``window_s``)."""
+    for col in ("recording", "start", label):
+        if col not in table.columns:
+            raise DataError(None, f"window table has no {col!r} column (data.last_s)")
+    start = table["start"].to_numpy(dtype=float)
+    end = table.groupby("recording")["start"].transform("max").to_numpy(dtype=float) + window_s
+    keep = np.ones(len(table), dtype=bool)
+    labels = table[label].astype(str).to_numpy()
+    for value, seconds in last_s.items():
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+            raise ConfigError(f"data.last_s.{value}: expected a positive number of seconds, got {seconds!r}")
+        hit = labels == str(value)
+        keep &= ~hit | (start >= end - float(seconds) - 1e-9)
+    return keep
+
+
+def join_epochs(windows: Windows, n_samples: int) -> Windows:
+    """Join the first ``n_samples`` of consecutive epochs (0+1, 2+3...) into windows twice
+    as long; the table row is the first epoch's. With ``n_samples`` one patch, each patch is
+    one whole epoch's signal, so the join falls on a patch boundary. An odd last epoch is dropped."""
+    if windows.n_times < n_samples:
+        raise DataError(None, f"epochs of {windows.n_times} samples are shorter than {n_samples}")
+    n_pairs = len(windows) // 2
+    if n_pairs == 0:
+        raise DataError(None, "fewer than two epochs to join")
+    head = np.asarray(windows.data[: 2 * n_pairs, :, :n_samples])
+    data = np.concatenate([head[0::2], head[1::2]], axis=-1)
+    table = windows.table.iloc[0: 2 * n_pairs: 2].reset_index(drop=True)
+    return dataclasses.replace(windows, data=np.ascontiguousarray(data), table=table)
+
+
+def _check_standardize(key: str, value: str) -> None:
+    if value not in STANDARDIZE:
+        raise ConfigError(f"data.{key}: {value!r} is not one of {', '.join(STANDARDIZE)}")
+
+
+def _standardized(windows: Windows, how: str, rows: np.ndarray | None) -> Windows:
+    """``windows`` standardised per ``how`` (``rows``: the training part, for ``train``)."""
+    if how == "none":
+        return windows
+    if how == "recording":
+        data = standardize_per_recording(windows)
+    else:
+        data = robust_standardize(windows.data, robust_stats(windows.data[np.sort(np.asarray(rows))]))
+    return dataclasses.replace(windows, data=data)
+
+
+def load_extra(cfg: ExtraDataConfig, data_dir: str | os.PathLike | None, progress: bool, seed: int,
+               standardize: bool) -> np.ndarray:
+    """One ``data.extra`` corpus: its windows (joined epochs where asked), a random subset of
+    at most ``max_windows``, standardised with the corpus's own statistics."""
+    if not cfg.dataset or not cfg.preset:
+        raise ConfigError("data.extra: every corpus needs a dataset and a preset")
+    reader = open_reader(DataConfig(dataset=cfg.dataset, reader_params=dict(cfg.reader_params)), data_dir)
+    windows = cached_windows(reader, get_preset(cfg.preset, **cfg.preset_params), progress=progress)
+    if cfg.join_epochs is not None:
+        windows = join_epochs(windows, int(cfg.join_epochs))
+    stats = robust_stats(windows.data) if standardize else None
+    rows = np.arange(len(windows))
+    if cfg.max_windows is not None and len(rows) > cfg.max_windows:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rows), cfg.max_windows, replace=False))
+    data = np.asarray(windows.data[rows], dtype=np.float32)
+    return robust_standardize(data, stats) if stats is not None else data
 
 
 def _val_from_train_end(table: pd.DataFrame, split: splits_mod.Split, fraction: float) -> splits_mod.Split:
@@ -192,7 +299,17 @@ def build_paired_data(
 ) -> PairedData:
     if cfg.pair not in PAIR_KINDS:
         raise ConfigError(f"data.pair: {cfg.pair!r} is not one of {PAIR_KINDS}")
+    _check_standardize("standardize", cfg.standardize)
+    _check_standardize("pair_standardize", cfg.pair_standardize)
+    if cfg.pair_standardize != "none" and cfg.pair != "ecg":
+        raise ConfigError("data.pair_standardize needs a paired signal (data.pair: ecg)")
     reader, windows = _read_windows(cfg, data_dir, progress)
+    # each recording's statistics come from all of its windows, before any filter
+    pair_all = _paired_signal_windows(cfg, windows, data_dir, progress) if cfg.pair == "ecg" else None
+    if cfg.standardize == "recording":
+        windows = _standardized(windows, "recording", None)
+    if pair_all is not None and cfg.pair_standardize == "recording":
+        pair_all = _standardized(pair_all, "recording", None)
     table = windows.table
     if cfg.pair != "none" and cfg.label not in table:
         raise ConfigError(f"data.label: the windows have no column {cfg.label!r} (have {list(table.columns)})")
@@ -201,6 +318,8 @@ def build_paired_data(
         keep &= table[cfg.label].astype(str).isin([str(x) for x in cfg.labels]).to_numpy()
     if cfg.pair in ("text", "image"):
         keep &= table[cfg.pair].notna().to_numpy()
+    if cfg.last_s:
+        keep &= last_seconds_mask(table, cfg.last_s, windows.n_times / windows.sfreq, cfg.label)
     if cfg.max_windows is not None and keep.sum() > cfg.max_windows:
         rng = np.random.default_rng(seed)
         chosen = rng.choice(np.flatnonzero(keep), size=cfg.max_windows, replace=False)
@@ -209,6 +328,8 @@ def build_paired_data(
     if not keep.any():
         raise DataError(None, f"no window of {cfg.dataset!r} is left after the label/pair filters")
     windows = windows.select(np.flatnonzero(keep))
+    if pair_all is not None:
+        pair_all = pair_all.select(np.flatnonzero(keep))
     table = windows.table
 
     label_values = table[cfg.label] if cfg.label in table else pd.Series([None] * len(table))
@@ -220,7 +341,7 @@ def build_paired_data(
     if cfg.pair == "none":
         pair_values, pair_index = [], np.full(len(table), -1, dtype=np.int64)
     elif cfg.pair == "ecg":
-        pair_windows = _paired_signal_windows(cfg, windows, data_dir, progress)
+        pair_windows = pair_all
         pair_values, pair_index = [], np.arange(len(table), dtype=np.int64)
     elif cfg.pair == "label":
         pair_values = classes
@@ -240,13 +361,26 @@ def build_paired_data(
         if cfg.pair == "label":  # the pairing is the label: objectives on labels (triplet, CE) see it shuffled too
             labels = labels.copy()
             labels[train] = labels[order]
-    return PairedData(windows, split, pair_index, pair_values, cfg.pair, labels, classes, pair_windows,
+    if cfg.standardize == "train":
+        windows = _standardized(windows, "train", split.train)
+    if pair_windows is not None and cfg.pair_standardize == "train":
+        pair_windows = _standardized(pair_windows, "train", split.train)
+    extra: dict[str, np.ndarray] = {}
+    for k, e in enumerate(cfg.extra):
+        data = load_extra(e, data_dir, progress, seed + 104_729 * (k + 1), cfg.standardize != "none")
+        if data.shape[2] != windows.n_times:
+            raise ConfigError(f"data.extra[{k}] ({e.dataset}): windows of {data.shape[2]} samples, the main "
+                              f"windows have {windows.n_times}")
+        extra[e.dataset if e.dataset not in extra else f"{e.dataset}_{k}"] = data
+    return PairedData(windows, split, pair_index, pair_values, cfg.pair, labels, classes, pair_windows, extra,
                       reader=reader.name)
 
 
 def describe(data: PairedData) -> dict[str, Any]:
     """Counts per part (windows, subjects, classes) for logs and metrics.json."""
     out: dict[str, Any] = {"pair": data.pair_kind, "classes": data.classes, "n_pairs": len(data.pair_values)}
+    if data.extra:
+        out["extra"] = {name: {"windows": int(len(x)), "leads": int(x.shape[1])} for name, x in data.extra.items()}
     for part in ("train", "val", "test"):
         idx = data.part(part)
         t = data.windows.table.iloc[idx]

@@ -53,6 +53,22 @@ class SplitConfig:
 
 
 @dataclass
+class ExtraDataConfig:
+    """An unlabelled corpus that joins the training part only (masked pretraining on
+    several datasets): its own reader and preset, any montage of the same window length."""
+
+    dataset: str = ""
+    reader_params: dict[str, Any] = field(default_factory=dict)
+    preset: str = ""
+    preset_params: dict[str, Any] = field(default_factory=dict)
+    #: epochs shorter than the window: keep this many samples of each epoch and join
+    #: consecutive epochs in pairs (0+1, 2+3...) into one window (e.g. the 1.2 s N400 epochs)
+    join_epochs: int | None = None
+    #: at most this many windows of the corpus (a random subset drawn with the recipe's seed)
+    max_windows: int | None = None
+
+
+@dataclass
 class DataConfig:
     #: a dataset folder: a path, or a folder name in the data directory
     dataset: str = ""
@@ -83,6 +99,18 @@ class DataConfig:
     #: control: permute the pairing (texts/images) among the training windows, so
     #: that any score above chance after training would reveal a confound
     shuffle_pairs: bool = False
+    #: robust per-channel standardisation of the EEG windows (median, 1.4826 x MAD, clipped
+    #: at +-10 SD): ``none``, ``train`` (the training part's statistics) or ``recording``
+    #: (each recording's own statistics, over all of its windows)
+    standardize: str = "none"
+    #: the same for the paired signal (``pair: ecg``)
+    pair_standardize: str = "none"
+    #: keep only the windows in the last N seconds of each recording with that label
+    #: (e.g. ``{rest: 60}``: the last minute of rest next to a one-minute task)
+    last_s: dict[str, float] = field(default_factory=dict)
+    #: unlabelled corpora that join the training part (masked objective only); each is
+    #: standardised with its own statistics when ``standardize`` is not ``none``
+    extra: list[ExtraDataConfig] = field(default_factory=list)
 
 
 @dataclass
@@ -118,8 +146,14 @@ class ModelConfig:
     pair: TowerConfig = field(default_factory=TowerConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     #: what the ``ce`` classifier sees: ``eeg`` (the EEG embedding), ``pair`` (the
-    #: paired signal's, e.g. ECG only) or ``concat`` (both, concatenated: fusion)
+    #: paired signal's, e.g. ECG only), ``concat`` (both, concatenated: fusion) or
+    #: ``cross_attention`` (both encoders' patch tokens attending to each other)
     fusion: str = "eeg"
+    #: the ``ce`` classifier: ``linear`` (a linear map of the projected embeddings) or
+    #: ``mlp`` (:class:`~brainalign.models.fusion.FusionClassifier`: an MLP head with dropout
+    #: on the encoders' own embeddings). ``fusion: cross_attention`` always uses the latter,
+    #: attending over both encoders' patch tokens.
+    classifier: str = "linear"
 
 
 @dataclass

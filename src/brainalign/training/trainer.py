@@ -37,6 +37,7 @@ from brainalign import __version__
 from brainalign.errors import ConfigError, DataError
 from brainalign.models.aligned import AlignedModel, build_model, model_spec
 from brainalign.models.contract import InputContract
+from brainalign.models.fusion import MODES as FUSION_MODES
 from brainalign.objectives.loss import (
     OBJECTIVES,
     WeightedSum,
@@ -98,8 +99,12 @@ class TrainModule(nn.Module):
         return self.objective.losses
 
     def forward(
-        self, x: torch.Tensor, pair_index: torch.Tensor, labels: torch.Tensor
+        self, x: torch.Tensor, pair_index: torch.Tensor, labels: torch.Tensor, extra: bool = False
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        if extra:  # a batch of an unlabelled corpus (data.extra), of any montage: masked objective only
+            view = self.model.eeg_encoder.with_channels(x.shape[1])
+            total, parts = self.objective({name: tuple(view.forward_mae(x)) for name in self.kinds})
+            return total, parts, x.new_zeros((len(x), 0))
         z = self.model.encode_eeg(x)
         inputs: dict[str, Any] = {}
         labelled = labels >= 0
@@ -112,8 +117,7 @@ class TrainModule(nn.Module):
             elif kind == "masked":
                 inputs[name] = tuple(self.model.eeg_encoder.forward_mae(x))
             else:
-                feats = self.model.classifier_input(z, pair_index)
-                inputs[name] = (self.model.classifier(feats[labelled]), labels[labelled])
+                inputs[name] = (self.model.classify(x, z, pair_index)[labelled], labels[labelled])
         total, parts = self.objective(inputs)
         return total, parts, z
 
@@ -164,6 +168,83 @@ def embed_part(model: AlignedModel, data: PairedData, part: str, batch_size: int
 
 
 @torch.no_grad()
+def predict_proba(model: AlignedModel, data: PairedData, part: str, batch_size: int, device: torch.device) -> np.ndarray:
+    """Class probabilities ``(windows, classes)`` of one split part, in split order."""
+    model.eval()
+    out = []
+    for x, pidx, _, _ in _loader(data, part, batch_size, False, 0, 0, dist_mod.DistInfo()):
+        x = x.to(device)
+        logits = model.classify(x, model.encode_eeg(x), pidx.to(device))
+        out.append(torch.softmax(logits.float(), dim=1).cpu())
+    return torch.cat(out).numpy()
+
+
+def write_predictions(path: Path, model: AlignedModel, data: PairedData, part: str, batch_size: int,
+                      device: torch.device) -> None:
+    """``path`` (CSV, written atomically): one row per window of ``part`` with its keys
+    (recording, subject, start, label, where the window table has them) and ``p_<class>``."""
+
+    proba = predict_proba(model, data, part, batch_size, device)
+    table = data.windows.table.iloc[data.part(part)]
+    keys = [c for c in ("recording", "subject", "start", "label") if c in table.columns]
+    out = table[keys].reset_index(drop=True).copy()
+    for k, name in enumerate(data.classes):
+        out[f"p_{name}"] = proba[:, k]
+    atomic_write_text(path, out.to_csv(index=False))
+
+
+def _extra_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Shuffled, sorted index batches of ``range(n)``; a last batch of one window is dropped."""
+    order = rng.permutation(n)
+    return [np.sort(b) for b in np.array_split(order, max(1, int(np.ceil(n / batch_size)))) if len(b) > 1]
+
+
+def _epoch_batches(data: PairedData, batch_size: int, seed: int, epoch: int, info: dist_mod.DistInfo
+                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]]:
+    """One epoch's training batches ``(x, pair index, labels, extra)``: the training part's,
+    and with ``data.extra`` each corpus's batches (one corpus per batch), interleaved at
+    random by a generator seeded with (seed, epoch)."""
+    main = _loader(data, "train", batch_size, True, seed, epoch, info)
+    if not data.extra:
+        for x, pidx, lab, _ in main:
+            yield x, pidx, lab, False
+        return
+    rng = np.random.default_rng([seed, epoch, 7])
+    main_batches = [(x, pidx, lab) for x, pidx, lab, _ in main]
+    plan: list[tuple[str, Any]] = [("", b) for b in main_batches]
+    for name, corpus in data.extra.items():
+        rows = _extra_batches(len(corpus), batch_size, rng)
+        if info.enabled:  # each rank takes an equal share of the corpus's batches (same step count)
+            rows = rows[: len(rows) - len(rows) % info.world_size][info.rank::info.world_size]
+        plan += [(name, r) for r in rows]
+    for i in rng.permutation(len(plan)):
+        name, item = plan[i]
+        if not name:
+            yield (*item, False)
+        else:
+            x = torch.from_numpy(np.ascontiguousarray(data.extra[name][item]))
+            none = torch.full((len(x),), -1, dtype=torch.long)
+            yield x, none, none, True
+
+
+def _n_extra_batches(data: PairedData, batch_size: int, info: dist_mod.DistInfo) -> int:
+    counts = [len(_extra_batches(len(c), batch_size, np.random.default_rng(0))) for c in data.extra.values()]
+    return sum(n // info.world_size for n in counts) if info.enabled else sum(counts)
+
+
+def _check_extra(data: PairedData, objectives: list[dict[str, Any]], model: AlignedModel) -> None:
+    if not data.extra:
+        return
+    other = [o["name"] for o in objectives if objective_inputs(o["name"]) != "masked"]
+    if other:
+        raise ConfigError(f"data.extra: unlabelled corpora train the masked objective only, not {other}")
+    leads = {int(c.shape[1]) for c in data.extra.values()}
+    if leads != {data.windows.n_channels} and not hasattr(model.eeg_encoder, "with_channels"):
+        raise ConfigError(f"data.extra: corpora of {sorted(leads)} leads need an encoder that takes any montage "
+                          f"(e.g. cbramod_mae), not {type(model.eeg_encoder).__name__}")
+
+
+@torch.no_grad()
 def evaluate_part(tm: TrainModule, data: PairedData, part: str, batch_size: int, device: torch.device) -> dict[str, float]:
     """Loss and a quick score of one part: for aligned models, top-1 of EEG -> pair
     among the part's distinct pairs; for label methods, 5-NN balanced accuracy
@@ -184,12 +265,8 @@ def evaluate_part(tm: TrainModule, data: PairedData, part: str, batch_size: int,
     if tm.model.classifier is not None:  # supervised / fusion: the classifier's own predictions
         from sklearn.metrics import balanced_accuracy_score
 
-        logits = []
-        for x, pidx, _, _ in _loader(data, part, batch_size, False, 0, 0, dist_mod.DistInfo()):
-            zx = tm.model.encode_eeg(x.to(device))
-            logits.append(tm.model.classifier(tm.model.classifier_input(zx, pidx.to(device))).float().cpu())
+        pred = predict_proba(tm.model, data, part, batch_size, device).argmax(axis=1)
         y = data.labels[idx]
-        pred = torch.cat(logits).argmax(dim=1).numpy()
         known = y >= 0
         out[f"{part}_bacc"] = float(balanced_accuracy_score(y[known], pred[known]))
         out[f"{part}_bacc_chance"] = 1.0 / max(1, len(np.unique(y[known])))
@@ -236,11 +313,17 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
     spec = model_spec(encoder.encoder_config(), head, tower, len(data.classes) if uses_ce else None)
     spec["objectives"] = [dataclasses.asdict(o) for o in recipe.objectives]
     fusion = recipe.model.fusion
-    if fusion not in ("eeg", "pair", "concat"):
-        raise ConfigError(f"model.fusion: {fusion!r} is not one of eeg, pair, concat")
+    if fusion not in FUSION_MODES:
+        raise ConfigError(f"model.fusion: {fusion!r} is not one of {', '.join(FUSION_MODES)}")
     if fusion != "eeg" and tower is None:
         raise ConfigError(f"model.fusion: {fusion} needs a paired signal (data.pair: ecg)")
+    if recipe.model.classifier not in ("linear", "mlp"):
+        raise ConfigError(f"model.classifier: {recipe.model.classifier!r} is not one of linear, mlp")
+    if (recipe.model.classifier == "mlp" or fusion == "cross_attention") and fusion != "eeg" \
+            and recipe.data.pair != "ecg":
+        raise ConfigError(f"model.fusion: {fusion} with an mlp classifier needs a paired signal (data.pair: ecg)")
     spec["fusion"] = fusion
+    spec["classifier"] = recipe.model.classifier
     return spec
 
 
@@ -397,11 +480,13 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
             model.set_pair_values(data.pair_values)
     _initialise(model, recipe)
     tm = TrainModule(model, spec["objectives"], gather=info.enabled).to(device)
+    _check_extra(data, spec["objectives"], model)
     runner: nn.Module = tm
     if info.enabled:
         runner = nn.parallel.DistributedDataParallel(tm, find_unused_parameters=True)
     optimizer = torch.optim.AdamW(_param_groups(tm, cfg.lr, cfg.weight_decay))
-    steps_per_epoch = max(1, len(_loader(data, "train", cfg.batch_size, True, recipe.seed, 0, info)))
+    steps_per_epoch = max(1, len(_loader(data, "train", cfg.batch_size, True, recipe.seed, 0, info))
+                          + _n_extra_batches(data, cfg.batch_size, info))
     scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps_per_epoch), cfg.epochs * steps_per_epoch)
     contract = InputContract(ch_names=tuple(data.windows.ch_names), sfreq=data.windows.sfreq,
                              n_times=data.windows.n_times, units=data.windows.unit,
@@ -444,10 +529,10 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
         t0 = time.perf_counter()
         tm.train()
         seen, loss_sum = 0, 0.0
-        for x, pidx, lab, _ in _loader(data, "train", cfg.batch_size, True, recipe.seed, epoch, info):
+        for x, pidx, lab, extra in _epoch_batches(data, cfg.batch_size, recipe.seed, epoch, info):
             x, pidx, lab = x.to(device), pidx.to(device), lab.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                total, _, _ = runner(x, pidx, lab)
+                total, _, _ = runner(x, pidx, lab, extra)
             optimizer.zero_grad(set_to_none=True)
             total.backward()
             if cfg.grad_clip:
@@ -485,6 +570,8 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
         save_weights(model, out / "model.safetensors", metadata={"format": "brainalign", "version": __version__})
         _save_array(out / "test_embeddings.npy", embed_part(model, data, "test", cfg.batch_size, device))
         save_eval_reference(out, model, data, cfg.batch_size, device)
+        if model.classifier is not None:
+            write_predictions(out / "test_predictions.csv", model, data, "test", cfg.batch_size, device)
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     logger.close()
     dist_mod.cleanup(info)

@@ -1,384 +1,147 @@
 """Masked pre-training of EEG and ECG encoders, then EEG+ECG fusion on eegmat (rest vs arithmetic).
 
-:func:`run_fusion_benchmark` is the whole experiment as one benchmark task:
+:func:`run_fusion_benchmark` is the whole experiment as one benchmark task. It trains nothing
+itself: every model is a run of the one trainer (:func:`brainalign.training.trainer.train`)
+on a shipped recipe plus overrides, fold by fold; this module pools the runs' test
+predictions and scores them.
 
-1. **Masked pre-training** (CBraMod-style dual masking, :class:`~brainalign.models.cbramod_mae.CBraModMAE`).
-   One EEG encoder is pre-trained on every unlabelled EEG window available - eegmat, EEGMMIDB,
-   the N170 (Muse) set and the N400 epochs, four montages (19, 64, 4 and 32 leads) - and one
-   ECG encoder on the eegmat ECG lead. Everything is band-passed 0.5-40 Hz where the rate
-   allows, resampled to :data:`SFREQ` Hz, cut into 2 s windows (two 1 s patches per lead)
-   and standardised per channel with statistics of each dataset (eegmat: of the fold's
-   pre-training subjects). The encoder has no channel table, so one set of weights serves
-   every montage (:func:`montage_view`); each batch holds windows of one dataset, the
-   batches of all datasets are interleaved at random. The N400 epochs last 1.2 s, so two
-   consecutive epochs are joined at the patch boundary into one 2 s window
-   (:func:`splice_epochs`). **No test subject is ever seen**: pre-training is redone in
-   every fold on the other datasets plus the fold's eegmat *training* subjects; its
-   validation subjects give the held-out reconstruction loss.
+1. **Masked pre-training** (CBraMod-style dual masking, ``cbramod_mae``), per fold:
+   ``pretrain_eeg_all`` (eegmat + EEGMMIDB, N170 and N400 windows: four montages, one
+   encoder, batches of one corpus each, interleaved) and ``pretrain_ecg_eegmat`` (the eegmat
+   ECG lead), both with the fold's split (``data.split.kind=kfold``...), so that **no test
+   subject is ever seen**: eegmat enters pre-training through its training subjects only;
+   its validation subjects give the held-out reconstruction loss. The extra sets a data
+   directory lacks are left out of ``data.extra`` with a note.
 2. **Downstream**, rest vs mental arithmetic, subject-disjoint: ``group_kfold`` by subject
-   (4 folds, each subject tested once), two validation subjects per fold taken from the
-   training subjects for early stopping. Windows: 2 s, EEG and ECG of the same span
-   (:func:`align_windows`), the last 60 s of each rest recording and the whole 62 s task
-   recording (:func:`downstream_mask`), as the data README's reference protocol. Variants,
-   each fine-tuned end to end (:class:`~brainalign.models.fusion.FusionClassifier`):
-   ``eeg_only``, ``ecg_only``, ``fused`` (concatenated embeddings), ``fused_xattn``
-   (cross-attention over both encoders' patch tokens), ``scratch`` (the EEG encoder of
-   ``eeg_only`` with random weights). ``pretrained`` is ``eeg_only`` under the name that
-   pairs it with ``scratch``: same architecture, data and training, pre-trained vs random.
-3. **Scores**: out-of-fold predictions pooled over folds; balanced accuracy with a
-   bootstrap interval resampling recordings and a permutation p-value that permutes
-   recording labels within subject (:func:`~brainalign.evaluation.stats.score_with_stats`).
-   The classical baselines ``bandpower_lr`` and ``ecg_hrv_lr``
-   (:mod:`brainalign.evaluation.baselines`) run on the same windows and folds.
+   (4 folds, each subject tested once, two validation subjects per fold for early stopping),
+   recipe ``eegmat_fusion`` (last 60 s of each rest recording and the whole 62 s task, EEG and
+   ECG of the same 2 s span) with ``model.classifier=mlp``
+   (:class:`~brainalign.models.fusion.FusionClassifier`). Variants: ``eeg_only``
+   (``model.fusion=eeg``), ``ecg_only`` (``pair``), ``fused`` (``concat``), ``fused_xattn``
+   (``cross_attention``), each from the pre-trained encoders (``init_from``), and ``scratch``
+   (``eeg`` without ``init_from``). ``pretrained`` is ``eeg_only`` under the name that pairs
+   it with ``scratch``.
+3. **Scores**: out-of-fold predictions (each run's ``test_predictions.csv``) pooled over folds;
+   balanced accuracy with a bootstrap interval resampling recordings and a permutation
+   p-value that permutes recording labels within subject
+   (:func:`~brainalign.evaluation.stats.score_with_stats`). The classical baselines
+   ``bandpower_lr`` and ``ecg_hrv_lr`` (:mod:`brainalign.evaluation.baselines`) run on the same
+   windows and folds.
+
+Budgets (:data:`~brainalign.experiments.budgets.FUSION_FULL` / ``FUSION_QUICK``) are recipe
+overrides.
 """
 from __future__ import annotations
 
-import copy
-import dataclasses
+import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
+import yaml
 
-from brainalign.data.base import open_dataset
-from brainalign.data.catalog import find_dataset
+from brainalign.data.catalog import find_dataset, open_named
 from brainalign.data.splits import Split, group_kfold
 from brainalign.errors import ConfigError, DataError
 from brainalign.evaluation.baselines import run_baseline
 from brainalign.evaluation.metrics import balanced_accuracy
 from brainalign.evaluation.stats import bootstrap_ci, chance_level, score_with_stats
+from brainalign.experiments.budgets import FUSION_FULL, FUSION_QUICK, FusionBudget
 from brainalign.models.cbramod_mae import CBraModMAE
-from brainalign.models.fusion import FusionClassifier, load_pretrained_encoder
-from brainalign.models.registry import create_encoder
-from brainalign.objectives.loss import MaskedReconstructionLoss
 from brainalign.preprocessing.cache import cached_windows
-from brainalign.preprocessing.pipeline import Pipeline, Windows, align_windows
+from brainalign.preprocessing.pipeline import Windows, align_windows
 from brainalign.preprocessing.presets import get_preset
-from brainalign.preprocessing.steps import CheckFinite, Filter, Resample, Window
+from brainalign.recipes import recipe_path
 from brainalign.results import Score, TaskResult
+from brainalign.training.data import last_seconds_mask
+from brainalign.training.recipe import Recipe, load_recipe
 from brainalign.utils.io import atomic_write_text
 
-__all__ = [
-    "FULL",
-    "QUICK",
-    "FusionBudget",
-    "downstream_mask",
-    "finetune",
-    "montage_view",
-    "pretrain",
-    "run_fusion_benchmark",
-    "splice_epochs",
-    "standardise_per_recording",
-]
+__all__ = ["CLASSES", "VARIANTS", "recipe_overrides", "run_fusion_benchmark", "task_fusion"]
 
 #: Common rate of every pre-training and downstream window (Hz).
 SFREQ = 100.0
 #: Window length (s); the downstream protocol's 2 s windows.
 WINDOW_S = 2.0
-#: Patch length (s): CBraMod's 1 s patches, two per window and lead.
-PATCH_S = 1.0
-#: Seconds kept at the end of each rest recording, to balance the 62 s task recordings.
-REST_KEEP_S = 60.0
 #: The two conditions, negative class first.
 CLASSES = ("rest", "arithmetic")
-#: Standardised samples are clipped to this many standard deviations (artefacts).
-CLIP_SD = 10.0
-#: Unlabelled EEG sets pre-trained on besides eegmat: folder -> windows are cut from
-#: continuous recordings ("continuous") or are the published epochs ("epochs").
-EXTRA_EEG = {"eegmmidb": "continuous", "eegnb_n170": "continuous", "n400": "epochs"}
+#: Variant -> (model.fusion of eegmat_fusion, encoders pre-trained?)
+VARIANTS: dict[str, tuple[str, bool]] = {
+    "eeg_only": ("eeg", True),
+    "ecg_only": ("pair", True),
+    "fused": ("concat", True),
+    "fused_xattn": ("cross_attention", True),
+    "scratch": ("eeg", False),
+}
 
 
-@dataclasses.dataclass(frozen=True)
-class FusionBudget:
-    """Sizes and training lengths of one run (see :data:`FULL` and :data:`QUICK`)."""
-
-    n_folds: int = 4
-    n_val_subjects: int = 2
-    width: int = 64
-    depth: int = 2
-    heads: int = 4
-    emb_dim: int = 64
-    pretrain_epochs: int = 12
-    #: at most this many windows of each pre-training dataset per fold (None: all)
-    max_pretrain_windows: int | None = None
-    finetune_epochs: int = 20
-    patience: int = 5
-    batch_size: int = 64
-    pretrain_lr: float = 1e-3
-    finetune_lr: float = 5e-4
-    weight_decay: float = 1e-2
-    n_boot: int = 1000
-    n_perm: int = 1000
-    cross_attention: bool = True
+# ============================================================================ recipes
+def _split_overrides(fold: int, budget: FusionBudget, seed: int) -> list[str]:
+    return ["data.split.kind=kfold", "data.split.by=subject", f"data.split.n_splits={budget.n_folds}",
+            f"data.split.fold={fold}", f"data.split.val={budget.n_val_subjects}", f"data.split.seed={seed}"]
 
 
-#: About 6 minutes on one free CPU core.
-FULL = FusionBudget()
-#: Under a minute on one free CPU core: the same protocol with little training, for tests and demos.
-QUICK = FusionBudget(pretrain_epochs=2, max_pretrain_windows=192, finetune_epochs=3, patience=3,
-                     n_boot=200, n_perm=200)
-
-
-# ============================================================================ windows
-def downstream_mask(table: pd.DataFrame, rest_label: str = CLASSES[0], keep_s: float = REST_KEEP_S,
-                    window_s: float = WINDOW_S) -> np.ndarray:
-    """Boolean mask of the windows of the downstream task: every window of a non-rest
-    recording, and the windows of a rest recording that start in its last ``keep_s``
-    seconds (its end being its last window's start plus ``window_s``)."""
-    for col in ("recording", "start", "label"):
-        if col not in table.columns:
-            raise DataError(None, f"window table has no {col!r} column")
-    start = table["start"].to_numpy(dtype=float)
-    end = table.groupby("recording")["start"].transform("max").to_numpy(dtype=float) + window_s
-    rest = (table["label"] == rest_label).to_numpy()
-    return ~rest | (start >= end - keep_s - 1e-9)
-
-
-def splice_epochs(windows: Windows, n_samples: int) -> Windows:
-    """Join the first ``n_samples`` of consecutive epochs (0+1, 2+3...) into windows
-    twice as long; the table row is the first epoch's. For sets of epochs shorter than
-    the window: with ``n_samples`` one patch, each patch is one whole epoch's signal,
-    so the splice falls on a patch boundary. An odd last epoch is dropped."""
-    if windows.n_times < n_samples:
-        raise DataError(None, f"epochs of {windows.n_times} samples are shorter than {n_samples}")
-    n_pairs = len(windows) // 2
-    if n_pairs == 0:
-        raise DataError(None, "fewer than two epochs to splice")
-    head = np.asarray(windows.data[: 2 * n_pairs, :, :n_samples])
-    data = np.concatenate([head[0::2], head[1::2]], axis=-1)
-    table = windows.table.iloc[0: 2 * n_pairs: 2].reset_index(drop=True)
-    return dataclasses.replace(windows, data=np.ascontiguousarray(data), table=table)
-
-
-def _continuous_pipeline() -> Pipeline:
-    """Unlabelled 2 s windows of a continuous EEG recording at :data:`SFREQ` Hz, in µV."""
-    return Pipeline([CheckFinite(), Filter(0.5, 40.0), Resample(SFREQ), Window(WINDOW_S)])
-
-
-def _epochs_pipeline() -> Pipeline:
-    """Published epochs, checked and resampled to :data:`SFREQ` Hz, in µV."""
-    return Pipeline([CheckFinite(), Resample(SFREQ)])
-
-
-def _load_eegmat(data_dir: str | os.PathLike | None) -> tuple[Windows, Windows]:
-    """Aligned EEG (19 channels) and ECG (1 lead) windows of every eegmat recording."""
-    reader = open_dataset(find_dataset("eegmat", data_dir))
-    eeg = cached_windows(reader, get_preset("eegmat_windows", sfreq=SFREQ, window_s=WINDOW_S, stride_s=WINDOW_S),
-                         progress=False)
-    ecg = cached_windows(reader, get_preset("eegmat_ecg_windows", sfreq=SFREQ, window_s=WINDOW_S,
-                                            stride_s=WINDOW_S), progress=False)
-    return align_windows(eeg, ecg)
-
-
-def _load_extra_eeg(data_dir: str | os.PathLike | None, notes: list[str]) -> dict[str, np.ndarray]:
-    """Windows of the other EEG sets present in the data directory, each standardised with
-    its own per-channel statistics; an absent set is skipped with a note."""
-    patch = int(round(PATCH_S * SFREQ))
-    corpora: dict[str, np.ndarray] = {}
-    for name, kind in EXTRA_EEG.items():
+def _present_extra(recipe: Recipe, data_dir: str | os.PathLike | None, budget: FusionBudget,
+                   notes: list[str]) -> list[dict[str, Any]]:
+    """The recipe's extra pre-training corpora that the data directory holds, capped by the budget."""
+    out = []
+    for extra in recipe.data.extra:
         try:
-            reader = open_dataset(find_dataset(name, data_dir))
+            find_dataset(extra.dataset, data_dir)
         except DataError:
-            notes.append(f"pre-training: the {name} folder is absent from the data directory; skipped.")
+            notes.append(f"pre-training: the {extra.dataset} folder is absent from the data directory; skipped.")
             continue
-        if kind == "continuous":
-            windows = cached_windows(reader, _continuous_pipeline(), progress=False)
-        else:
-            windows = splice_epochs(cached_windows(reader, _epochs_pipeline(), progress=False), patch)
-        data = np.asarray(windows.data)
-        corpora[name] = _ChannelScaler.fit(data).transform(data)
-    return corpora
-
-
-class _ChannelScaler(NamedTuple):
-    """Per-channel robust standardisation with fixed statistics: the median and
-    1.4826 x the median absolute deviation (the standard deviation for Gaussian data,
-    but not inflated by the few large artefacts: blinks, movement, electrode pops)."""
-
-    center: np.ndarray
-    scale: np.ndarray
-
-    @classmethod
-    def fit(cls, data: np.ndarray) -> _ChannelScaler:
-        x = np.moveaxis(np.asarray(data, dtype=np.float64), 1, 0).reshape(np.shape(data)[1], -1)
-        if not np.isfinite(x).all():
-            raise DataError(None, "windows contain NaN or Inf")
-        center = np.median(x, axis=1)
-        scale = 1.4826 * np.median(np.abs(x - center[:, None]), axis=1)
-        return cls(center[:, None], np.maximum(scale, 1e-6)[:, None])
-
-    def transform(self, data: np.ndarray) -> np.ndarray:
-        out = (np.asarray(data, dtype=np.float64) - self.center) / self.scale
-        return np.clip(out, -CLIP_SD, CLIP_SD).astype(np.float32)
-
-
-def standardise_per_recording(windows: Windows) -> np.ndarray:
-    """Windows standardised with each recording's own robust channel statistics.
-
-    Used for the ECG, whose amplitude depends on electrode placement and contact in each
-    recording and says nothing about the task, while its rhythm does. The statistics are
-    the recording's own (no label, no other subject), so test recordings may use them.
-    """
-    out = np.empty(windows.data.shape, dtype=np.float32)
-    recordings = windows.table["recording"].astype(str).to_numpy()
-    for rec in np.unique(recordings):
-        rows = np.flatnonzero(recordings == rec)
-        out[rows] = _ChannelScaler.fit(windows.data[rows]).transform(windows.data[rows])
+        entry = {"dataset": extra.dataset, "preset": extra.preset, "reader_params": extra.reader_params,
+                 "preset_params": extra.preset_params, "join_epochs": extra.join_epochs,
+                 "max_windows": budget.max_pretrain_windows if extra.max_windows is None else extra.max_windows}
+        out.append(entry)
     return out
 
 
-# ============================================================================ models
-def montage_view(encoder: CBraModMAE, n_chans: int) -> CBraModMAE:
-    """The same encoder (every parameter shared, not copied) accepting ``n_chans`` leads.
-
-    :class:`CBraModMAE` has no per-channel weights: its patch embedding, positional
-    convolution and criss-cross layers apply to any number of leads; only its input
-    check and mask sampling read ``n_chans``. A shallow copy with another ``n_chans``
-    therefore trains the one set of weights on every montage.
-    """
-    if n_chans == encoder.n_chans:
-        return encoder
-    view = copy.copy(encoder)
-    view.n_chans = int(n_chans)
-    return view
-
-
-def _encoder(n_chans: int, budget: FusionBudget, modality: str) -> CBraModMAE:
-    patch = int(round(PATCH_S * SFREQ))
-    return create_encoder(
-        "cbramod_mae", n_chans=n_chans, n_times=int(round(WINDOW_S * SFREQ)), sfreq=SFREQ, emb_dim=budget.emb_dim,
-        modality=modality, patch_size=patch, width=budget.width, depth=budget.depth, heads=budget.heads,
-        dim_feedforward=2 * budget.width, dropout=0.1,
-    )
-
-
-def _batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Shuffled index batches of ``range(n)``; a last batch of one window is dropped."""
-    order = rng.permutation(n)
-    return [b for b in np.array_split(order, max(1, int(np.ceil(n / batch_size)))) if len(b) > 1]
+def recipe_overrides(kind: str, fold: int, budget: FusionBudget, seed: int, *, variant: str = "",
+                     init: tuple[str, str] = ("", ""), extra: Sequence[dict[str, Any]] | None = None) -> list[str]:
+    """The ``--set`` items of one run: ``kind`` ``eeg`` / ``ecg`` (pre-training) or
+    ``finetune`` (``variant`` of :data:`VARIANTS`, ``init``: the EEG and ECG pre-training runs)."""
+    fold_seed = seed * 1000 + fold * 10
+    items = _split_overrides(fold, budget, seed)
+    if kind in ("eeg", "ecg"):
+        items += list(budget.pretrain) + [f"seed={fold_seed + (1 if kind == 'eeg' else 3)}"]
+        if budget.max_pretrain_windows is not None:
+            # a random subset before the split: about this many of the training subjects' windows
+            items.append(f"data.max_windows={int(round(budget.max_pretrain_windows * 1.5))}")
+        if kind == "eeg" and extra is not None:
+            items.append("data.extra=" + yaml.safe_dump(list(extra), default_flow_style=True, width=10**6).strip())
+        return items
+    if variant not in VARIANTS:
+        raise ConfigError(f"fusion: unknown variant {variant!r}; choose from {list(VARIANTS)}")
+    fusion, pretrained = VARIANTS[variant]
+    k = list(VARIANTS).index(variant)
+    items += list(budget.finetune) + ["model.classifier=mlp", f"model.fusion={fusion}", f"seed={fold_seed + 5 + k}"]
+    if pretrained:
+        if fusion != "pair":
+            items.append(f"model.eeg.init_from={init[0]}")
+        if fusion != "eeg":
+            items.append(f"model.pair.init_from={init[1]}")
+    return items
 
 
-def _reconstruction_loss(encoder: CBraModMAE, data: np.ndarray, batch_size: int, seed: int) -> float:
-    """Masked-patch MSE on ``data`` with masks fixed by ``seed`` (comparable across epochs)."""
-    loss_fn = MaskedReconstructionLoss()
-    generator = torch.Generator().manual_seed(seed)
-    view = montage_view(encoder, data.shape[1])
-    encoder.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(data), batch_size):
-            x = torch.from_numpy(data[start:start + batch_size])
-            mask = view.sample_mask(len(x), generator=generator)
-            out = view.forward_mae(x, mask)
-            total += float(loss_fn(out.pred, out.target, out.mask.bool())) * len(x)
-            count += len(x)
-    encoder.train()
-    return total / max(1, count)
+def _train(name: str, overrides: list[str], run: Path, data_dir: str | os.PathLike | None) -> dict[str, Any]:
+    from brainalign.training.trainer import train
+
+    recipe = load_recipe(recipe_path(name), overrides)
+    if (run / "metrics.json").is_file():  # finished before (a resumed experiment): reuse it
+        return json.loads((run / "metrics.json").read_text())
+    return train(recipe, run, data_dir=data_dir, progress=False, resume=(run / "checkpoints").is_dir())
 
 
-def pretrain(encoder: CBraModMAE, corpora: Sequence[np.ndarray], val: np.ndarray | None, epochs: int,
-             batch_size: int, lr: float, weight_decay: float, seed: int,
-             progress: Callable[[str], None] | None = None) -> list[dict[str, float]]:
-    """Dual-masked reconstruction training of ``encoder`` on a mixed stream of corpora.
-
-    Each corpus is ``(windows, leads, times)`` standardised data of one montage; every
-    batch comes from one corpus and the batches of all corpora are interleaved at
-    random each epoch. AdamW with a cosine-decayed rate and gradient clipping at 1.
-    Returns one row per epoch: ``train_loss`` (mean masked MSE over the epoch's batches)
-    and, with ``val``, ``val_loss`` (fixed masks).
-    """
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    loss_fn = MaskedReconstructionLoss()
-    opt = torch.optim.AdamW(encoder.parameters(), lr=lr, weight_decay=weight_decay)
-    n_steps = epochs * sum(len(_batches(len(c), batch_size, rng)) for c in corpora)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, n_steps))
-    views = {c.shape[1]: montage_view(encoder, c.shape[1]) for c in corpora}
-    history = []
-    encoder.train()
-    for epoch in range(epochs):
-        plan = [(k, b) for k, c in enumerate(corpora) for b in _batches(len(c), batch_size, rng)]
-        order = rng.permutation(len(plan))
-        losses = []
-        for i in order:
-            k, rows = plan[i]
-            x = torch.from_numpy(corpora[k][np.sort(rows)])
-            out = views[x.shape[1]].forward_mae(x)
-            loss = loss_fn(out.pred, out.target, out.mask.bool())
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            losses.append(float(loss.detach()))
-        row = {"epoch": epoch + 1, "train_loss": float(np.mean(losses))}
-        if val is not None and len(val):
-            row["val_loss"] = _reconstruction_loss(encoder, val, batch_size, seed)
-        history.append(row)
-        if progress is not None:
-            progress(f"epoch {epoch + 1}/{epochs} loss {row['train_loss']:.3f}")
-    encoder.eval()
-    return history
-
-
-class _Part(NamedTuple):
-    """One part of a fold: standardised EEG and ECG windows and integer labels."""
-
-    eeg: torch.Tensor
-    ecg: torch.Tensor
-    y: torch.Tensor
-
-
-def _logits(model: FusionClassifier, part: _Part, batch_size: int) -> torch.Tensor:
-    model.eval()
-    with torch.no_grad():
-        return torch.cat([model(part.eeg[i:i + batch_size], part.ecg[i:i + batch_size])
-                          for i in range(0, len(part.y), batch_size)])
-
-
-def finetune(model: FusionClassifier, train: _Part, val: _Part, budget: FusionBudget, seed: int) -> FusionClassifier:
-    """Train ``model`` (encoders and head) with cross-entropy; keep the weights of the
-    epoch with the lowest validation loss, stop after ``budget.patience`` epochs without
-    improvement."""
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=budget.finetune_lr,
-                            weight_decay=budget.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
-    best, best_state, waited = np.inf, copy.deepcopy(model.state_dict()), 0
-    for _ in range(budget.finetune_epochs):
-        model.train()
-        for rows in _batches(len(train.y), budget.batch_size, rng):
-            idx = torch.from_numpy(np.sort(rows))
-            loss = loss_fn(model(train.eeg[idx], train.ecg[idx]), train.y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-        val_loss = float(loss_fn(_logits(model, val, 256), val.y))
-        if val_loss < best - 1e-4:
-            best, best_state, waited = val_loss, copy.deepcopy(model.state_dict()), 0
-        else:
-            waited += 1
-            if waited >= budget.patience:
-                break
-    model.load_state_dict(best_state)
-    return model.eval()
-
-
-def _variant_specs(cross_attention: bool) -> dict[str, tuple[str, bool]]:
-    """Variant name -> (FusionClassifier mode, encoders pre-trained?)."""
-    specs = {"eeg_only": ("eeg_only", True), "ecg_only": ("ecg_only", True), "fused": ("concat", True)}
-    if cross_attention:
-        specs["fused_xattn"] = ("cross_attention", True)
-    specs["scratch"] = ("eeg_only", False)
-    return specs
+def _split_subjects(run: Path) -> dict[str, set[str]]:
+    split = json.loads((run / "config.json").read_text())["split"]
+    return {part: {str(g) for g in split["groups"].get(part, [])} for part in ("train", "val", "test")}
 
 
 # ============================================================================ figures
@@ -401,19 +164,6 @@ def _plot_reconstruction(examples: Sequence[tuple[str, np.ndarray, np.ndarray, n
     fig.suptitle("masked reconstruction of held-out (validation-subject) windows, fold 1", fontsize=9, y=1.02)
     fig.tight_layout()
     return save_figure(fig, path)
-
-
-def _reconstruction_examples(eeg_encoder: CBraModMAE, ecg_encoder: CBraModMAE, eeg: np.ndarray,
-                             ecg: np.ndarray, ch_names: Sequence[str], seed: int
-                             ) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
-    """Four EEG channels and the ECG of one held-out window, through :meth:`CBraModMAE.reconstruct`."""
-    torch.manual_seed(seed)
-    out = []
-    for encoder, x, names in ((eeg_encoder, eeg, ch_names), (ecg_encoder, ecg, ["ECG"])):
-        _, recon, hidden = encoder.reconstruct(torch.from_numpy(x[None]))
-        for c in range(min(4, x.shape[0])):
-            out.append((str(names[c]), x[c], recon[0, c].numpy(), hidden[0, c].numpy()))
-    return out
 
 
 # ============================================================================ scoring
@@ -441,10 +191,62 @@ def _fold_subjects(split: Split) -> dict[str, set[str]]:
     return {part: {str(g) for g in split.groups.get(part, [])} for part in ("train", "val", "test")}
 
 
-def _subsample(data: np.ndarray, limit: int | None, rng: np.random.Generator) -> np.ndarray:
-    if limit is None or len(data) <= limit:
-        return data
-    return data[np.sort(rng.choice(len(data), limit, replace=False))]
+def _load_eegmat(data_dir: str | os.PathLike | None) -> tuple[Windows, Windows]:
+    """Aligned EEG (19 channels) and ECG (1 lead) windows of the downstream protocol, for the
+    baselines and the pooled table (the runs read the same windows through the recipe)."""
+    recipe = load_recipe(recipe_path("eegmat_fusion"))
+    reader = open_named(recipe.data.dataset, data_dir)
+    eeg = cached_windows(reader, get_preset(recipe.data.preset, **recipe.data.preset_params), progress=False)
+    ecg = cached_windows(reader, get_preset(recipe.data.pair_preset, **recipe.data.pair_preset_params),
+                         progress=False)
+    eeg, ecg = align_windows(eeg, ecg)
+    keep = np.flatnonzero(last_seconds_mask(eeg.table, recipe.data.last_s, eeg.n_times / eeg.sfreq))
+    return eeg.select(keep), ecg.select(keep)
+
+
+def _pooled(proba: np.ndarray, run: Path, table: pd.DataFrame, fold: int) -> None:
+    """Write the run's test probabilities of class 1 into ``proba`` at their rows of ``table``."""
+    pred = pd.read_csv(run / "test_predictions.csv", dtype={"recording": str, "subject": str})
+    index = pd.Series(np.arange(len(table)), index=pd.MultiIndex.from_arrays(
+        [table["recording"].astype(str), table["start"].astype(float).round(6)]))
+    rows = index.reindex(pd.MultiIndex.from_arrays([pred["recording"], pred["start"].astype(float).round(6)]))
+    if rows.isna().any():
+        raise DataError(run / "test_predictions.csv", f"fold {fold + 1}: windows absent from the downstream table")
+    proba[rows.to_numpy(dtype=np.int64)] = pred[f"p_{CLASSES[1]}"].to_numpy(dtype=float)
+
+
+def _reconstruction_figure(runs: tuple[Path, Path], data_dir: str | os.PathLike | None, out: Path,
+                           seed: int) -> Path:
+    """True vs reconstructed traces of one validation window of fold 1, per pre-trained encoder."""
+    from brainalign.models.aligned import build_model
+    from brainalign.training.checkpoint import load_weights
+    from brainalign.training.data import build_paired_data
+
+    examples = []
+    torch.manual_seed(seed)
+    for run in runs:
+        config = json.loads((run / "config.json").read_text())
+        model = build_model(config["spec"])
+        load_weights(model, run / "model.safetensors")
+        recipe = load_recipe(recipe_path(config["recipe"]["name"]),
+                             [f"data.split.{k}={v}" for k, v in config["recipe"]["data"]["split"].items()
+                              if k in ("kind", "by", "n_splits", "fold", "val", "seed")]
+                             + [f"data.max_windows={config['recipe']['data']['max_windows'] or 'null'}",
+                                f"seed={config['recipe']['seed']}", "data.extra=[]"])
+        data = build_paired_data(recipe.data, data_dir, progress=False, seed=recipe.seed)
+        x = np.asarray(data.windows.data[data.part("val")[0]], dtype=np.float32)
+        encoder: CBraModMAE = model.eeg_encoder
+        _, recon, hidden = encoder.reconstruct(torch.from_numpy(x[None]))
+        names = list(data.windows.ch_names)
+        for c in range(min(4, x.shape[0])):
+            examples.append((str(names[c]), x[c], recon[0, c].numpy(), hidden[0, c].numpy()))
+    return _plot_reconstruction(examples, out / "reconstruction.png")
+
+
+def _curve(run: Path) -> list[dict[str, float]]:
+    log = pd.read_csv(run / "log.csv")
+    return [{"epoch": int(r.epoch) + 1, "train_loss": float(r.train_loss), "val_loss": float(r.val_loss)}
+            for r in log.itertuples()]
 
 
 def run_fusion_benchmark(data_dir: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None,
@@ -452,21 +254,18 @@ def run_fusion_benchmark(data_dir: str | os.PathLike | None = None, out_dir: str
                          threads: int | None = None) -> TaskResult:
     """Run the pre-training + fusion experiment (module docstring) and return its task entry.
 
-    ``out_dir`` (required) receives the figures and ``predictions.csv`` (out-of-fold
-    class-1 probabilities of every variant). ``quick`` uses :data:`QUICK` (same
-    protocol, little training). ``threads``: torch CPU threads (default: the cores this
-    process may use); the previous setting is restored afterwards.
-
-    Returns ``{"description", "protocol", "metrics": {variant: {value, ci_low, ci_high,
-    p_value, chance}}, "baselines": {name: {"balanced_accuracy", "auc"}}, "figures":
-    {name: png path}, "notes": [...]}``.
+    ``out_dir`` (required) receives the figures, ``predictions.csv`` (out-of-fold class-1
+    probabilities of every variant) and the run folders (``runs/fold{k}/...``). ``quick``
+    uses :data:`~brainalign.experiments.budgets.FUSION_QUICK` (same protocol, little
+    training). ``threads``: torch CPU threads (default: the cores this process may use);
+    the previous setting is restored afterwards.
     """
     if out_dir is None:
         raise ConfigError("run_fusion_benchmark: out_dir is required")
     import mne
     from tqdm.auto import tqdm
 
-    budget = QUICK if quick else FULL
+    budget = FUSION_QUICK if quick else FUSION_FULL
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     previous_threads = torch.get_num_threads()
@@ -482,21 +281,16 @@ def run_fusion_benchmark(data_dir: str | os.PathLike | None = None, out_dir: str
 def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: FusionBudget, quick: bool,
          progress: bool, tqdm: Any, started: float) -> TaskResult:
     notes: list[str] = []
-    eeg_all, ecg_all = _load_eegmat(data_dir)
-    extra = _load_extra_eeg(data_dir, notes)
-    keep = downstream_mask(eeg_all.table)
-    eeg_down, ecg_down = eeg_all.select(keep), ecg_all.select(keep)
+    eeg_down, ecg_down = _load_eegmat(data_dir)
     table = eeg_down.table
     labels = table["label"].astype(str).to_numpy()
     unknown = sorted(set(labels) - set(CLASSES))
     if unknown:
         raise DataError(None, f"eegmat windows carry unexpected labels {unknown}")
     y = (labels == CLASSES[1]).astype(np.int64)
-    subjects_all = eeg_all.table["subject"].astype(str).to_numpy()
-    ecg_std = standardise_per_recording(ecg_all)
-    ecg_std_down = ecg_std[keep]
+    extra = _present_extra(load_recipe(recipe_path("pretrain_eeg_all")), data_dir, budget, notes)
 
-    specs = _variant_specs(budget.cross_attention)
+    specs = {k: v for k, v in VARIANTS.items() if budget.cross_attention or v[0] != "cross_attention"}
     proba = {name: np.full(len(y), np.nan) for name in specs}
     baseline_folds: dict[str, list[dict[str, Any]]] = {"bandpower_lr": [], "ecg_hrv_lr": []}
     curves: list[list[dict[str, float]]] = []
@@ -504,68 +298,44 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
     pretrain_counts: dict[str, int] = {}
 
     folds = list(group_kfold(table, by="subject", n_splits=budget.n_folds, seed=seed, val=budget.n_val_subjects))
-    bar = tqdm(total=len(folds) * (2 + len(specs)), desc="fusion", unit="stage", disable=not progress)
+    bar = tqdm(total=len(folds) * (2 + len(specs)), desc="fusion", unit="run", disable=not progress)
     for split in folds:
         fold = int(split.fold or 0)
         split.check(table)
         groups = _fold_subjects(split)
-        rng = np.random.default_rng([seed, fold])
-        fold_seed = seed * 1000 + fold * 10
+        runs = out / "runs" / f"fold{fold + 1}"
 
         # --- pre-training: other sets + this fold's eegmat training subjects only
-        pre_rows = np.isin(subjects_all, sorted(groups["train"]))
-        val_rows = np.isin(subjects_all, sorted(groups["val"]))
-        eeg_scaler = _ChannelScaler.fit(eeg_all.data[pre_rows])
-        eeg_corpora = {"eegmat": eeg_scaler.transform(eeg_all.data[pre_rows]), **extra}
-        eeg_corpora = {k: _subsample(v, budget.max_pretrain_windows, rng) for k, v in eeg_corpora.items()}
-        ecg_corpus = _subsample(ecg_std[pre_rows], budget.max_pretrain_windows, rng)
-        val_eeg = _subsample(eeg_scaler.transform(eeg_all.data[val_rows]), 256, rng)
-        val_ecg = _subsample(ecg_std[val_rows], 256, rng)
-        if fold == 0:
-            pretrain_counts = {k: len(v) for k, v in eeg_corpora.items()} | {"eegmat_ecg": len(ecg_corpus)}
-
-        def report(stage: str, fold: int = fold) -> Callable[[str], None]:
-            return lambda msg: bar.set_postfix_str(f"fold {fold + 1} {stage} {msg}")
-
-        torch.manual_seed(fold_seed)
-        eeg_encoder = _encoder(eeg_all.n_channels, budget, "eeg")
-        eeg_hist = pretrain(eeg_encoder, list(eeg_corpora.values()), val_eeg, budget.pretrain_epochs,
-                            budget.batch_size, budget.pretrain_lr, budget.weight_decay, fold_seed + 1,
-                            report("EEG pre-training"))
-        bar.update()
-        torch.manual_seed(fold_seed + 2)
-        ecg_encoder = _encoder(1, budget, "ecg")
-        ecg_hist = pretrain(ecg_encoder, [ecg_corpus], val_ecg, budget.pretrain_epochs, budget.batch_size,
-                            budget.pretrain_lr, budget.weight_decay, fold_seed + 3, report("ECG pre-training"))
-        bar.update()
+        pre = {kind: runs / f"pretrain_{kind}" for kind in ("eeg", "ecg")}
+        for kind, name in (("eeg", "pretrain_eeg_all"), ("ecg", "pretrain_ecg_eegmat")):
+            bar.set_postfix_str(f"fold {fold + 1} {kind.upper()} pre-training")
+            _train(name, recipe_overrides(kind, fold, budget, seed, extra=extra), pre[kind], data_dir)
+            seen = _split_subjects(pre[kind])
+            if seen["test"] != groups["test"] or seen["train"] != groups["train"]:
+                raise DataError(pre[kind], f"fold {fold + 1}: pre-training split differs from the downstream fold")
+            bar.update()
+        eeg_log, ecg_log = _curve(pre["eeg"]), _curve(pre["ecg"])
         curves.append([{"epoch": e["epoch"], "eeg_train_loss": e["train_loss"], "eeg_val_loss": e["val_loss"],
                         "ecg_train_loss": c["train_loss"], "ecg_val_loss": c["val_loss"]}
-                       for e, c in zip(eeg_hist, ecg_hist)])
+                       for e, c in zip(eeg_log, ecg_log)])
         if fold == 0:
-            examples = _reconstruction_examples(eeg_encoder, ecg_encoder, val_eeg[0], val_ecg[0],
-                                                eeg_all.ch_names, fold_seed + 4)
-            figures["reconstruction"] = str(_plot_reconstruction(examples, out / "reconstruction.png"))
+            described = json.loads((pre["eeg"] / "config.json").read_text())["data"]
+            ecg_described = json.loads((pre["ecg"] / "config.json").read_text())["data"]
+            pretrain_counts = {"eegmat": described["train"]["windows"],
+                               **{k: v["windows"] for k, v in described.get("extra", {}).items()},
+                               "eegmat_ecg": ecg_described["train"]["windows"]}
+            figures["reconstruction"] = str(_reconstruction_figure((pre["eeg"], pre["ecg"]), data_dir, out,
+                                                                   seed * 1000 + 4))
 
         # --- downstream: fine-tune every variant on this fold
-        def part(name: str, split: Split = split, eeg_scaler: _ChannelScaler = eeg_scaler) -> _Part:
-            rows = split.part(name)
-            return _Part(torch.from_numpy(eeg_scaler.transform(eeg_down.data[rows])),
-                         torch.from_numpy(ecg_std_down[rows]),
-                         torch.from_numpy(y[rows]))
-
-        train, val, test = part("train"), part("val"), part("test")
-        eeg_state, ecg_state = eeg_encoder.state_dict(), ecg_encoder.state_dict()
-        for k, (name, (mode, pretrained)) in enumerate(specs.items()):
+        for name in specs:
             bar.set_postfix_str(f"fold {fold + 1} fine-tuning {name}")
-            torch.manual_seed(fold_seed + 5 + k)
-            eeg_enc = _encoder(eeg_all.n_channels, budget, "eeg") if mode != "ecg_only" else None
-            ecg_enc = _encoder(1, budget, "ecg") if mode != "eeg_only" else None
-            if pretrained:
-                eeg_enc = eeg_enc if eeg_enc is None else load_pretrained_encoder(eeg_state, eeg_enc, prefix="")
-                ecg_enc = ecg_enc if ecg_enc is None else load_pretrained_encoder(ecg_state, ecg_enc, prefix="")
-            model = FusionClassifier(eeg_enc, ecg_enc, n_classes=2, mode=mode, hidden=budget.emb_dim)
-            model = finetune(model, train, val, budget, fold_seed + 5 + k)
-            proba[name][split.test] = torch.softmax(_logits(model, test, 256), dim=1)[:, 1].numpy()
+            run = runs / name
+            _train("eegmat_fusion", recipe_overrides("finetune", fold, budget, seed, variant=name,
+                                                     init=(str(pre["eeg"]), str(pre["ecg"]))), run, data_dir)
+            if _split_subjects(run)["test"] != groups["test"]:
+                raise DataError(run, f"fold {fold + 1}: the run's test subjects differ from the fold's")
+            _pooled(proba[name], run, table, fold)
             bar.update()
 
         # --- classical baselines on the same windows and fold
@@ -592,7 +362,7 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
     atomic_write_text(out / "predictions.csv", pd_out.to_csv(index=False))
 
     mean_curve = [{key: float(np.mean([c[e][key] for c in curves])) for key in curves[0][e]}
-                  for e in range(len(curves[0]))]
+                  for e in range(min(len(c) for c in curves))]
     from brainalign.report.plots import plot_scores_with_ci
     from brainalign.training.curves import plot_training_curves
 
@@ -602,16 +372,19 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
     def diff(a: str, b: str) -> str:
         return _difference(y, predictions[a], predictions[b], subjects, budget.n_boot, seed)
 
+    epochs = next((o.split("=")[1] for o in budget.pretrain if o.startswith("train.epochs=")), "?")
     notes += [
         f"{'QUICK mode (little training: for tests and demos, not for conclusions). ' if quick else ''}"
         f"Ran in {time.perf_counter() - started:.0f} s on {torch.get_num_threads()} CPU thread(s).",
+        "Every model is a run of the one trainer (brainalign.training) on a shipped recipe plus overrides: "
+        "pretrain_eeg_all, pretrain_ecg_eegmat and eegmat_fusion per fold and variant; run folders under runs/.",
         "Pre-training never sees a test subject: in every fold the EEG encoder is pre-trained on EEGMMIDB, "
         "N170 and N400 windows plus the eegmat windows (whole recordings) of that fold's training subjects; "
         "its validation subjects give the held-out reconstruction loss (curves: mean over folds; an encoder "
         "predicting zeros scores 1.0 on standardised data); the ECG encoder likewise on eegmat ECG.",
         f"Pre-training windows per fold (fold 1): {pretrain_counts}. Masking: 50% of the 1 s patches of each "
         "lead and 20% of whole EEG leads (none for the single ECG lead); "
-        f"encoder width {budget.width}, depth {budget.depth}, {budget.pretrain_epochs} epochs.",
+        f"encoder width 64, depth 2, {epochs} epochs.",
         "N400 epochs (1.2 s at 50 Hz) are shorter than a window: two consecutive epochs, 1 s each at 100 Hz, "
         "are joined at the patch boundary.",
         "Downstream windows: the last 60 s of each rest recording and the whole 62 s task recording (2 s windows, "
@@ -632,7 +405,7 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
     entry = TaskResult(
         description="Masked (CBraMod dual-mask) pre-training of EEG and ECG encoders, then EEG+ECG fusion: "
                        "eegmat rest vs mental arithmetic",
-        protocol=f"GroupKFold by subject ({budget.n_folds} folds, 16 subjects each tested once, "
+        protocol=f"GroupKFold by subject ({budget.n_folds} folds, each subject tested once, "
                     f"{budget.n_val_subjects} validation subjects per fold for early stopping); 2 s windows at "
                     f"{SFREQ:g} Hz; out-of-fold predictions pooled; balanced accuracy, bootstrap over recordings, "
                     "permutation of recording labels within subject",
