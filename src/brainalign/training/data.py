@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
 
 from brainalign.data import splits as splits_mod
 from brainalign.data.base import open_dataset
@@ -51,7 +51,14 @@ class PairedData:
 
 
 class WindowDataset(Dataset):
-    """Items ``(eeg float32 tensor, pair index, label code, window index)``."""
+    """Items ``(eeg float32 tensor, pair index, label code, window index)``.
+
+    ``ds[i]`` is one item; ``ds[indices]`` (a list or integer array) is the whole
+    batch at once, stacked exactly as ``default_collate`` stacks the items, with one
+    gather from the contiguous float32 window array instead of one copy, one
+    tensor and one collation step per window. :func:`batch_loader` serves batches
+    this way.
+    """
 
     def __init__(self, data: PairedData, index: np.ndarray):
         self.data = data
@@ -60,10 +67,31 @@ class WindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int, int]:
-        w = int(self.index[i])
-        x = torch.from_numpy(np.array(self.data.windows.data[w], dtype=np.float32))
-        return x, int(self.data.pair_index[w]), int(self.data.labels[w]), w
+    def __getitem__(self, i: Any) -> tuple[torch.Tensor, Any, Any, Any]:
+        if isinstance(i, (int, np.integer)):
+            w = int(self.index[i])
+            x = torch.from_numpy(np.array(self.data.windows.data[w], dtype=np.float32))
+            return x, int(self.data.pair_index[w]), int(self.data.labels[w]), w
+        return self.batch(i)
+
+    def batch(self, indices: Sequence[int] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Items ``indices`` stacked: ``(x (n, ch, t) float32, pair index, label code, window index)``."""
+        w = self.index[np.asarray(indices, dtype=np.int64)]
+        x = np.take(self.data.windows.data, w, axis=0)
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        return (torch.from_numpy(x), torch.from_numpy(self.data.pair_index[w]),
+                torch.from_numpy(self.data.labels[w]), torch.from_numpy(w))
+
+
+def batch_loader(ds: Dataset, sampler: Sampler[int], batch_size: int, drop_last: bool,
+                 generator: torch.Generator | None = None) -> DataLoader:
+    """A DataLoader over ``ds`` that yields the same batches, in the same order and
+    from the same random draws, as ``DataLoader(ds, batch_size, sampler=sampler,
+    drop_last=drop_last, generator=generator)``, but fetches each batch with one
+    ``ds[indices]`` call (``ds`` must accept index lists, as :class:`WindowDataset` does)."""
+    return DataLoader(ds, batch_size=None, sampler=BatchSampler(sampler, batch_size, drop_last),
+                      generator=generator)
 
 
 def _val_from_train_end(table: pd.DataFrame, split: splits_mod.Split, fraction: float) -> splits_mod.Split:
