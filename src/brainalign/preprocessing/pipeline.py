@@ -40,6 +40,33 @@ TABLE_COLUMNS = ("recording", "dataset", "subject", "session", "run", "window", 
 Inputs = Recording | Iterable[Recording] | Reader
 
 
+def _text_value(v: Any) -> str | None:
+    return None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
+
+
+#: value types of a column that :func:`_text_column` handles without a per-value call:
+#: strings and the missing values that _text_value turns into None
+_FAST_TYPES = frozenset({str, type(None), type(pd.NA), float, np.float64})
+
+
+def _text_column(values: np.ndarray) -> np.ndarray:
+    """``[_text_value(v) for v in values]`` as an object array. A column of plain strings
+    and missing values (what the cache's CSV reader returns, thousands of rows a read)
+    takes a vectorised path with the same result; anything else the per-value one."""
+    types = np.frompyfunc(type, 1, 1)(values)
+    if set(types.tolist()) <= _FAST_TYPES:
+        is_str = (types == str).astype(bool)
+        if pd.isna(values[~is_str]).all():  # the floats among them are all NaN
+            out = values.copy()
+            empty = np.zeros(len(values), dtype=bool)
+            empty[is_str] = values[is_str] == ""
+            out[~is_str | empty] = None
+            return out
+    out = np.empty(len(values), dtype=object)
+    out[:] = [_text_value(v) for v in values]
+    return out
+
+
 def normalise_table(table: pd.DataFrame) -> pd.DataFrame:
     """Canonical form of a window table: text-like columns are ``object`` columns of
     ``str`` or ``None`` (empty strings and NaN become None). Applied when windows are built
@@ -47,9 +74,7 @@ def normalise_table(table: pd.DataFrame) -> pd.DataFrame:
     out = table.reset_index(drop=True).copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
-            values = [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v)
-                      for v in out[col]]
-            out[col] = pd.Series(values, dtype=object)
+            out[col] = pd.Series(_text_column(out[col].to_numpy(dtype=object)), dtype=object)
     return out
 
 
