@@ -10,12 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler
+from torch.utils.data import BatchSampler, Dataset, Sampler
 
 from brainalign.data import splits as splits_mod
 from brainalign.data.base import open_dataset
@@ -56,7 +56,7 @@ class WindowDataset(Dataset):
     ``ds[i]`` is one item; ``ds[indices]`` (a list or integer array) is the whole
     batch at once, stacked exactly as ``default_collate`` stacks the items, with one
     gather from the contiguous float32 window array instead of one copy, one
-    tensor and one collation step per window. :func:`batch_loader` serves batches
+    tensor and one collation step per window. :class:`BatchLoader` serves batches
     this way.
     """
 
@@ -84,14 +84,34 @@ class WindowDataset(Dataset):
                 torch.from_numpy(self.data.labels[w]), torch.from_numpy(w))
 
 
-def batch_loader(ds: Dataset, sampler: Sampler[int], batch_size: int, drop_last: bool,
-                 generator: torch.Generator | None = None) -> DataLoader:
-    """A DataLoader over ``ds`` that yields the same batches, in the same order and
-    from the same random draws, as ``DataLoader(ds, batch_size, sampler=sampler,
-    drop_last=drop_last, generator=generator)``, but fetches each batch with one
-    ``ds[indices]`` call (``ds`` must accept index lists, as :class:`WindowDataset` does)."""
-    return DataLoader(ds, batch_size=None, sampler=BatchSampler(sampler, batch_size, drop_last),
-                      generator=generator)
+class BatchLoader:
+    """The batches of ``DataLoader(ds, batch_size, sampler=sampler, drop_last=drop_last,
+    generator=generator)`` (one process), in the same order and from the same random
+    draws, each fetched with one ``ds.batch(indices)`` call: no per-item fetch or
+    collation, and none of DataLoader's per-batch profiling and fetcher layers
+    (which cost as much as the gather itself: measured by benchmarks/bench_read.py)."""
+
+    def __init__(self, ds: "WindowDataset", sampler: Sampler[int], batch_size: int, drop_last: bool,
+                 generator: torch.Generator | None = None):
+        self.dataset = ds
+        self.batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        # a DataLoader iterator draws its workers' base seed from the generator (the global RNG
+        # without one) before the sampler runs; drawing it too keeps every later draw in place
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+        for indices in self.batch_sampler:
+            yield self.dataset.batch(indices)
+
+
+def batch_loader(ds: "WindowDataset", sampler: Sampler[int], batch_size: int, drop_last: bool,
+                 generator: torch.Generator | None = None) -> BatchLoader:
+    """See :class:`BatchLoader`."""
+    return BatchLoader(ds, sampler, batch_size, drop_last, generator)
 
 
 def _val_from_train_end(table: pd.DataFrame, split: splits_mod.Split, fraction: float) -> splits_mod.Split:

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, RandomSampler, SequentialSampler
+from torch.utils.data import RandomSampler, SequentialSampler
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
@@ -50,7 +50,7 @@ from brainalign.training.checkpoint import (
     save_checkpoint,
     save_weights,
 )
-from brainalign.training.data import PairedData, batch_loader, build_paired_data, describe
+from brainalign.training.data import BatchLoader, PairedData, batch_loader, build_paired_data, describe
 from brainalign.training.model import AlignedModel, build_model, model_spec
 from brainalign.training.recipe import Recipe
 from brainalign.training.runlog import RunLogger
@@ -149,9 +149,9 @@ def _device(name: str) -> torch.device:
 
 
 def _loader(data: PairedData, part: str, batch_size: int, shuffle: bool, seed: int, epoch: int,
-            info: dist_mod.DistInfo) -> DataLoader:
+            info: dist_mod.DistInfo) -> BatchLoader:
     """Batches of one part. Each batch is one gather from the window array
-    (:func:`~brainalign.training.data.batch_loader`); order and random draws are
+    (:class:`~brainalign.training.data.BatchLoader`); order and random draws are
     those of a per-item ``DataLoader(ds, batch_size, shuffle, generator)``."""
     ds = data.dataset(part)
     if info.enabled:
