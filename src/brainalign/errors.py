@@ -26,6 +26,10 @@ class DataError(BrainalignError):
         self.problem = problem
         super().__init__(f"{path}: {problem}" if path is not None else problem)
 
+    def __reduce__(self) -> tuple:
+        # pickled by its arguments, so it crosses process boundaries (joblib workers) intact
+        return type(self), (self.path, self.problem)
+
 
 class ContractError(BrainalignError):
     """Input does not satisfy a model's or pipeline's input contract."""

@@ -222,12 +222,14 @@ def _read_entry(entry: Path, key: str, verify: bool = True) -> Windows:
 
 
 def cached_windows(inputs: Inputs, pipeline: Pipeline, cache_dir: str | os.PathLike | None = None,
-                   *, progress: bool | None = None, verify: bool = True) -> Windows:
+                   *, progress: bool | None = None, verify: bool = True, n_jobs: int = 1) -> Windows:
     """Windows of ``inputs`` (a Recording, several, or a Reader) through ``pipeline``,
-    from the cache when an entry with the same key exists, else computed, stored
-    and returned memory-mapped from the new entry. ``cache_dir`` defaults to
-    :func:`brainalign.config.cache_dir` (``$BRAINALIGN_CACHE``); ``verify`` checks
-    the entry's file digests on a hit (see the module documentation)."""
+    from the cache when an entry with the same key exists, else computed (in
+    ``n_jobs`` processes, see :meth:`Pipeline.transform`: the same bytes as a serial
+    run, so ``n_jobs`` is not part of the key), stored and returned memory-mapped
+    from the new entry. ``cache_dir`` defaults to :func:`brainalign.config.cache_dir`
+    (``$BRAINALIGN_CACHE``); ``verify`` checks the entry's file digests on a hit
+    (see the module documentation)."""
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if not isinstance(inputs, (Recording, Reader)):
         inputs = list(inputs)  # a generator is read twice: for the key, then to compute
@@ -239,7 +241,7 @@ def cached_windows(inputs: Inputs, pipeline: Pipeline, cache_dir: str | os.PathL
         except _CorruptEntry as err:
             log.warning("cache entry %s is damaged (%s); rebuilding it", entry, err)
             _remove_entry(entry)
-    windows = pipeline.transform(inputs, progress=progress)
+    windows = pipeline.transform(inputs, progress=progress, n_jobs=n_jobs)
     _write_entry(entry, windows, pipeline, key, parts)
     try:
         return _read_entry(entry, key, verify=False)  # ours, just digested, or a concurrent twin's

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import BatchSampler, Dataset, Sampler
 
 from brainalign.data import splits as splits_mod
 from brainalign.data.base import Reader, detect_reader
@@ -68,7 +69,14 @@ class PairedData:
 
 
 class WindowDataset(Dataset):
-    """Items ``(eeg float32 tensor, pair index, label code, window index)``."""
+    """Items ``(eeg float32 tensor, pair index, label code, window index)``.
+
+    ``ds[i]`` is one item; ``ds[indices]`` (a list or integer array) is the whole
+    batch at once, stacked exactly as ``default_collate`` stacks the items, with one
+    gather from the contiguous float32 window array instead of one copy, one
+    tensor and one collation step per window. :class:`BatchLoader` serves batches
+    this way.
+    """
 
     def __init__(self, data: PairedData, index: np.ndarray):
         self.data = data
@@ -77,10 +85,51 @@ class WindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int, int]:
-        w = int(self.index[i])
-        x = torch.from_numpy(np.array(self.data.windows.data[w], dtype=np.float32))
-        return x, int(self.data.pair_index[w]), int(self.data.labels[w]), w
+    def __getitem__(self, i: Any) -> tuple[torch.Tensor, Any, Any, Any]:
+        if isinstance(i, (int, np.integer)):
+            w = int(self.index[i])
+            x = torch.from_numpy(np.array(self.data.windows.data[w], dtype=np.float32))
+            return x, int(self.data.pair_index[w]), int(self.data.labels[w]), w
+        return self.batch(i)
+
+    def batch(self, indices: Sequence[int] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Items ``indices`` stacked: ``(x (n, ch, t) float32, pair index, label code, window index)``."""
+        w = self.index[np.asarray(indices, dtype=np.int64)]
+        x = np.take(self.data.windows.data, w, axis=0)
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        return (torch.from_numpy(x), torch.from_numpy(self.data.pair_index[w]),
+                torch.from_numpy(self.data.labels[w]), torch.from_numpy(w))
+
+
+class BatchLoader:
+    """The batches of ``DataLoader(ds, batch_size, sampler=sampler, drop_last=drop_last,
+    generator=generator)`` (one process), in the same order and from the same random
+    draws, each fetched with one ``ds.batch(indices)`` call: no per-item fetch or
+    collation, and none of DataLoader's per-batch profiling and fetcher layers
+    (which cost as much as the gather itself: measured by benchmarks/bench_read.py)."""
+
+    def __init__(self, ds: WindowDataset, sampler: Sampler[int], batch_size: int, drop_last: bool,
+                 generator: torch.Generator | None = None):
+        self.dataset = ds
+        self.batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+        # a DataLoader iterator draws its workers' base seed from the generator (the global RNG
+        # without one) before the sampler runs; drawing it too keeps every later draw in place
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+        for indices in self.batch_sampler:
+            yield self.dataset.batch(indices)
+
+
+def batch_loader(ds: WindowDataset, sampler: Sampler[int], batch_size: int, drop_last: bool,
+                 generator: torch.Generator | None = None) -> BatchLoader:
+    """See :class:`BatchLoader`."""
+    return BatchLoader(ds, sampler, batch_size, drop_last, generator)
 
 
 def robust_stats(data: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import RandomSampler, SequentialSampler
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
@@ -52,10 +52,11 @@ from brainalign.training.checkpoint import (
     save_checkpoint,
     save_weights,
 )
-from brainalign.training.data import PairedData, build_paired_data, describe
+from brainalign.training.data import BatchLoader, PairedData, batch_loader, build_paired_data, describe
 from brainalign.training.recipe import Recipe
 from brainalign.training.runlog import RunLogger
 from brainalign.training.schedule import warmup_cosine
+from brainalign.utils.fastconv import use_fast_kernels
 from brainalign.utils.io import atomic_path, atomic_write_text
 
 
@@ -144,17 +145,21 @@ def _device(name: str) -> torch.device:
 
 
 def _loader(data: PairedData, part: str, batch_size: int, shuffle: bool, seed: int, epoch: int,
-            info: dist_mod.DistInfo) -> DataLoader:
+            info: dist_mod.DistInfo) -> BatchLoader:
+    """Batches of one part. Each batch is one gather from the window array
+    (:class:`~brainalign.training.data.BatchLoader`); order and random draws are
+    those of a per-item ``DataLoader(ds, batch_size, shuffle, generator)``."""
     ds = data.dataset(part)
     if info.enabled:
         sampler = DistributedSampler(ds, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle,
                                      seed=seed, drop_last=shuffle)
         sampler.set_epoch(epoch)
-        return DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=shuffle)
+        return batch_loader(ds, sampler, batch_size, drop_last=shuffle)
     gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
     # drop a last batch of one: contrastive and triplet losses need two samples
     drop_last = shuffle and len(ds) % batch_size == 1
-    return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=gen, drop_last=drop_last)
+    sampler = RandomSampler(ds, generator=gen) if shuffle else SequentialSampler(ds)
+    return batch_loader(ds, sampler, batch_size, drop_last=drop_last, generator=gen)
 
 
 @torch.no_grad()
@@ -254,18 +259,19 @@ def evaluate_part(tm: TrainModule, data: PairedData, part: str, batch_size: int,
 
     tm.eval()
     idx = data.part(part)
-    losses, embs = [], []
+    losses, embs, logits = [], [], []
     with tm.local_losses():
         for x, pidx, lab, _ in _loader(data, part, batch_size, False, 0, 0, dist_mod.DistInfo()):
-            total, _, z = tm(x.to(device), pidx.to(device), lab.to(device))
+            x, pidx = x.to(device), pidx.to(device)
+            total, _, z = tm(x, pidx, lab.to(device))
             losses.append((float(total), len(x)))
             embs.append(z.float().cpu())
+            if tm.model.classifier is not None:  # from the same pass's embeddings, not a second pass
+                logits.append(tm.model.classify(x, z, pidx).float().cpu())
     z = torch.cat(embs)
     out = {f"{part}_loss": sum(v * n for v, n in losses) / max(1, sum(n for _, n in losses))}
     if tm.model.classifier is not None:  # supervised / fusion: the classifier's own predictions
-        from sklearn.metrics import balanced_accuracy_score
-
-        pred = predict_proba(tm.model, data, part, batch_size, device).argmax(axis=1)
+        pred = torch.cat(logits).argmax(dim=1).numpy()
         y = data.labels[idx]
         known = y >= 0
         out[f"{part}_bacc"] = float(balanced_accuracy_score(y[known], pred[known]))
@@ -473,6 +479,8 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
     spec = _spec_for(recipe, data)
     seed_everything(recipe.seed)
     model = build_model(spec).to(device)
+    if device.type == "cpu":  # same functions and weights, faster CPU kernels (see utils/fastconv)
+        use_fast_kernels(model)
     if model.pair_head is not None:
         if data.pair_windows is not None:
             model.set_pair_signals(np.asarray(data.pair_windows.data))

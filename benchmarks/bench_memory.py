@@ -1,0 +1,7 @@
+"""Benchmark 'memory' of issue 13 (see brainalign.experiments.bench). Usage: python benchmarks/bench_memory.py [--quick]"""
+import sys
+
+from brainalign.experiments.bench import main
+
+if __name__ == "__main__":
+    sys.exit(main(["memory", *sys.argv[1:]]))
