@@ -56,7 +56,7 @@ def _text_column(values: np.ndarray) -> np.ndarray:
     takes a vectorised path with the same result; anything else the per-value one."""
     types = np.frompyfunc(type, 1, 1)(values)
     if set(types.tolist()) <= _FAST_TYPES:
-        is_str = np.array([t is str for t in types], dtype=bool)
+        is_str = (types == str).astype(bool)  # noqa: E721  (elementwise over an object array)
         if pd.isna(values[~is_str]).all():  # the floats among them are all NaN
             out = values.copy()
             empty = np.zeros(len(values), dtype=bool)
