@@ -331,6 +331,56 @@ PRESETS: dict[str, dict[str, Any]] = {
         "params": {"sfreq": 62.5},
         "pipeline": _published_epochs("uV"),
     },
+    "smni_epochs": {
+        "description": (
+            "UCI EEG Database (SMNI alcoholism study): the 61 scalp channels (X, Y and nd are "
+            "typed misc by the reader and left out), the 1 s trials at their 256 Hz as recorded, "
+            "in µV; optionally resampled (sfreq). Labels and texts come from the smni reader "
+            "(group by default, or the stimulus condition)."
+        ),
+        "source": (
+            "UCI EEG Database (Begleiter, SUNY Downstate): 64 electrodes, 256 Hz, 1 s after the "
+            "stimulus; the headers say 416 samples but every file holds 256. The trials are used "
+            "as distributed (no further filtering: a 1 s epoch is too short for a clean FIR "
+            "band-pass)."
+        ),
+        "params": {"sfreq": 256.0},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "CheckFinite"},
+                {"step": "CheckRate", "sfreq": 256.0},
+                {"step": "Resample", "sfreq": "$sfreq"},
+            ],
+        },
+    },
+    "p300_epochs": {
+        "description": (
+            "eeg-notebooks visual P300 (Muse, cats vs dogs): TP9 AF7 AF8 TP10, band-pass 1-30 Hz, "
+            "resampled to 128 Hz, epochs -0.1..0.8 s around each stimulus (target, nontarget), "
+            "no baseline correction, in µV. Epochs above 100 µV peak-to-peak are not dropped here: "
+            "the evaluation drops them (brainalign.experiments.fair) so that every pipeline sees "
+            "the same epochs."
+        ),
+        "source": (
+            "eeg-notebooks P300 analysis (visual_p300): raw.filter(1, 30), Epochs(tmin=-0.1, "
+            "tmax=0.8, baseline=None, reject={'eeg': 100e-6}); decoding with XdawnCovariances("
+            "estimator='oas') + TangentSpace + LogisticRegression."
+        ),
+        "params": {"sfreq": 128.0, "tmin": -0.1, "tmax": 0.8, "l_freq": 1.0, "h_freq": 30.0},
+        "pipeline": {
+            "modality": "eeg",
+            "units": "uV",
+            "steps": [
+                {"step": "PickChannels", "channels": ["TP9", "AF7", "AF8", "TP10"], "on_missing": "raise"},
+                {"step": "CheckFinite"},
+                {"step": "Filter", "l_freq": "$l_freq", "h_freq": "$h_freq"},
+                {"step": "Resample", "sfreq": "$sfreq"},
+                {"step": "EventWindow", "tmin": "$tmin", "tmax": "$tmax", "labels": ["target", "nontarget"]},
+            ],
+        },
+    },
     "cbramod_pretrain": {
         "description": (
             "CBraMod pre-training (Wang et al. 2025, ICLR, arXiv 2412.07236) on TUH EEG: the 19 "

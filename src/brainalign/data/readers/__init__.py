@@ -9,6 +9,7 @@ from brainalign.data.readers import (  # noqa: F401
     eegnb,
     fif,
     kaneshiro,
+    smni,
     things_eeg2,
     thoughtviz,
     tuab,
