@@ -13,9 +13,12 @@ from brainalign.errors import ConfigError, DataError
 from brainalign.preprocessing import cached_windows, get_preset
 
 #: the 64 channel names of the SMNI files, in file order
-CHANNELS = ("FP1 FP2 F7 F8 AF1 AF2 FZ F4 F3 FC6 FC5 FC2 FC1 T8 T7 CZ C3 C4 CP5 CP6 CP1 CP2 P3 P4 PZ P8 P7 PO2 "
-            "PO1 O2 O1 X AF7 AF8 F5 F6 FT7 FT8 FPZ FC4 FC3 C6 C5 F2 F1 TP8 TP7 AFZ CP3 CP4 P5 P6 C1 C2 PO7 "
-            "PO8 FCZ POZ OZ P2 P1 CPZ nd Y").split()
+CHANNELS = (
+    "FP1", "FP2", "F7", "F8", "AF1", "AF2", "FZ", "F4", "F3", "FC6", "FC5", "FC2", "FC1", "T8", "T7", "CZ",
+    "C3", "C4", "CP5", "CP6", "CP1", "CP2", "P3", "P4", "PZ", "P8", "P7", "PO2", "PO1", "O2", "O1", "X",
+    "AF7", "AF8", "F5", "F6", "FT7", "FT8", "FPZ", "FC4", "FC3", "C6", "C5", "F2", "F1", "TP8", "TP7", "AFZ",
+    "CP3", "CP4", "P5", "P6", "C1", "C2", "PO7", "PO8", "FCZ", "POZ", "OZ", "P2", "P1", "CPZ", "nd", "Y",
+)
 STIMULI = {"S1": "S1 obj , trial {n}", "S2_match": "S2 match , trial {n}", "S2_nomatch": "S2 nomatch, trial {n}"}
 
 
