@@ -30,6 +30,9 @@ _BUILTIN_MODULES = (
     "brainalign.models.nice",
     "brainalign.models.mae",
     "brainalign.models.dual_mask",
+    "brainalign.models.bandpower",
+    "brainalign.models.tangent",
+    "brainalign.models.spatial_filter",
 )
 
 
