@@ -142,8 +142,6 @@ class TangentEncoder(EEGEncoder):
     def fit_reference(self, x: Any, y: Any | None = None) -> TangentEncoder:
         """Fit xDAWN filters/prototypes (when ``xdawn_filters``; needs labels ``y``), the
         Riemannian mean reference and the feature standardisation on *training* trials."""
-        from pyriemann.utils.mean import mean_riemann
-
         x_np = np.asarray(x, dtype=np.float64)
         if self.xdawn_filters:
             from pyriemann.spatialfilters import Xdawn
@@ -158,7 +156,20 @@ class TangentEncoder(EEGEncoder):
             self.spatial.copy_(torch.as_tensor(filters, dtype=self.spatial.dtype))
             self.prototypes.copy_(torch.as_tensor(evoked, dtype=self.prototypes.dtype))
         covs = self.covariances(torch.as_tensor(x_np, dtype=self.spatial.dtype)).double().numpy()
-        ref = mean_riemann(covs)
+        return self.set_reference(covs)
+
+    @torch.no_grad()
+    def set_reference(self, covs: Any) -> TangentEncoder:
+        """Reference (pyriemann ``mean_riemann``) and feature standardisation from the
+        training trials' SPD matrices (as :meth:`covariances` computes them, e.g. cached)."""
+        from pyriemann.utils.mean import mean_logeuclid, mean_riemann
+
+        covs = np.asarray(covs, dtype=np.float64)
+        if covs.shape[1:] != (self.dim, self.dim):
+            raise ConfigError(f"tangent: reference needs {self.dim} x {self.dim} matrices, got {covs.shape[1:]}")
+        # started at the log-Euclidean mean, the fixed-point iteration needs a few steps
+        # instead of up to 50 from the arithmetic mean (61 x 61 SMNI covariances)
+        ref = mean_riemann(covs, init=mean_logeuclid(covs))
         vals, vecs = np.linalg.eigh(ref)
         self.reference_isqrt.copy_(torch.as_tensor((vecs / np.sqrt(vals)) @ vecs.T, dtype=self.spatial.dtype))
         feats = self.tangent(torch.as_tensor(covs, dtype=self.spatial.dtype))
