@@ -32,6 +32,9 @@ _BUILTIN_MODULES = (
     "brainalign.models.nice",
     "brainalign.models.mae",
     "brainalign.models.cbramod_mae",
+    "brainalign.models.bandpower",
+    "brainalign.models.tangent",
+    "brainalign.models.spatial_filter",
 )
 
 

@@ -10,6 +10,7 @@ from brainalign.data.readers import (  # noqa: F401
     fif,
     generic,  # the catch-all for any MNE-readable folder (Reader.catch_all: detected last)
     kaneshiro,
+    smni,
     things_eeg2,
     thoughtviz,
     tuab,
