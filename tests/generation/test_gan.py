@@ -5,11 +5,18 @@ import pytest
 import torch
 
 from brainalign.errors import ConfigError, DataError
-from brainalign.generation.gan import (Discriminator, GANConfig, Generator, generate_images, load_generator,
-                                       save_gan, train_gan)
+from brainalign.generation.gan import (
+    Discriminator,
+    GANConfig,
+    Generator,
+    generate_images,
+    load_generator,
+    save_gan,
+    train_gan,
+)
 
-TINY = dict(resolution=8, cond_dim=3, z_dim=8, w_dim=16, cond_embed_dim=8, channels=8, min_channels=4,
-            batch_size=4, ema_warmup=1, ada_interval=1, ada_step=0.1)
+TINY = {"resolution": 8, "cond_dim": 3, "z_dim": 8, "w_dim": 16, "cond_embed_dim": 8, "channels": 8,
+        "min_channels": 4, "batch_size": 4, "ema_warmup": 1, "ada_interval": 1, "ada_step": 0.1}
 
 
 def _data(n=6, res=8, cond_dim=3):

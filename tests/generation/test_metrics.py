@@ -5,9 +5,20 @@ import numpy as np
 import pytest
 
 from brainalign.errors import DataError
-from brainalign.generation.metrics import (ClassProbe, attribute_accuracy, bleu, distinct_n, diversity,
-                                           frechet_distance, kernel_inception_distance, memorisation, n_distinct,
-                                           parse_attribute, real_floor, rouge)
+from brainalign.generation.metrics import (
+    ClassProbe,
+    attribute_accuracy,
+    bleu,
+    distinct_n,
+    diversity,
+    frechet_distance,
+    kernel_inception_distance,
+    memorisation,
+    n_distinct,
+    parse_attribute,
+    real_floor,
+    rouge,
+)
 
 RNG = np.random.default_rng(0)
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from brainalign.errors import ConfigError
 
-__all__ = ["DiffAugment", "AdaController", "AUGMENTATIONS"]
+__all__ = ["AUGMENTATIONS", "AdaController", "DiffAugment"]
 
 AUGMENTATIONS = ("color", "translation", "cutout")
 

@@ -16,7 +16,7 @@ import torch
 
 from brainalign.generation.images import to_uint8
 
-__all__ = ["save_trial_grid", "save_image_grid", "sentence_table"]
+__all__ = ["save_image_grid", "save_trial_grid", "sentence_table"]
 
 
 def save_trial_grid(path: str | os.PathLike, generated: torch.Tensor, trial_labels: Sequence[str],
@@ -99,6 +99,6 @@ def sentence_table(generated: Sequence[str], references: Sequence[str], labels: 
     rows = [[str(i), str(labels[i]) if labels is not None else "", cut(g), cut(r)]
             for i, (g, r) in enumerate(zip(generated, references)) if i < max_rows]
     widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h) for k, h in enumerate(head)]
-    line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))  # noqa: E731
+    line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))
     out = [line(head), "-+-".join("-" * w for w in widths)] + [line(r) for r in rows]
     return "\n".join(out) + "\n"

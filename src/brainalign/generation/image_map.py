@@ -36,7 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from brainalign.errors import ConfigError, DataError
 from brainalign.evaluation.stats import as_array
 
-__all__ = ["ImageToEEGMap", "n_way_identification", "map_class_consistency", "ClassCode"]
+__all__ = ["ClassCode", "ImageToEEGMap", "map_class_consistency", "n_way_identification"]
 
 
 class ImageToEEGMap:
@@ -53,7 +53,7 @@ class ImageToEEGMap:
         self.model: Any = None
         self.shuffled = False
 
-    def fit(self, image_feats: Any, eeg_emb: Any, shuffle: bool = False) -> "ImageToEEGMap":
+    def fit(self, image_feats: Any, eeg_emb: Any, shuffle: bool = False) -> ImageToEEGMap:
         """Fit on pairs (row i of ``image_feats`` with row i of ``eeg_emb``); with
         ``shuffle`` the pairs are permuted first (the control map)."""
         x = as_array(image_feats, "image_feats", ndim=2, finite=True).astype(np.float64)
@@ -99,11 +99,11 @@ def n_way_identification(predicted: Any, measured: Any, n_way: int = 2, items: A
     rng = np.random.default_rng(seed)
     if p.shape[1] == 1:  # 1-d: similarity is minus the distance
         sim_self = -np.abs(p[:, 0] - m[:, 0])
-        sim = lambda i, j: -np.abs(p[j, 0] - m[i, 0])  # noqa: E731
+        sim = lambda i, j: -np.abs(p[j, 0] - m[i, 0])
     else:
         pu, mu = _unit(p), _unit(m)
         sim_self = (pu * mu).sum(1)
-        sim = lambda i, j: pu[j] @ mu[i]  # noqa: E731
+        sim = lambda i, j: pu[j] @ mu[i]
     scores = []
     for i in range(len(p)):
         candidates = np.flatnonzero(ids != ids[i])
@@ -148,7 +148,7 @@ class ClassCode:
         self.classes: np.ndarray | None = None
         self.centres: np.ndarray | None = None
 
-    def fit(self, eeg_emb: Any, eeg_labels: Any, mapped: Any, mapped_labels: Any) -> "ClassCode":
+    def fit(self, eeg_emb: Any, eeg_labels: Any, mapped: Any, mapped_labels: Any) -> ClassCode:
         z = as_array(eeg_emb, "eeg_emb", ndim=2, finite=True)
         y = as_array(eeg_labels, "eeg_labels", ndim=1)
         self.clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced")).fit(z, y)

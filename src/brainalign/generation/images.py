@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from brainalign.errors import DataError
 
-__all__ = ["load_images", "to_uint8", "EffNetFeatures"]
+__all__ = ["EffNetFeatures", "load_images", "to_uint8"]
 
 
 def load_images(paths: Sequence[str | os.PathLike], size: int) -> torch.Tensor:
@@ -61,15 +61,18 @@ class EffNetFeatures:
     """Frozen EfficientNet-Lite0 (ImageNet) pooled features, 1280-d, of images in [-1, 1].
 
     ``tower`` is an :class:`brainalign.models.towers.ImageTower` (built on first use
-    when not given: it loads the packaged weights, offline).
+    when not given: it loads the packaged weights, offline). ``size`` is the input side
+    images are resized to: 224 as in ImageNet evaluation; a smaller side (e.g. 128 for
+    32 px generator images, which carry no more detail) costs a third of the compute.
+    Report the size with the scores: features, and so distances, change with it.
     """
 
-    size = 224
     dim = 1280
 
-    def __init__(self, tower: torch.nn.Module | None = None, batch_size: int = 32):
+    def __init__(self, tower: torch.nn.Module | None = None, batch_size: int = 32, size: int = 224):
         self._tower = tower
         self.batch_size = batch_size
+        self.size = int(size)
 
     @property
     def tower(self) -> torch.nn.Module:

@@ -37,17 +37,17 @@ from brainalign.errors import DataError
 from brainalign.evaluation.stats import as_array
 
 __all__ = [
+    "ClassProbe",
+    "attribute_accuracy",
+    "bleu",
+    "distinct_n",
+    "diversity",
     "frechet_distance",
     "kernel_inception_distance",
-    "real_floor",
-    "diversity",
     "memorisation",
-    "ClassProbe",
-    "parse_attribute",
-    "attribute_accuracy",
-    "distinct_n",
     "n_distinct",
-    "bleu",
+    "parse_attribute",
+    "real_floor",
     "rouge",
 ]
 
@@ -68,8 +68,14 @@ def frechet_distance(feats_a: Any, feats_b: Any) -> float:
     mu_a, mu_b = a.mean(0), b.mean(0)
     ca = (a - mu_a) / np.sqrt(len(a) - 1)
     cb = (b - mu_b) / np.sqrt(len(b) - 1)
-    # C_a = ca^T ca, C_b = cb^T cb; tr sqrt(C_a C_b) = nuclear norm of cb ca^T
-    cross = np.linalg.svd(cb @ ca.T, compute_uv=False).sum()
+    # C_a = ca^T ca, C_b = cb^T cb; tr sqrt(C_a C_b) is the nuclear norm of cb ca^T (n_b x n_a),
+    # or, when the feature dimension is the smaller one, sum sqrt(eig(S C_b S)) with S = C_a^(1/2)
+    if min(len(a), len(b)) <= a.shape[1]:
+        cross = np.linalg.svd(cb @ ca.T, compute_uv=False).sum()
+    else:
+        evals, evecs = np.linalg.eigh(ca.T @ ca)
+        root = (evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T
+        cross = np.sqrt(np.clip(np.linalg.eigvalsh(root @ (cb.T @ cb) @ root), 0.0, None)).sum()
     value = float(((mu_a - mu_b) ** 2).sum() + (ca ** 2).sum() + (cb ** 2).sum() - 2.0 * cross)
     return max(value, 0.0)
 
@@ -180,7 +186,7 @@ class ClassProbe:
         return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000,
                                                                   class_weight="balanced"))
 
-    def fit(self, real_feats: Any, labels: Any) -> "ClassProbe":
+    def fit(self, real_feats: Any, labels: Any) -> ClassProbe:
         x = _feats(real_feats, "real_feats")
         y = as_array(labels, "labels", ndim=1)
         if len(y) != len(x):

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from brainalign.errors import ConfigError, DataError
 
-__all__ = ["masked_mean", "masked_multitask_loss", "consistency_loss"]
+__all__ = ["consistency_loss", "masked_mean", "masked_multitask_loss"]
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:

@@ -44,12 +44,12 @@ from brainalign.errors import ConfigError, DataError
 from brainalign.evaluation.stats import as_array
 
 __all__ = [
-    "minilm_tokenizer",
-    "SubVocabulary",
     "DecoderConfig",
-    "TextDecoder",
     "EEGToText",
+    "SubVocabulary",
+    "TextDecoder",
     "TextRetriever",
+    "minilm_tokenizer",
     "most_frequent",
 ]
 
@@ -96,7 +96,7 @@ class SubVocabulary:
         self._local = {wp: i + self.N_SPECIAL for i, wp in enumerate(self.wordpiece_ids)}
 
     @classmethod
-    def from_texts(cls, tokenizer: Any, texts: Sequence[str]) -> "SubVocabulary":
+    def from_texts(cls, tokenizer: Any, texts: Sequence[str]) -> SubVocabulary:
         ids = sorted({i for t in texts for i in tokenizer(t, add_special_tokens=False)["input_ids"]})
         return cls(ids)
 
@@ -254,7 +254,7 @@ class EEGToText:
         self.log: list[dict[str, float]] = []
 
     def fit(self, eeg_emb: Any, texts: Sequence[str], *, epochs: int = 30, batch_size: int = 64, lr: float = 1e-3,
-            weight_decay: float = 0.01, seed: int = 0, time_limit_s: float | None = None) -> "EEGToText":
+            weight_decay: float = 0.01, seed: int = 0, time_limit_s: float | None = None) -> EEGToText:
         emb = torch.as_tensor(as_array(eeg_emb, "eeg_emb", ndim=2, finite=True), dtype=torch.float32)
         if len(texts) != len(emb):
             raise DataError(None, f"{len(emb)} EEG embeddings but {len(texts)} texts")
@@ -323,7 +323,7 @@ class EEGToText:
         return out
 
     @classmethod
-    def load(cls, run_dir: str | os.PathLike, tokenizer: Any | None = None) -> "EEGToText":
+    def load(cls, run_dir: str | os.PathLike, tokenizer: Any | None = None) -> EEGToText:
         from safetensors.torch import load_file
 
         folder = Path(run_dir)
@@ -364,7 +364,7 @@ class TextRetriever:
             emb = emb.detach().cpu().numpy()
         return np.asarray(emb, dtype=np.float64)
 
-    def fit(self, eeg_emb: Any, texts: Sequence[str], candidates: Sequence[str] | None = None) -> "TextRetriever":
+    def fit(self, eeg_emb: Any, texts: Sequence[str], candidates: Sequence[str] | None = None) -> TextRetriever:
         from sklearn.linear_model import RidgeCV
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
