@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -117,7 +118,10 @@ class SubVocabulary:
                 break
             if i >= self.N_SPECIAL:
                 pieces.append(self.wordpiece_ids[i - self.N_SPECIAL])
-        return tokenizer.decode(pieces, skip_special_tokens=True, clean_up_tokenization_spaces=True)
+        text = tokenizer.decode(pieces, skip_special_tokens=True, clean_up_tokenization_spaces=True)
+        # WordPiece decoding spaces out hyphens and brackets ("17 - year - old ( mental )")
+        text = re.sub(r"\s*-\s*", "-", text)
+        return re.sub(r"\(\s+", "(", re.sub(r"\s+\)", ")", text))
 
 
 # ----------------------------------------------------------------------- decoder
