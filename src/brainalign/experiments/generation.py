@@ -514,14 +514,14 @@ def run_generation_experiment(data_dir: str | os.PathLike, out_dir: str | os.Pat
 
     ``quick``: 16 px generators trained for a few dozen steps and a decoder trained
     for one epoch on a subset: a smoke run of the whole path (minutes), whose scores
-    mean nothing. Otherwise 32 px generators (6 minutes each) and full text folds.
+    mean nothing. Otherwise 32 px generators (9 minutes each) and full text folds.
     """
     _quiet()
     data_dir, out = Path(data_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     image_settings = ({"resolution": 16, "steps": 30, "time_limit_s": None} if quick else
-                      {"resolution": 32, "steps": 1_000_000, "time_limit_s": 360.0})
+                      {"resolution": 32, "steps": 1_000_000, "time_limit_s": 540.0})
     results: dict[str, Any] = {"quick": quick, "seed": seed, "images": {}}
     for name, folder, labels in (("n170", "eegnb_n170", ["house", "face"]),
                                  ("p300", "eegnb_p300", ["nontarget", "target"])):
