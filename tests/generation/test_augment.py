@@ -31,7 +31,7 @@ def test_controller_lowers_p_otherwise_and_stays_in_range():
 
 def test_controller_updates_only_every_interval():
     ada = AdaController(interval=4, step=0.1)
-    for i in range(3):
+    for _ in range(3):
         ada.accumulate(torch.ones(2))
         assert not ada.maybe_update()
     ada.accumulate(torch.ones(2))

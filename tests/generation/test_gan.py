@@ -55,7 +55,7 @@ def test_training_is_deterministic_for_a_seed():
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG is untouched
     b = train_gan(x, c, cfg, steps=3, seed=7)
     other = train_gan(x, c, cfg, steps=3, seed=8)
-    for (k, pa), pb, po in zip(a.generator_ema.state_dict().items(), b.generator_ema.state_dict().values(),
+    for (k, pa), pb, _po in zip(a.generator_ema.state_dict().items(), b.generator_ema.state_dict().values(),
                                other.generator_ema.state_dict().values()):
         assert torch.equal(pa, pb), k
     assert any(not torch.equal(pa, po) for pa, po in zip(a.generator.parameters(), other.generator.parameters()))
