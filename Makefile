@@ -39,7 +39,7 @@ demo: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_cache.py
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/brainalign bench
 
 clean:
 	rm -rf $(VENV) demo_out

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from brainalign.errors import BrainalignError
+from brainalign.errors import BrainalignError, ConfigError
 
 EXIT_USER_ERROR = 2
 
@@ -178,6 +178,18 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- bench
+def cmd_bench(args: argparse.Namespace) -> int:
+    from brainalign.experiments.bench import BENCHMARKS, format_table, run_benchmarks
+
+    unknown = sorted(set(args.names) - set(BENCHMARKS))
+    if unknown:
+        raise ConfigError(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
+    rows = run_benchmarks(args.names or None, quick=args.quick)
+    print(format_table(rows))
+    return 0
+
+
 # --------------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace) -> int:
     from brainalign.experiments.demo import run_demo
@@ -252,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_data_dir(p)
     p.set_defaults(func=cmd_benchmark)
+
+    p = sub.add_parser("bench", help="performance benchmarks, each with its comparator measured in the same run")
+    p.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
+    p.add_argument("--quick", action="store_true", help="smaller sizes, fewer rounds")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("demo", help="the main job: summarise every dataset, then a quick benchmark")
     p.add_argument("--out", default="demo_out")
