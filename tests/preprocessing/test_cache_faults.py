@@ -36,7 +36,7 @@ CHILD = textwrap.dedent('''
         real = cache._sha256
         def slow(path):
             Path(root, "writing").touch()
-            time.sleep(60)
+            time.sleep(60)  # the parent kills it here; alone, it finishes after a minute
             return real(path)
         cache._sha256 = slow
     if mode == "slow_compute":
@@ -44,8 +44,11 @@ CHILD = textwrap.dedent('''
         def transform(self, *a, **k):
             out = real_transform(self, *a, **k)
             Path(f"{go}.{os.getpid()}.ready").touch()
+            give_up = time.monotonic() + 180  # never outlive a parent that died
             while not Path(go).exists():
-                time.sleep(0.01)
+                if time.monotonic() > give_up:
+                    sys.exit(3)
+                time.sleep(0.05)
             return out
         Pipeline.transform = transform
     won = []
@@ -74,9 +77,13 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
 def test_writer_killed_mid_write_leaves_no_entry_and_is_rebuilt(tmp_path: Path) -> None:
     fif, root = write_fif(tmp_path / "a_raw.fif"), tmp_path / "cache"
     proc = child(fif, root, "slow_digest")
-    wait_for(root / "writing", proc)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    try:
+        wait_for(root / "writing", proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     rec = load_fif(fif)
     key, _ = cache_key(rec, PIPE)
@@ -114,16 +121,22 @@ def test_checksum_mismatch_is_reported_and_rebuilt(tmp_path: Path, victim: str, 
 def test_two_processes_writing_the_same_entry(tmp_path: Path) -> None:
     fif, root, go = write_fif(tmp_path / "a_raw.fif"), tmp_path / "cache", tmp_path / "go"
     procs = [child(fif, root, "slow_compute", go) for _ in range(2)]
-    end = time.monotonic() + 120
-    while len(list(tmp_path.glob("go.*.ready"))) < 2:  # both have computed the windows...
-        assert all(p.poll() is None for p in procs) and time.monotonic() < end
-        time.sleep(0.05)
-    go.touch()  # ...and now write the same entry at once
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=180)
-        assert proc.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
+    try:
+        end = time.monotonic() + 120
+        while len(list(tmp_path.glob("go.*.ready"))) < 2:  # both have computed the windows...
+            assert all(p.poll() is None for p in procs) and time.monotonic() < end
+            time.sleep(0.05)
+        go.touch()  # ...and now write the same entry at once
+        results = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=180)
+            assert proc.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        for proc in procs:  # a failed or interrupted test leaves no child behind
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
     rec = load_fif(fif)
     expected = PIPE.transform(rec).data
     assert sorted(r.pop("won") for r in results) == [[False], [True]]  # both wrote; one rename lost
