@@ -167,3 +167,21 @@ def test_run_records_reader_and_resolved_pipeline(trained_run: Path) -> None:
     assert config["reader"] == {"name": "fif", "params": {}}  # detected from the layout
     assert config["pipeline"] == json.loads(json.dumps(get_preset("n400_epochs").to_dict()))
     assert config["pair_pipeline"] is None
+
+
+def test_a_run_recorded_before_these_keys_resumes(tmp_path: Path) -> None:
+    """A config.json written before data.reader / pipeline / pair_pipeline existed holds
+    the same recipe: --resume continues it, a real change is still refused."""
+    from brainalign.errors import DataError
+    from brainalign.training.recipe import recorded_recipe
+    from brainalign.training.trainer import _check_same_recipe
+
+    now = recipe_from_dict(TINY_RECIPE).to_dict()
+    old = json.loads(json.dumps(now))
+    for key in ("reader", "pipeline", "pair_pipeline"):
+        del old["data"][key]
+    assert recorded_recipe(old) == json.loads(json.dumps(now))
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": old}))
+    _check_same_recipe(tmp_path, now)
+    with pytest.raises(DataError, match=r"changed: train\.epochs"):
+        _check_same_recipe(tmp_path, recipe_from_dict(TINY_RECIPE, ["train.epochs=9"]).to_dict())

@@ -45,7 +45,7 @@ class Bench:
     def train(self, recipe: str, run: str, overrides: list[str]) -> Path:
         """Train ``recipe`` into ``runs/run`` (reused when it already finished with
         the same recipe and overrides: a benchmark can be resumed)."""
-        from brainalign.training.recipe import load_recipe
+        from brainalign.training.recipe import load_recipe, recorded_recipe
         from brainalign.training.trainer import train
 
         rec = load_recipe(recipe_path(recipe), [f"seed={self.seed}", *overrides])
@@ -53,7 +53,7 @@ class Bench:
         done = folder / "metrics.json"
         if done.exists():
             cfg = json.loads((folder / "config.json").read_text())
-            if cfg.get("recipe") == json.loads(json.dumps(rec.to_dict())):
+            if recorded_recipe(cfg.get("recipe")) == json.loads(json.dumps(rec.to_dict(), default=str)):
                 return folder
             shutil.rmtree(folder)
         elif folder.exists():

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import json
 import types
 import typing
 from collections.abc import Sequence
@@ -402,6 +403,17 @@ def recipe_from_dict(tree: dict[str, Any], overrides: Sequence[str] = ()) -> Rec
     recipe = _build(Recipe, tree)
     check_data(recipe.data)
     return recipe
+
+
+def recorded_recipe(tree: Any) -> Any:
+    """A recipe as a run folder records it (``config.json``), with the keys that
+    recipes have gained since filled in by their defaults, in JSON form: what a
+    recipe of today compares equal to when nothing that matters changed. Returned
+    unchanged when it no longer validates."""
+    try:
+        return json.loads(json.dumps(recipe_from_dict(tree).to_dict(), default=str))
+    except (ConfigError, TypeError, AttributeError):
+        return tree
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:

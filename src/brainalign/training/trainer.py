@@ -53,7 +53,7 @@ from brainalign.training.checkpoint import (
     save_weights,
 )
 from brainalign.training.data import BatchLoader, PairedData, batch_loader, build_paired_data, describe
-from brainalign.training.recipe import Recipe
+from brainalign.training.recipe import Recipe, recorded_recipe
 from brainalign.training.runlog import RunLogger
 from brainalign.training.schedule import warmup_cosine
 from brainalign.utils.fastconv import use_fast_kernels
@@ -336,7 +336,7 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
 def _check_same_recipe(out: Path, recipe: dict[str, Any]) -> None:
     """--resume continues a run only with the recipe it was started with."""
     try:
-        before = json.loads((out / "config.json").read_text())["recipe"]
+        before = recorded_recipe(json.loads((out / "config.json").read_text())["recipe"])
     except (OSError, ValueError, KeyError):
         raise DataError(out / "config.json", "cannot read the recipe this run was started with") from None
     now = json.loads(json.dumps(recipe, default=str))
