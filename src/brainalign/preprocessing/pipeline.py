@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -301,9 +302,12 @@ class Pipeline:
         data = np.concatenate([p.data for p in parts], axis=0)
         return dataclasses.replace(parts[0], data=data, table=table)
 
-    def _outcome(self, rec: Recording | tuple[Reader, Any]) -> tuple[str, Any, str]:
+    def _outcome(self, rec: Recording | tuple[Reader, Any], log_level: int | None = None) -> tuple[str, Any, str]:
         """("ok", windows, where) or ("skip", the NoWindows error, where) for one
-        recording, or a (reader, ref) pair loaded here: in the worker, under joblib."""
+        recording, or a (reader, ref) pair loaded here: in the worker, under joblib,
+        where MNE logs at the caller's level (``log_level``)."""
+        if log_level is not None:
+            mne.set_log_level(log_level)
         if isinstance(rec, tuple):
             rec = rec[0].load(rec[1])
         try:
@@ -327,7 +331,8 @@ class Pipeline:
         if len(items) <= 1:
             return self._outcomes(items, 1)
         pool = Parallel(n_jobs=n_jobs, return_as="generator")
-        return len(items), pool(delayed(self._outcome)(item) for item in items)
+        level = logging.getLogger("mne").level
+        return len(items), pool(delayed(self._outcome)(item, level) for item in items)
 
     __call__ = transform
 

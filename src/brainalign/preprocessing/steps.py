@@ -461,22 +461,26 @@ class CheckFinite(Step):
 
 
 # ================================================================== windowing
-def _epochs_at(inst: mne.io.BaseRaw, events: np.ndarray, offset: int, n_samples: int) -> mne.Epochs:
+def _epochs_at(inst: mne.io.BaseRaw, events: np.ndarray, offset: int, n_samples: int) -> mne.BaseEpochs:
     """Epochs of ``n_samples`` samples starting ``offset`` samples from each event,
     events given as sample indices from the data start. Callers pass only epochs
-    that fit, so MNE drops none and rows stay aligned with ``events``."""
+    that fit, so rows stay aligned with ``events``.
+
+    The samples are sliced from the raw array in one indexing operation and wrapped
+    in an ``EpochsArray``: the same values, times and events as ``mne.Epochs(...,
+    baseline=None, proj=False, preload=True)``, whose per-epoch reading loop took a
+    third of the time of preprocessing eegmat (profiled: bench_preprocess)."""
     sfreq = inst.info["sfreq"]
+    events = np.asarray(events, dtype=int)
+    if len(events) and (events.min() + offset < 0 or events.max() + offset + n_samples > inst.n_times):
+        raise RuntimeError("windows outside the recording")  # pragma: no cover - guarded by the callers' bounds
     mne_events = np.column_stack(
         [events + inst.first_samp, np.zeros(len(events), int), np.ones(len(events), int)]
     ).astype(int)
-    epochs = mne.Epochs(
-        inst, mne_events, event_id={"window": 1}, tmin=offset / sfreq,
-        tmax=(offset + n_samples - 1) / sfreq, baseline=None, preload=True,
-        reject_by_annotation=False, proj=False, verbose="error",
-    )
-    if len(epochs) != len(events):  # pragma: no cover - guarded by the callers' bounds
-        raise RuntimeError("MNE dropped windows that were inside the recording")
-    return epochs
+    data = inst.get_data()
+    samples = data[:, events[:, None] + offset + np.arange(n_samples)]  # (channels, epochs, times)
+    return mne.EpochsArray(np.ascontiguousarray(samples.transpose(1, 0, 2)), inst.info, events=mne_events,
+                           tmin=offset / sfreq, event_id={"window": 1}, baseline=None, proj=False, verbose="error")
 
 
 def _window_table(rows: pd.DataFrame | None, n: int, starts_s: np.ndarray) -> pd.DataFrame:
