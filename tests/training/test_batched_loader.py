@@ -15,7 +15,7 @@ from brainalign.data.splits import Split
 from brainalign.preprocessing import Windows
 from brainalign.training import distributed as dist_mod
 from brainalign.training.data import PairedData
-from brainalign.training.model import build_model, model_spec
+from brainalign.models.aligned import build_model, model_spec
 from brainalign.training.trainer import TrainModule, _loader, evaluate_part
 
 

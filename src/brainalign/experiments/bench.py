@@ -166,7 +166,7 @@ def bench_train(quick: bool) -> list[dict[str, Any]]:
     from braindecode import EEGClassifier
     from torch import nn
 
-    from brainalign.training.model import build_model
+    from brainalign.models.aligned import build_model
     from brainalign.training.schedule import warmup_cosine
     from brainalign.training.trainer import TrainModule, _loader, _param_groups, evaluate_part
     from brainalign.utils.fastconv import use_fast_kernels
@@ -600,7 +600,7 @@ def _ddp_model(seed: int):
     import torch
 
     from brainalign.models.registry import create_encoder
-    from brainalign.training.model import build_model, model_spec
+    from brainalign.models.aligned import build_model, model_spec
 
     torch.manual_seed(seed)
     eeg = create_encoder("deep4", n_chans=19, n_times=200, sfreq=100.0, emb_dim=128)
