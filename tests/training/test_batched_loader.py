@@ -12,10 +12,10 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from brainalign.data.splits import Split
+from brainalign.models.aligned import build_model, model_spec
 from brainalign.preprocessing import Windows
 from brainalign.training import distributed as dist_mod
 from brainalign.training.data import PairedData
-from brainalign.models.aligned import build_model, model_spec
 from brainalign.training.trainer import TrainModule, _loader, evaluate_part
 
 

@@ -599,8 +599,8 @@ def bench_memory(quick: bool) -> list[dict[str, Any]]:
 def _ddp_model(seed: int):
     import torch
 
-    from brainalign.models.registry import create_encoder
     from brainalign.models.aligned import build_model, model_spec
+    from brainalign.models.registry import create_encoder
 
     torch.manual_seed(seed)
     eeg = create_encoder("deep4", n_chans=19, n_times=200, sfreq=100.0, emb_dim=128)
