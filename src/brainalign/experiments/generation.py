@@ -520,7 +520,7 @@ def run_generation_experiment(data_dir: str | os.PathLike, out_dir: str | os.Pat
     data_dir, out = Path(data_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    image_settings = ({"resolution": 16, "steps": 30, "time_limit_s": None} if quick else
+    image_settings = ({"resolution": 16, "steps": 30, "time_limit_s": None, "max_scored_trials": 48} if quick else
                       {"resolution": 32, "steps": 1_000_000, "time_limit_s": 540.0})
     results: dict[str, Any] = {"quick": quick, "seed": seed, "images": {}}
     for name, folder, labels in (("n170", "eegnb_n170", ["house", "face"]),
