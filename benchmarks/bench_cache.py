@@ -12,6 +12,7 @@ Usage: python benchmarks/bench_cache.py [--data DIR] [--min-ratio 20]
 Data: ``--data``, else ``$BRAINALIGN_DATA``, else ``../shared/data`` beside the checkout.
 Not a test: it takes about a minute.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """Benchmark 'ddp' of issue 13 (see brainalign.experiments.bench). Usage: python benchmarks/bench_ddp.py [--quick]"""
+
 import sys
 
 from brainalign.experiments.bench import main

@@ -1,4 +1,5 @@
 """Benchmark 'memory' of issue 13 (see brainalign.experiments.bench). Usage: python benchmarks/bench_memory.py [--quick]"""
+
 import sys
 
 from brainalign.experiments.bench import main

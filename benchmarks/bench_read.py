@@ -1,4 +1,5 @@
 """Benchmark 'read' of issue 13 (see brainalign.experiments.bench). Usage: python benchmarks/bench_read.py [--quick]"""
+
 import sys
 
 from brainalign.experiments.bench import main

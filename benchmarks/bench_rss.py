@@ -16,6 +16,7 @@ Data: ``--data``, else ``$BRAINALIGN_DATA``, else ``../shared/data`` beside the 
 Not a test: the first run preprocesses eegmat (about a minute), each epoch takes seconds.
 Exits with status 1 when the peak grows by more than ``--max-growth-mb`` (default 50).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,13 +95,22 @@ def main(argv: list[str] | None = None) -> int:
         reader = open_dataset(data_root(args.data) / "eegmat")
         windows = cached_windows(reader, get_preset("eegmat_windows"), cache, progress=False)
         size_mb = windows.data.nbytes / 2**20
-        print(f"eegmat_windows: {windows.data.shape} float32 ({size_mb:.0f} MiB, memory-mapped), "
-              f"ready in {time.perf_counter() - t0:.0f} s; RSS {_status_kb('VmRSS') / 1024:.0f} MiB")
-        loader = make_loader(WindowSet(windows.data), batch_size=args.batch, shuffle=True,
-                             num_workers=args.workers, generator=torch.Generator().manual_seed(0))
+        print(
+            f"eegmat_windows: {windows.data.shape} float32 ({size_mb:.0f} MiB, memory-mapped), "
+            f"ready in {time.perf_counter() - t0:.0f} s; RSS {_status_kb('VmRSS') / 1024:.0f} MiB"
+        )
+        loader = make_loader(
+            WindowSet(windows.data),
+            batch_size=args.batch,
+            shuffle=True,
+            num_workers=args.workers,
+            generator=torch.Generator().manual_seed(0),
+        )
         can_reset = reset_peak()
-        print(f"{'epoch':>5}  {'seconds':>7}  {'RSS MiB':>8}  {'peak MiB':>8}" + ("" if can_reset else
-              "  (peak since start: /proc/self/clear_refs not writable)"))
+        print(
+            f"{'epoch':>5}  {'seconds':>7}  {'RSS MiB':>8}  {'peak MiB':>8}"
+            + ("" if can_reset else "  (peak since start: /proc/self/clear_refs not writable)")
+        )
         peaks = []
         for epoch in range(1, args.epochs + 1):
             reset_peak()
@@ -116,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     growth = peaks[-1] - peaks[1]
     per_epoch = growth / (len(peaks) - 2)
-    print(f"peak RSS from epoch 2 to {len(peaks)}: {peaks[1]:.0f} -> {peaks[-1]:.0f} MiB "
-          f"({growth:+.1f} MiB, {per_epoch:+.2f} MiB per epoch)")
+    print(
+        f"peak RSS from epoch 2 to {len(peaks)}: {peaks[1]:.0f} -> {peaks[-1]:.0f} MiB "
+        f"({growth:+.1f} MiB, {per_epoch:+.2f} MiB per epoch)"
+    )
     return 1 if growth > args.max_growth_mb else 0
 
 

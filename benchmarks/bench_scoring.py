@@ -1,4 +1,5 @@
 """Benchmark 'scoring' of issue 13 (see brainalign.experiments.bench). Usage: python benchmarks/bench_scoring.py [--quick]"""
+
 import sys
 
 from brainalign.experiments.bench import main

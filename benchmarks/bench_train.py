@@ -1,4 +1,5 @@
 """Benchmark 'train' of issue 13 (see brainalign.experiments.bench). Usage: python benchmarks/bench_train.py [--quick]"""
+
 import sys
 
 from brainalign.experiments.bench import main

@@ -1,5 +1,6 @@
 """Every benchmark of issue 13 in one run, then the whole table (Markdown).
 Usage: python benchmarks/run_all.py [--quick] [NAME ...]"""
+
 import sys
 
 from brainalign.experiments.bench import main

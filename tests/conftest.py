@@ -1,5 +1,6 @@
 """Shared fixtures. Real-data tests read ``$BRAINALIGN_DATA`` (``../shared/data``
 beside the checkout by default) and are skipped when it is absent."""
+
 from __future__ import annotations
 
 import os

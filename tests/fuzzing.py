@@ -7,6 +7,7 @@ exception, or a run longer than :data:`CASE_TIMEOUT_S`, fails the test (hypothes
 then shrinks and prints the input). Setting ``BRAINALIGN_FUZZ_REPORT=<file.json>``
 writes how many cases of each kind ran and how they ended (docs/robustness.md).
 """
+
 from __future__ import annotations
 
 import faulthandler
@@ -41,8 +42,7 @@ FUZZ = settings(
     deadline=None,  # each case is bounded by bounded()'s alarm instead (hypothesis' deadline flakes under load)
     derandomize=True,
     database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 _TALLY: Counter[tuple[str, str, str]] = Counter()
@@ -101,8 +101,17 @@ def _write_report() -> None:
     if not report:
         return
     path = Path(report)
-    rows = [{"target": t, "kind": k, "outcome": o, "cases": n, "seconds": round(sum(_SECONDS[t, k, o]), 2),
-             "max_seconds": round(max(_SECONDS[t, k, o]), 2)} for (t, k, o), n in sorted(_TALLY.items())]
+    rows = [
+        {
+            "target": t,
+            "kind": k,
+            "outcome": o,
+            "cases": n,
+            "seconds": round(sum(_SECONDS[t, k, o]), 2),
+            "max_seconds": round(max(_SECONDS[t, k, o]), 2),
+        }
+        for (t, k, o), n in sorted(_TALLY.items())
+    ]
     path.write_text(json.dumps(rows, indent=1) + "\n")
 
 

@@ -6,6 +6,7 @@ non-warning line on stderr, ``brainalign <command>: error: <file>: <problem>``,
 exit with 2, show no traceback, print nothing on stdout, and leave no file (whole
 or partial) in the cache folder or at the output path it was given.
 """
+
 from __future__ import annotations
 
 import ast
@@ -46,8 +47,9 @@ def assert_nothing_written(*places: Path) -> None:
 
 def inspect(path: Path, tmp_path: Path, data_root: Path) -> CliResult:
     """``brainalign inspect PATH --plot <tmp>/out/plot.png`` with a fresh cache."""
-    return run_cli("inspect", path, "--plot", tmp_path / "out" / "plot.png",
-                   data_dir=data_root, cache_dir=tmp_path / "cache")
+    return run_cli(
+        "inspect", path, "--plot", tmp_path / "out" / "plot.png", data_dir=data_root, cache_dir=tmp_path / "cache"
+    )
 
 
 def nothing_written(tmp_path: Path) -> None:
@@ -91,8 +93,9 @@ def test_truncated_edf(data_root: Path, tmp_path: Path):
     source = data_root / "eegmat" / "Subject05_2.edf"
     path = cut(source, tmp_path / "eegmat" / source.name, 0.6)
     records = edf_header(source)["n_records"]
-    assert_one_error(inspect(path, tmp_path, data_root), "inspect", path,
-                     "truncated", f"announces {records} data records")
+    assert_one_error(
+        inspect(path, tmp_path, data_root), "inspect", path, "truncated", f"announces {records} data records"
+    )
     nothing_written(tmp_path)
 
 
@@ -136,8 +139,7 @@ def test_nan_samples(data_root: Path, tmp_path: Path, muse_lines: list[str]):
     fields[3] = "NaN"  # AF8
     muse_lines[line - 1] = ",".join(fields)
     path = muse_layout(tmp_path, data_root, muse_lines)
-    assert_one_error(inspect(path, tmp_path, data_root), "inspect", path,
-                     "1 NaN/Inf samples", "AF8", f"line {line}")
+    assert_one_error(inspect(path, tmp_path, data_root), "inspect", path, "1 NaN/Inf samples", "AF8", f"line {line}")
     nothing_written(tmp_path)
 
 
@@ -209,8 +211,15 @@ def test_torch_file_with_code_is_refused(data_root: Path, tmp_path: Path):
     marker = tmp_path / "code_ran"
     path = tmp_path / "eegcvpr40" / "eeg_5_95_std.pth"
     path.parent.mkdir()
-    torch.save({"dataset": [{"eeg": torch.zeros(128, 500), "image": 0, "label": 0, "subject": 1}],
-                "labels": ["n02389026"], "images": ["n02389026_3929"], "hook": SideEffect(marker)}, path)
+    torch.save(
+        {
+            "dataset": [{"eeg": torch.zeros(128, 500), "image": 0, "label": 0, "subject": 1}],
+            "labels": ["n02389026"],
+            "images": ["n02389026_3929"],
+            "hook": SideEffect(marker),
+        },
+        path,
+    )
     assert b"mkdir" in path.read_bytes()  # the payload is armed
     assert_one_error(inspect(path, tmp_path, data_root), "inspect", path, REFUSED)
     assert not marker.exists()
@@ -227,8 +236,15 @@ def test_thoughtviz_pickle_with_code_is_refused(tmp_path: Path):
     marker = tmp_path / "code_ran"
     path = tmp_path / "data" / "thoughtviz" / "eeg" / "image" / "data.pkl"
     path.parent.mkdir(parents=True)
-    payload = pickle.dumps({b"x_train": np.zeros((2, 14, 32, 1)), b"y_train": SideEffect(marker),
-                            b"x_test": np.zeros((1, 14, 32, 1)), b"y_test": np.eye(10)[:1]}, protocol=2)
+    payload = pickle.dumps(
+        {
+            b"x_train": np.zeros((2, 14, 32, 1)),
+            b"y_train": SideEffect(marker),
+            b"x_test": np.zeros((1, 14, 32, 1)),
+            b"y_test": np.eye(10)[:1],
+        },
+        protocol=2,
+    )
     assert b"mkdir" in payload
     path.write_bytes(payload)
     result = run_cli("datasets", "--data-dir", tmp_path / "data", data_dir=tmp_path, cache_dir=tmp_path / "cache")

@@ -5,6 +5,7 @@ process, with ``BRAINALIGN_DATA`` and ``BRAINALIGN_CACHE`` in its environment.
 Expected values come from the files themselves (EDF and WFDB headers, CSV rows,
 folder listings) or from the data README, never from brainalign.
 """
+
 from __future__ import annotations
 
 import ast
@@ -49,7 +50,11 @@ def run_cli(*args: Any, data_dir: Path, cache_dir: Path, timeout: float = 300) -
     env = {**os.environ, "BRAINALIGN_DATA": str(data_dir), "BRAINALIGN_CACHE": str(cache_dir)}
     proc = subprocess.run(
         [sys.executable, "-m", "brainalign", *map(str, args)],
-        env=env, capture_output=True, text=True, timeout=timeout, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
@@ -74,7 +79,7 @@ def edf_header(path: Path) -> dict[str, Any]:
         sig = fh.read(256 * n)
 
     def field(start: int, width: int) -> list[str]:
-        return [sig[start + i * width: start + (i + 1) * width].decode().strip() for i in range(n)]
+        return [sig[start + i * width : start + (i + 1) * width].decode().strip() for i in range(n)]
 
     return {
         "labels": field(0, 16),

@@ -1,4 +1,5 @@
 """The project's errors print on one line."""
+
 from __future__ import annotations
 
 from brainalign.errors import DataError

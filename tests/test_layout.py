@@ -32,7 +32,9 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
             found.add(base)
             found.update(f"{base}.{a.name}" for a in node.names)
     return {m for m in found if m.startswith("brainalign")}
@@ -45,14 +47,24 @@ def graph() -> dict[str, set[str]]:
 
 
 def test_library_never_imports_the_app(graph: dict[str, set[str]]):
-    bad = [(m, i) for m, imps in graph.items() if m.split(".")[1:2] and m.split(".")[1] in LIBRARY
-           for i in imps if i.startswith(APP)]
+    bad = [
+        (m, i)
+        for m, imps in graph.items()
+        if m.split(".")[1:2] and m.split(".")[1] in LIBRARY
+        for i in imps
+        if i.startswith(APP)
+    ]
     assert bad == []
 
 
 def test_evaluation_does_not_import_training(graph: dict[str, set[str]]):
-    bad = [(m, i) for m, imps in graph.items() if m.startswith("brainalign.evaluation")
-           for i in imps if i.startswith("brainalign.training")]
+    bad = [
+        (m, i)
+        for m, imps in graph.items()
+        if m.startswith("brainalign.evaluation")
+        for i in imps
+        if i.startswith("brainalign.training")
+    ]
     assert bad == []
 
 
@@ -60,6 +72,7 @@ def test_no_import_cycle_but_reader_registration(graph: dict[str, set[str]]):
     """Packages' ``__init__`` re-exports aside, a module never reaches itself again;
     the one allowed loop is ``data.base`` loading ``data.readers``, whose readers
     register themselves with ``data.base``."""
+
     def edges(m: str) -> set[str]:
         out = set(graph[m])
         if m == "brainalign.data.base":
@@ -79,7 +92,7 @@ def test_no_import_cycle_but_reader_registration(graph: dict[str, set[str]]):
         stack.append(m)
         for n in sorted(edges(m)):
             if state.get(n) == 1:
-                cycles.append(stack[stack.index(n):] + [n])
+                cycles.append(stack[stack.index(n) :] + [n])
             elif n not in state:
                 visit(n)
         stack.pop()

@@ -10,6 +10,7 @@ THINGS-EEG2 ``.npy`` and EEGCVPR40/ThoughtViz through the readers
 image tower's weights, precomputed feature files, the text/image embedding cache
 and the window cache.
 """
+
 from __future__ import annotations
 
 import hashlib

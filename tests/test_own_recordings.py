@@ -10,6 +10,7 @@ one epoch for ``train``, 20 bootstrap / permutation draws and ``--json`` for
 and the data directory points nowhere: evaluation on new subjects must need only
 the run folder and the new folder. Expected values come from the CSV files.
 """
+
 from __future__ import annotations
 
 import csv
@@ -67,8 +68,12 @@ def _markers(path: Path) -> Counter:
 
 def test_readme_walk_through_runs_as_written(data_root: Path, tmp_path: Path):
     section = _section()
-    commands = [line.strip() for block in _blocks(section, "bash") for line in block.splitlines()
-                if line.strip().startswith("brainalign ")]
+    commands = [
+        line.strip()
+        for block in _blocks(section, "bash")
+        for line in block.splitlines()
+        if line.strip().startswith("brainalign ")
+    ]
     assert [c.split()[1] for c in commands] == ["inspect", "train", "evaluate"], commands
 
     # the recipe shown in full is the shipped example
@@ -89,8 +94,14 @@ def test_readme_walk_through_runs_as_written(data_root: Path, tmp_path: Path):
 
     def run(command: str) -> subprocess.CompletedProcess:
         args = shlex.split(command)[1:]
-        proc = subprocess.run([sys.executable, "-m", "brainalign", *args, *EXTRA.get(args[0], [])],
-                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "brainalign", *args, *EXTRA.get(args[0], [])],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == 0, f"{command}\n{proc.stderr}"
         assert "Traceback" not in proc.stderr
         return proc
@@ -108,8 +119,10 @@ def test_readme_walk_through_runs_as_written(data_root: Path, tmp_path: Path):
     run(train)
     runs = tmp_path / shlex.split(train)[shlex.split(train).index("--out") + 1]
     config = json.loads((runs / "config.json").read_text())
-    assert config["reader"] == {"name": "eegnb", "params": {"marker_map": {"1": "nontarget", "2": "target"},
-                                                            "stimulus_dirs": None}}
+    assert config["reader"] == {
+        "name": "eegnb",
+        "params": {"marker_map": {"1": "nontarget", "2": "target"}, "stimulus_dirs": None},
+    }
     resolved = Pipeline.from_dict(recipe["data"]["pipeline"]).to_dict()
     assert config["pipeline"] == json.loads(json.dumps(resolved))
     assert config["contract"]["preprocessing"] == config["pipeline"]

@@ -1,4 +1,5 @@
 """brainalign: EEG representations aligned with text, images and ECG."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

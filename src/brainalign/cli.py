@@ -5,6 +5,7 @@ about the user's input (:class:`brainalign.errors.BrainalignError`) and paths th
 cannot be read or written (:class:`OSError`) end in one line on stderr and exit
 code 2, never in a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -112,9 +113,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_preprocess(args: argparse.Namespace) -> int:
     from brainalign.preprocessing.presets import run_preset
 
-    windows, location = run_preset(
-        args.preset, data_dir=args.data_dir, dataset=args.dataset, progress=_show_progress()
-    )
+    windows, location = run_preset(args.preset, data_dir=args.data_dir, dataset=args.dataset, progress=_show_progress())
     print(
         f"{args.preset}: {windows.data.shape[0]} windows x {windows.data.shape[1]} channels x "
         f"{windows.data.shape[2]} samples at {windows.sfreq:g} Hz ({windows.unit}); cache {location}"
@@ -153,16 +152,24 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from brainalign.experiments.evaluate import evaluate_run
 
-    results = evaluate_run(args.run_dir, data_dir=args.data_dir, dataset=args.dataset,
-                           n_boot=args.n_boot, n_perm=args.n_perm, seed=args.seed)
+    results = evaluate_run(
+        args.run_dir,
+        data_dir=args.data_dir,
+        dataset=args.dataset,
+        n_boot=args.n_boot,
+        n_perm=args.n_perm,
+        seed=args.seed,
+    )
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
     for task, metrics in results.items():
         print(task)
         for name, s in metrics.items():
-            print(f"  {name:<26} {s['value']:.3f}  95% CI [{s['ci_low']:.3f}, {s['ci_high']:.3f}]  "
-                  f"p={s['p_value']:.3g}  chance={s['chance']:.3f}")
+            print(
+                f"  {name:<26} {s['value']:.3f}  95% CI [{s['ci_low']:.3f}, {s['ci_high']:.3f}]  "
+                f"p={s['p_value']:.3g}  chance={s['chance']:.3f}"
+            )
     return 0
 
 
@@ -171,8 +178,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     from brainalign.experiments.benchmark import format_headline, run_real_benchmark
 
     t0 = time.perf_counter()
-    results = run_real_benchmark(Path(args.out), data_dir=args.data_dir, quick=args.quick, seed=args.seed,
-                                 tasks=args.tasks)
+    results = run_real_benchmark(
+        Path(args.out), data_dir=args.data_dir, quick=args.quick, seed=args.seed, tasks=args.tasks
+    )
     print(format_headline(results))
     print(f"benchmark {args.suite}: {time.perf_counter() - t0:.0f} s; results.json and report.html in {args.out}")
     return 0
@@ -194,8 +202,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from brainalign.experiments.demo import run_demo
 
-    return run_demo(out=Path(args.out), data_dir=args.data_dir, benchmark=not args.no_benchmark,
-                    progress=_show_progress())
+    return run_demo(
+        out=Path(args.out), data_dir=args.data_dir, benchmark=not args.no_benchmark, progress=_show_progress()
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -211,8 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", help="list the datasets the data directory holds")
     _add_data_dir(p)
     p.add_argument("--json", action="store_true", help="print a JSON array")
-    p.add_argument("--strict", action="store_true",
-                   help="any unreadable dataset or recording is an error: list nothing, exit 2")
+    p.add_argument(
+        "--strict", action="store_true", help="any unreadable dataset or recording is an error: list nothing, exit 2"
+    )
     p.set_defaults(func=cmd_datasets)
 
     p = sub.add_parser("inspect", help="header, channels, rate, duration, events of a file")
@@ -231,9 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fetch", help="download a public dataset into the data directory")
     p.add_argument("name", nargs="?")
     p.add_argument("--list", action="store_true", help="list the datasets that can be fetched")
-    p.add_argument("--base-url", default=None,
-                   help="mirror to download this dataset from (default: $BRAINALIGN_FETCH_BASE_URL/NAME/ "
-                        "when set, else upstream)")
+    p.add_argument(
+        "--base-url",
+        default=None,
+        help="mirror to download this dataset from (default: $BRAINALIGN_FETCH_BASE_URL/NAME/ when set, else upstream)",
+    )
     p.add_argument("--force", action="store_true", help="download again even if present")
     _add_data_dir(p)
     p.set_defaults(func=cmd_fetch)
@@ -249,7 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="every evaluation protocol on a run folder, with CIs and p-values")
     p.add_argument("run_dir")
     p.add_argument("--dataset", help="score every window of another folder in the training data's layout")
-    p.add_argument("--json", action="store_true", help="print {task: {metric: {value, ci_low, ci_high, p_value, chance}}}")
+    p.add_argument(
+        "--json", action="store_true", help="print {task: {metric: {value, ci_low, ci_high, p_value, chance}}}"
+    )
     p.add_argument("--n-boot", type=int, default=1000)
     p.add_argument("--n-perm", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)

@@ -1,4 +1,5 @@
 """Global settings: where data and caches live."""
+
 from __future__ import annotations
 
 import os

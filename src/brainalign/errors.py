@@ -3,6 +3,7 @@
 Every error that concerns a file names the file and the problem, so that the
 command-line interface can print one clear line instead of a traceback.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

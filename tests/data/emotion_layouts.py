@@ -5,6 +5,7 @@ and cell nesting, field order and dtypes), with a few seconds of random samples.
 Each writer returns what it wrote, so that tests compare the readers' output with
 values known independently of the readers.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -15,8 +16,20 @@ import numpy as np
 import scipy.io
 
 DREAMER_ELECTRODES = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
-AMIGOS_SELF_ASSESSMENT = ("arousal", "valence", "dominance", "liking", "familiarity", "neutral",
-                          "disgust", "happiness", "surprise", "anger", "fear", "sadness")
+AMIGOS_SELF_ASSESSMENT = (
+    "arousal",
+    "valence",
+    "dominance",
+    "liking",
+    "familiarity",
+    "neutral",
+    "disgust",
+    "happiness",
+    "surprise",
+    "anger",
+    "fear",
+    "sadness",
+)
 
 
 def matlab_cell(items: Sequence[Any], shape: tuple[int, int]) -> np.ndarray:
@@ -27,8 +40,15 @@ def matlab_cell(items: Sequence[Any], shape: tuple[int, int]) -> np.ndarray:
     return cell
 
 
-def write_dreamer(root: Path, *, n_subjects: int = 2, stimulus_s: Sequence[float] = (3.0, 2.0, 2.5),
-                  baseline_s: float = 2.0, eeg_channels: int = 14, seed: int = 0) -> dict[str, Any]:
+def write_dreamer(
+    root: Path,
+    *,
+    n_subjects: int = 2,
+    stimulus_s: Sequence[float] = (3.0, 2.0, 2.5),
+    baseline_s: float = 2.0,
+    eeg_channels: int = 14,
+    seed: int = 0,
+) -> dict[str, Any]:
     """``root/DREAMER.mat`` with the struct ``DREAMER`` as published (Zenodo 546113):
     ``Data`` a 1 x n cell of participant structs (``Age``, ``Gender`` as text; ``EEG``
     and ``ECG`` structs of ``baseline``/``stimuli`` n_clips x 1 cells of samples x 14
@@ -49,24 +69,31 @@ def write_dreamer(root: Path, *, n_subjects: int = 2, stimulus_s: Sequence[float
             # Emotiv EPOC samples in µV around its ~4200 µV offset; ECG in mV
             "eeg": [4200 + 20 * rng.standard_normal((int(d * 128), eeg_channels)) for d in stimulus_s],
             "ecg": [rng.standard_normal((int(d * 256), 2)) for d in stimulus_s],
-            "eeg_baseline": [4100 + 20 * rng.standard_normal((int(baseline_s * 128), eeg_channels))
-                             for _ in stimulus_s],
+            "eeg_baseline": [
+                4100 + 20 * rng.standard_normal((int(baseline_s * 128), eeg_channels)) for _ in stimulus_s
+            ],
             "ecg_baseline": [0.5 + rng.standard_normal((int(baseline_s * 256), 2)) for _ in stimulus_s],
         }
         scores = {name: rng.integers(1, 6, n_clips).astype(np.float64) for name in ("valence", "arousal", "dominance")}
         age, gender = str(22 + 3 * s), ("male", "female")[s % 2]
         written.append({"age": age, "gender": gender, **clip, **scores})
-        structs.append({
-            "Age": age,
-            "Gender": gender,
-            "EEG": {"baseline": matlab_cell(clip["eeg_baseline"], (n_clips, 1)),
-                    "stimuli": matlab_cell(clip["eeg"], (n_clips, 1))},
-            "ECG": {"baseline": matlab_cell(clip["ecg_baseline"], (n_clips, 1)),
-                    "stimuli": matlab_cell(clip["ecg"], (n_clips, 1))},
-            "ScoreValence": scores["valence"].reshape(n_clips, 1),
-            "ScoreArousal": scores["arousal"].reshape(n_clips, 1),
-            "ScoreDominance": scores["dominance"].reshape(n_clips, 1),
-        })
+        structs.append(
+            {
+                "Age": age,
+                "Gender": gender,
+                "EEG": {
+                    "baseline": matlab_cell(clip["eeg_baseline"], (n_clips, 1)),
+                    "stimuli": matlab_cell(clip["eeg"], (n_clips, 1)),
+                },
+                "ECG": {
+                    "baseline": matlab_cell(clip["ecg_baseline"], (n_clips, 1)),
+                    "stimuli": matlab_cell(clip["ecg"], (n_clips, 1)),
+                },
+                "ScoreValence": scores["valence"].reshape(n_clips, 1),
+                "ScoreArousal": scores["arousal"].reshape(n_clips, 1),
+                "ScoreDominance": scores["dominance"].reshape(n_clips, 1),
+            }
+        )
     dreamer = {
         "Data": matlab_cell(structs, (1, n_subjects)),
         "EEG_SamplingRate": np.array([[128.0]]),
@@ -85,10 +112,18 @@ def write_dreamer(root: Path, *, n_subjects: int = 2, stimulus_s: Sequence[float
     return {"path": path, "subjects": written}
 
 
-def write_amigos(root: Path, participant: int, *, videos: Sequence[str] = ("10", "13", "N1"),
-                 seconds: Sequence[float] = (3.0, 2.0, 4.0), empty: Sequence[int] = (),
-                 nan_trials: Sequence[int] = (), columns: int = 17, in_folder: bool = True,
-                 seed: int = 0) -> dict[str, Any]:
+def write_amigos(
+    root: Path,
+    participant: int,
+    *,
+    videos: Sequence[str] = ("10", "13", "N1"),
+    seconds: Sequence[float] = (3.0, 2.0, 4.0),
+    empty: Sequence[int] = (),
+    nan_trials: Sequence[int] = (),
+    columns: int = 17,
+    in_folder: bool = True,
+    seed: int = 0,
+) -> dict[str, Any]:
     """One AMIGOS preprocessed participant file as published,
     ``root/Data_Preprocessed_PNN/Data_Preprocessed_PNN.mat`` (or directly in ``root``
     when ``in_folder`` is false), holding 1 x n cells ``joined_data`` (samples x 17
@@ -129,10 +164,14 @@ def write_amigos(root: Path, participant: int, *, videos: Sequence[str] = ("10",
     folder = root / name if in_folder else root
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.mat"
-    scipy.io.savemat(path, {
-        "VideoIDs": matlab_cell(list(videos), (1, n)),
-        "joined_data": matlab_cell(data_cells, (1, n)),
-        "labels_ext_annotation": matlab_cell(ext_cells, (1, n)),
-        "labels_selfassessment": matlab_cell(self_cells, (1, n)),
-    }, do_compression=True)
+    scipy.io.savemat(
+        path,
+        {
+            "VideoIDs": matlab_cell(list(videos), (1, n)),
+            "joined_data": matlab_cell(data_cells, (1, n)),
+            "labels_ext_annotation": matlab_cell(ext_cells, (1, n)),
+            "labels_selfassessment": matlab_cell(self_cells, (1, n)),
+        },
+        do_compression=True,
+    )
     return {"path": path, "trials": trials}

@@ -2,6 +2,7 @@
 byte by byte, following the BrainVision Core Data Format 1.0) and XDF (chunks
 written here, following the XDF 1.0 specification). EDF/BDF come from
 ``mne.export.export_raw`` (edfio)."""
+
 from __future__ import annotations
 
 import struct
@@ -118,9 +119,16 @@ def _chunk(tag: int, content: bytes) -> bytes:
 
 def _header_xml(stream: XdfStream) -> bytes:
     info = ET.Element("info")
-    for key, value in (("name", stream.name), ("type", stream.type), ("channel_count", str(stream.channel_count)),
-                       ("nominal_srate", f"{stream.nominal_srate:g}"), ("channel_format", stream.channel_format),
-                       ("source_id", f"test-{stream.stream_id}"), ("created_at", "100.0"), *stream.extra_header.items()):
+    for key, value in (
+        ("name", stream.name),
+        ("type", stream.type),
+        ("channel_count", str(stream.channel_count)),
+        ("nominal_srate", f"{stream.nominal_srate:g}"),
+        ("channel_format", stream.channel_format),
+        ("source_id", f"test-{stream.stream_id}"),
+        ("created_at", "100.0"),
+        *stream.extra_header.items(),
+    ):
         ET.SubElement(info, key).text = value
     if stream.channel_labels:
         channels = ET.SubElement(ET.SubElement(info, "desc"), "channels")
@@ -168,9 +176,11 @@ def write_xdf(path: Path, streams: Sequence[XdfStream], chunk_samples: int = 64)
     out += _chunk(BOUNDARY, BOUNDARY_UUID)
     for stream in streams:
         ts = np.asarray(stream.timestamps, float)
-        footer = (f'<?xml version="1.0"?><info><first_timestamp>{ts[0] if len(ts) else 0}</first_timestamp>'
-                  f"<last_timestamp>{ts[-1] if len(ts) else 0}</last_timestamp>"
-                  f"<sample_count>{len(ts)}</sample_count></info>")
+        footer = (
+            f'<?xml version="1.0"?><info><first_timestamp>{ts[0] if len(ts) else 0}</first_timestamp>'
+            f"<last_timestamp>{ts[-1] if len(ts) else 0}</last_timestamp>"
+            f"<sample_count>{len(ts)}</sample_count></info>"
+        )
         out += _chunk(STREAM_FOOTER, struct.pack("<I", stream.stream_id) + footer.encode())
     path.write_bytes(bytes(out))
     return path

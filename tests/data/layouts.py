@@ -5,6 +5,7 @@ what a reader returns with values computed here, independently of the reader.
 
 Reusable by any test: ``from tests.data.layouts import write_things_eeg2``.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -42,15 +43,40 @@ class Written:
 
 # ---------------------------------------------------------------- THINGS-EEG2
 #: The 17 occipital/parietal channels of the preprocessed release, in its order.
-THINGS_CHANNELS = ["Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5", "PO7", "PO3",
-                   "POz", "PO4", "PO8", "P6", "P2"]
+THINGS_CHANNELS = [
+    "Pz",
+    "P3",
+    "P7",
+    "O1",
+    "Oz",
+    "O2",
+    "P4",
+    "P8",
+    "P1",
+    "P5",
+    "PO7",
+    "PO3",
+    "POz",
+    "PO4",
+    "PO8",
+    "P6",
+    "P2",
+]
 _THINGS_TRAIN = ["aardvark", "abacus", "accordion", "acorn", "air_conditioner", "air_mattress"]
 _THINGS_TEST = ["aircraft_carrier", "antelope", "backscratcher", "balance_beam", "banana"]
 
 
-def write_things_eeg2(root: Path, n_subjects: int = 2, n_train_concepts: int = 3, imgs_per_concept: int = 2,
-                      n_test: int = 2, reps: tuple[int, int] = (4, 80), n_times: int = 100,
-                      image_parent: str = ".", seed: int = 0) -> Written:
+def write_things_eeg2(
+    root: Path,
+    n_subjects: int = 2,
+    n_train_concepts: int = 3,
+    imgs_per_concept: int = 2,
+    n_test: int = 2,
+    reps: tuple[int, int] = (4, 80),
+    n_times: int = 100,
+    image_parent: str = ".",
+    seed: int = 0,
+) -> Written:
     """``root/sub-XX/preprocessed_eeg_{training,test}.npy`` (``np.save`` of a dict of
     float64 images x repetitions x 17 x times, ``ch_names``, ``times`` from -0.2 s at
     100 Hz) and ``root/<image_parent>/{training,test}_images/<NNNNN_concept>/<file>.jpg``.
@@ -64,8 +90,11 @@ def write_things_eeg2(root: Path, n_subjects: int = 2, n_train_concepts: int = 3
             data = rng.standard_normal((n_images, n_reps, len(THINGS_CHANNELS), n_times))
             path = root / f"sub-{s:02d}" / f"preprocessed_eeg_{split}.npy"
             path.parent.mkdir(parents=True, exist_ok=True)
-            np.save(path, {"preprocessed_eeg_data": data, "ch_names": list(THINGS_CHANNELS), "times": times},
-                    allow_pickle=True)
+            np.save(
+                path,
+                {"preprocessed_eeg_data": data, "ch_names": list(THINGS_CHANNELS), "times": times},
+                allow_pickle=True,
+            )
             out.arrays[f"sub-{s:02d}/{split}"] = data
     base = root / image_parent
     for c, concept in enumerate(_THINGS_TRAIN[:n_train_concepts]):
@@ -76,7 +105,8 @@ def write_things_eeg2(root: Path, n_subjects: int = 2, n_train_concepts: int = 3
             out.images.append(write_image(base / "training_images" / f"{c + 1:05d}_{concept}" / name, c * 10 + k))
     out.extra["test_images"] = [
         write_image(base / "test_images" / f"{c + 1:05d}_{concept}" / f"{concept}_06s.jpg", 1000 + c)
-        for c, concept in enumerate(_THINGS_TEST[:n_test])]
+        for c, concept in enumerate(_THINGS_TEST[:n_test])
+    ]
     out.extra["times"] = times
     return out
 
@@ -85,10 +115,19 @@ def write_things_eeg2(root: Path, n_subjects: int = 2, n_train_concepts: int = 3
 EEGCVPR40_WNIDS = ["n02389026", "n03888257", "n07753592", "n02510455", "n03452741"]
 
 
-def write_eegcvpr40(root: Path, n_subjects: int = 2, n_classes: int = 3, imgs_per_class: int = 2,
-                    n_channels: int = 128, short_trials: tuple[int, ...] = (1,), n_splits: int = 2,
-                    eeg_file: str = "eeg_5_95_std.pth", legacy_format: bool = False,
-                    with_images: bool = True, seed: int = 0) -> Written:
+def write_eegcvpr40(
+    root: Path,
+    n_subjects: int = 2,
+    n_classes: int = 3,
+    imgs_per_class: int = 2,
+    n_channels: int = 128,
+    short_trials: tuple[int, ...] = (1,),
+    n_splits: int = 2,
+    eeg_file: str = "eeg_5_95_std.pth",
+    legacy_format: bool = False,
+    with_images: bool = True,
+    seed: int = 0,
+) -> Written:
     """``root/eeg_5_95_std.pth`` ({dataset: [{eeg: FloatTensor(128, T), image, label,
     subject}], labels: [wnid], images: [wnid_N]}), ``root/block_splits_by_image_all.pth``
     ({splits: [{train, val, test}]}, split by image) and ``root/images/<wnid>/<name>.JPEG``.
@@ -102,33 +141,44 @@ def write_eegcvpr40(root: Path, n_subjects: int = 2, n_classes: int = 3, imgs_pe
         for image_idx in rng.permutation(len(images)):
             n = len(dataset)
             length = 440 if n in short_trials else 500 + int(rng.integers(0, 20))
-            dataset.append({"eeg": torch.from_numpy(rng.standard_normal((n_channels, length)).astype(np.float32)),
-                            "image": int(image_idx), "label": int(image_idx) // imgs_per_class,
-                            "subject": subject})
+            dataset.append(
+                {
+                    "eeg": torch.from_numpy(rng.standard_normal((n_channels, length)).astype(np.float32)),
+                    "image": int(image_idx),
+                    "label": int(image_idx) // imgs_per_class,
+                    "subject": subject,
+                }
+            )
     root.mkdir(parents=True, exist_ok=True)
-    torch.save({"dataset": dataset, "labels": labels, "images": images}, root / eeg_file,
-               _use_new_zipfile_serialization=not legacy_format)
+    torch.save(
+        {"dataset": dataset, "labels": labels, "images": images},
+        root / eeg_file,
+        _use_new_zipfile_serialization=not legacy_format,
+    )
     splits = []
     for s in range(n_splits):
         order = np.random.default_rng(seed + 1 + s).permutation(len(images))
         part_of = {int(img): ("train", "val", "test")[min(i * 3 // len(images), 2)] for i, img in enumerate(order)}
-        splits.append({p: [i for i, d in enumerate(dataset) if part_of[d["image"]] == p]
-                       for p in ("train", "val", "test")})
-    torch.save({"splits": splits}, root / "block_splits_by_image_all.pth",
-               _use_new_zipfile_serialization=not legacy_format)
-    out = Written(root, arrays={"dataset": dataset}, extra={"labels": labels, "image_names": images,
-                                                            "splits": splits})
+        splits.append(
+            {p: [i for i, d in enumerate(dataset) if part_of[d["image"]] == p] for p in ("train", "val", "test")}
+        )
+    torch.save(
+        {"splits": splits}, root / "block_splits_by_image_all.pth", _use_new_zipfile_serialization=not legacy_format
+    )
+    out = Written(root, arrays={"dataset": dataset}, extra={"labels": labels, "image_names": images, "splits": splits})
     if with_images:
-        out.images = [write_image(root / "images" / name.split("_")[0] / f"{name}.JPEG", i)
-                      for i, name in enumerate(images)]
+        out.images = [
+            write_image(root / "images" / name.split("_")[0] / f"{name}.JPEG", i) for i, name in enumerate(images)
+        ]
     return out
 
 
 # ------------------------------------------------------------------ ThoughtViz
-THOUGHTVIZ_CLASSES = {"char": ["A", "C", "F", "H", "J", "M", "P", "S", "T", "Y"],
-                      "digit": [str(d) for d in range(10)],
-                      "image": ["Apple", "Car", "Dog", "Gold", "Mobile", "Rose", "Scooter", "Tiger",
-                                "Wallet", "Watch"]}
+THOUGHTVIZ_CLASSES = {
+    "char": ["A", "C", "F", "H", "J", "M", "P", "S", "T", "Y"],
+    "digit": [str(d) for d in range(10)],
+    "image": ["Apple", "Car", "Dog", "Gold", "Mobile", "Rose", "Scooter", "Tiger", "Wallet", "Watch"],
+}
 
 
 class Py2StylePickler(pickle._Pickler):  # type: ignore[name-defined]
@@ -156,8 +206,14 @@ class Py2StylePickler(pickle._Pickler):  # type: ignore[name-defined]
     dispatch[str] = _save_8bit
 
 
-def write_thoughtviz(root: Path, subsets: tuple[str, ...] = ("image", "char"), n_train: int = 6,
-                     n_test: int = 4, with_images: bool = True, seed: int = 0) -> Written:
+def write_thoughtviz(
+    root: Path,
+    subsets: tuple[str, ...] = ("image", "char"),
+    n_train: int = 6,
+    n_test: int = 4,
+    with_images: bool = True,
+    seed: int = 0,
+) -> Written:
     """``root/eeg/<subset>/data.pkl``: a Python-2-style pickle of {b"x_train": float64
     N x 14 x 32 x 1, b"y_train": float64 N x 10 one-hot, b"x_test", b"y_test"}, and
     ``root/images/<group>/<class>/*.jpg`` for the image classes."""
@@ -176,8 +232,10 @@ def write_thoughtviz(root: Path, subsets: tuple[str, ...] = ("image", "char"), n
         out.arrays[subset] = arrays
     if with_images:
         for c, cls in enumerate(THOUGHTVIZ_CLASSES["image"][:3]):
-            out.images += [write_image(root / "images" / "ImageNet-Filtered" / cls / f"{cls.lower()}_{k}.jpg",
-                                       c * 10 + k) for k in range(2)]
+            out.images += [
+                write_image(root / "images" / "ImageNet-Filtered" / cls / f"{cls.lower()}_{k}.jpg", c * 10 + k)
+                for k in range(2)
+            ]
     return out
 
 
@@ -202,9 +260,16 @@ def _mat73(path: Path, variables: dict[str, np.ndarray | str]) -> None:
 KANESHIRO_CHANNELS = 124
 
 
-def write_kaneshiro(root: Path, n_subjects: int = 2, n_trials: int = 12, n_times: int = 32,
-                    variant: str = "original", mat73: bool = False, stimuli: bool = True,
-                    seed: int = 0) -> Written:
+def write_kaneshiro(
+    root: Path,
+    n_subjects: int = 2,
+    n_trials: int = 12,
+    n_times: int = 32,
+    variant: str = "original",
+    mat73: bool = False,
+    stimuli: bool = True,
+    seed: int = 0,
+) -> Written:
     """``root/S1.mat``.. (``variant="original"``: X_3D 124 x times x trials in µV,
     categoryLabels, exemplarLabels, blockLabels, sub, Fs, N, T as doubles) or
     ``root/S01.mat``.. (``variant="matclassrsa"``: X, labels6, labels72, fs, subID,
@@ -219,14 +284,25 @@ def write_kaneshiro(root: Path, n_subjects: int = 2, n_trials: int = 12, n_times
         if variant == "original":
             name = f"S{s}.mat"
             variables: dict[str, Any] = {
-                "X_3D": x, "categoryLabels": category[None, :], "exemplarLabels": exemplar[None, :],
-                "blockLabels": (np.arange(n_trials) // 4 + 1.0)[None, :], "sub": np.array([[float(s)]]),
-                "Fs": np.array([[62.5]]), "N": np.array([[float(n_trials)]]), "T": np.array([[float(n_times)]])}
+                "X_3D": x,
+                "categoryLabels": category[None, :],
+                "exemplarLabels": exemplar[None, :],
+                "blockLabels": (np.arange(n_trials) // 4 + 1.0)[None, :],
+                "sub": np.array([[float(s)]]),
+                "Fs": np.array([[62.5]]),
+                "N": np.array([[float(n_trials)]]),
+                "T": np.array([[float(n_times)]]),
+            }
         else:
             name = f"S{s:02d}.mat"
-            variables = {"X": x, "labels6": category[None, :], "labels72": exemplar[None, :],
-                         "fs": np.array([[62.5]]), "subID": f"{s:02d}",
-                         "t": (np.arange(n_times) * 16.0)[None, :]}
+            variables = {
+                "X": x,
+                "labels6": category[None, :],
+                "labels72": exemplar[None, :],
+                "fs": np.array([[62.5]]),
+                "subID": f"{s:02d}",
+                "t": (np.arange(n_times) * 16.0)[None, :],
+            }
         if mat73:
             _mat73(root / name, variables)
         else:
@@ -238,20 +314,22 @@ def write_kaneshiro(root: Path, n_subjects: int = 2, n_trials: int = 12, n_times
 
 
 # ---------------------------------------------------------------------- TUAB
-TUH_LABELS = ["EEG FP1-REF", "EEG FP2-REF", "EEG CZ-REF", "EEG T3-REF", "EEG O1-REF", "EEG EKG1-REF",
-              "PHOTIC-REF"]
+TUH_LABELS = ["EEG FP1-REF", "EEG FP2-REF", "EEG CZ-REF", "EEG T3-REF", "EEG O1-REF", "EEG EKG1-REF", "PHOTIC-REF"]
 
 
-def _tuh_edf(path: Path, subject: str, seed: int, sfreq: int = 256, seconds: int = 4,
-             labels: list[str] = TUH_LABELS) -> np.ndarray:
+def _tuh_edf(
+    path: Path, subject: str, seed: int, sfreq: int = 256, seconds: int = 4, labels: list[str] = TUH_LABELS
+) -> np.ndarray:
     """A plain EDF (no EDF+ annotations) with TUH channel labels in µV and TUH's
     patient field; returns the samples written, in volts."""
     import edfio
 
     rng = np.random.default_rng(seed)
     data_uv = rng.standard_normal((len(labels), sfreq * seconds)) * 20.0
-    signals = [edfio.EdfSignal(row, sfreq, label=label, physical_dimension="uV",
-                               physical_range=(-1000.0, 1000.0)) for row, label in zip(data_uv, labels)]
+    signals = [
+        edfio.EdfSignal(row, sfreq, label=label, physical_dimension="uV", physical_range=(-1000.0, 1000.0))
+        for row, label in zip(data_uv, labels)
+    ]
     edf = edfio.Edf(signals, data_record_duration=1)
     edf.local_patient_identification = f"{subject} F 01-JAN-1988 {subject} Age:23"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -259,8 +337,14 @@ def _tuh_edf(path: Path, subject: str, seed: int, sfreq: int = 256, seconds: int
     return data_uv * 1e-6
 
 
-def write_tuab(root: Path, layout: str = "v3", reports: bool = True, seed: int = 0, seconds: int = 4,
-               labels: list[str] = TUH_LABELS) -> Written:
+def write_tuab(
+    root: Path,
+    layout: str = "v3",
+    reports: bool = True,
+    seed: int = 0,
+    seconds: int = 4,
+    labels: list[str] = TUH_LABELS,
+) -> Written:
     """A TUH tree. ``layout``: ``"v3"`` (TUAB flat), ``"v2"`` (TUAB with subject
     and session folders) or ``"tueg"`` (TUEG v2, session report ``<subj>_<ses>.txt``
     in the session folder). Each EDF lasts ``seconds`` and holds the channels
@@ -270,8 +354,11 @@ def write_tuab(root: Path, layout: str = "v3", reports: bool = True, seed: int =
     if layout == "tueg":
         entries = [("aaaaaaaa", "s001", "t000", None, None), ("aaaaaaab", "s002", "t001", None, None)]
     else:
-        entries = [("aaaaaaav", "s004", "t000", "train", "normal"), ("aaaaaaaw", "s001", "t000", "train", "abnormal"),
-                   ("aaaaaaax", "s002", "t001", "eval", "abnormal")]
+        entries = [
+            ("aaaaaaav", "s004", "t000", "train", "normal"),
+            ("aaaaaaaw", "s001", "t000", "train", "abnormal"),
+            ("aaaaaaax", "s002", "t001", "eval", "abnormal"),
+        ]
     for k, (subject, session, token, split, label) in enumerate(entries):
         stem = f"{subject}_{session}_{token}"
         if layout == "v3":
@@ -287,8 +374,10 @@ def write_tuab(root: Path, layout: str = "v3", reports: bool = True, seed: int =
         out.arrays[stem] = _tuh_edf(folder / f"{stem}.edf", subject, seed + k, seconds=seconds, labels=labels)
         out.extra["files"][stem] = (folder / f"{stem}.edf", label, split)
         if reports:
-            text = (f"CLINICAL HISTORY: {k + 40} year old with spells.\n"
-                    f"IMPRESSION: {'Abnormal' if label == 'abnormal' else 'Normal'} EEG. Café au lait.")
+            text = (
+                f"CLINICAL HISTORY: {k + 40} year old with spells.\n"
+                f"IMPRESSION: {'Abnormal' if label == 'abnormal' else 'Normal'} EEG. Café au lait."
+            )
             report.write_bytes(text.encode("latin-1") if k == 1 else text.encode("utf-8"))
             out.extra["reports"][stem] = text
     return out
@@ -305,4 +394,3 @@ class SideEffect:
         import os
 
         return (os.mkdir, (self.marker,))
-

@@ -4,6 +4,7 @@ The server serves a few small files and a SHA256SUMS.txt, supports Range
 requests, and can be told to drop the connection midway through a file, to
 serve other bytes than the published ones, or to ignore Range.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -212,8 +213,13 @@ def test_embedded_checksum_is_a_second_check(server, monkeypatch, tmp_path):
     url, state = server
     wrong = "0" * 64
     spec = DatasetSpec(
-        name="tiny2", folder="t2", base_url=url, description="", license="",
-        files=(RemoteFile("info.csv", sha256=wrong),), manifest="SHA256SUMS.txt",
+        name="tiny2",
+        folder="t2",
+        base_url=url,
+        description="",
+        license="",
+        files=(RemoteFile("info.csv", sha256=wrong),),
+        manifest="SHA256SUMS.txt",
     )
     monkeypatch.setitem(fetch_mod.DATASETS, "tiny2", spec)
     with pytest.raises(DataError, match="sha256 mismatch"):
@@ -233,8 +239,13 @@ def test_missing_manifest_refused_unless_unverified_or_embedded(server, tiny, tm
 
     # Embedded digests covering every requested file stand in for the manifest.
     covered = DatasetSpec(
-        name="tiny3", folder="t3", base_url=url, description="", license="",
-        files=(RemoteFile("info.csv", sha256=_sha(PUBLISHED["info.csv"])),), manifest="SHA256SUMS.txt",
+        name="tiny3",
+        folder="t3",
+        base_url=url,
+        description="",
+        license="",
+        files=(RemoteFile("info.csv", sha256=_sha(PUBLISHED["info.csv"])),),
+        manifest="SHA256SUMS.txt",
     )
     monkeypatch.setitem(fetch_mod.DATASETS, "tiny3", covered)
     assert _tree(fetch("tiny3", data_dir=tmp_path, progress=False)) == {"info.csv": PUBLISHED["info.csv"]}
@@ -287,9 +298,7 @@ def test_eegmmidb_layout_and_subject_default(server, tmp_path):
     """The real registry entry: SxxxRyy.edf and .edf.event under Sxxx/, subject 1 by default."""
     url, state = server
     published = {
-        f"S001/S001R0{run}{ext}": f"run {run}{ext}".encode()
-        for run in (1, 2)
-        for ext in (".edf", ".edf.event")
+        f"S001/S001R0{run}{ext}": f"run {run}{ext}".encode() for run in (1, 2) for ext in (".edf", ".edf.event")
     }
     state.files.update(published)
     state.files["SHA256SUMS.txt"] = "".join(f"{_sha(d)} {n}\n" for n, d in published.items()).encode()
@@ -347,6 +356,7 @@ def test_n170_served_from_the_shared_copy(data_root, server, tmp_path, monkeypat
     got = _tree(root)
     assert set(got) == {f.path for f in wanted}
     assert len([p for p in got if p.startswith("stimuli/faces/")]) == 48
-    assert got["subject2/session1/data_2018-04-15-21.18.48.csv"] == (
-        folder / "subject2/session1/data_2018-04-15-21.18.48.csv"
-    ).read_bytes()
+    assert (
+        got["subject2/session1/data_2018-04-15-21.18.48.csv"]
+        == (folder / "subject2/session1/data_2018-04-15-21.18.48.csv").read_bytes()
+    )

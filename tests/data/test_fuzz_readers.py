@@ -8,6 +8,7 @@ list and load the folder, or raise the project's own one-line error: never anoth
 exception from a dependency, never a hang (see tests/fuzzing.py), and never a
 recording with NaN/Inf samples.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -34,7 +35,7 @@ def _edf_layout(data: bytes) -> dict[str, int]:
     n = int(data[252:256])
     header = 256 + 256 * n
     start = 256 + 216 * n
-    samples = [int(data[start + 8 * i: start + 8 * i + 8]) for i in range(n)]
+    samples = [int(data[start + 8 * i : start + 8 * i + 8]) for i in range(n)]
     return {"n": n, "header": header, "record": 2 * sum(samples)}
 
 
@@ -43,12 +44,12 @@ def short_edf(data: bytes, n_records: int) -> bytes:
     lay = _edf_layout(data)
     head = bytearray(data[: lay["header"]])
     head[236:244] = f"{n_records:<8}".encode()
-    return bytes(head) + data[lay["header"]: lay["header"] + n_records * lay["record"]]
+    return bytes(head) + data[lay["header"] : lay["header"] + n_records * lay["record"]]
 
 
 def _set_field(data: bytes, offset: int, text: str) -> bytes:
     out = bytearray(data)
-    out[offset: offset + 8] = f"{text:<8}"[:8].encode("latin-1")
+    out[offset : offset + 8] = f"{text:<8}"[:8].encode("latin-1")
     return bytes(out)
 
 
@@ -65,7 +66,7 @@ def edf_wrong_dtype(draw: st.DrawFn, name: str, data: bytes) -> bytes:
     digital range field that is not an integer."""
     lay = _edf_layout(data)
     how = draw(st.sampled_from(["float32", "int24", "digital-text"]))
-    head, body = data[: lay["header"]], np.frombuffer(data[lay["header"]:], dtype="<i2")
+    head, body = data[: lay["header"]], np.frombuffer(data[lay["header"] :], dtype="<i2")
     if how == "float32":
         return head + body.astype("<f4").tobytes()
     if how == "int24":
@@ -73,8 +74,11 @@ def edf_wrong_dtype(draw: st.DrawFn, name: str, data: bytes) -> bytes:
         wide[:, :2] = body.view(np.uint8).reshape(-1, 2)
         return head + wide.tobytes()
     i = draw(st.integers(0, lay["n"] - 1))
-    return _set_field(data, 256 + draw(st.sampled_from([120, 128])) * lay["n"] + 8 * i,
-                      draw(st.sampled_from(["abc", "1.5", "", "99999999", "-"])))
+    return _set_field(
+        data,
+        256 + draw(st.sampled_from([120, 128])) * lay["n"] + 8 * i,
+        draw(st.sampled_from(["abc", "1.5", "", "99999999", "-"])),
+    )
 
 
 # ------------------------------------------------------------------ CSV text
@@ -204,35 +208,75 @@ def targets(data_root: Path) -> dict[str, Target]:
 
     return {
         "eegmat": Target(
-            "eegmat", "eegmat",
-            {"Subject05_1.edf": short_edf((data_root / "eegmat" / "Subject05_1.edf").read_bytes(), 4),
-             "subject-info.csv": "\n".join([eegmat_info[0], eegmat_info[6]]).encode() + b"\n"},
-            ("Subject05_1.edf", "subject-info.csv"), edf_nonfinite, edf_wrong_dtype, typed=("Subject05_1.edf",)),
+            "eegmat",
+            "eegmat",
+            {
+                "Subject05_1.edf": short_edf((data_root / "eegmat" / "Subject05_1.edf").read_bytes(), 4),
+                "subject-info.csv": "\n".join([eegmat_info[0], eegmat_info[6]]).encode() + b"\n",
+            },
+            ("Subject05_1.edf", "subject-info.csv"),
+            edf_nonfinite,
+            edf_wrong_dtype,
+            typed=("Subject05_1.edf",),
+        ),
         "eegnb": Target(
-            "eegnb", "eegnb",
+            "eegnb",
+            "eegnb",
             {"subject1/session1/rec.csv": ("\n".join(muse.splitlines()[:769]) + "\n").encode()},
-            ("subject1/session1/rec.csv",), csv_nonfinite, csv_wrong_dtype, {"stimulus_dirs": None}),
+            ("subject1/session1/rec.csv",),
+            csv_nonfinite,
+            csv_wrong_dtype,
+            {"stimulus_dirs": None},
+        ),
         "eegmmidb": Target(
-            "eegmmidb", "eegmmidb",
-            {"S001R03.edf": short_edf((data_root / "eegmmidb" / "S001" / "S001R03.edf").read_bytes(), 10),
-             "S001R03.edf.event": (data_root / "eegmmidb" / "S001" / "S001R03.edf.event").read_bytes()},
-            ("S001R03.edf", "S001R03.edf.event"), edf_nonfinite, edf_wrong_dtype, typed=("S001R03.edf",)),
+            "eegmmidb",
+            "eegmmidb",
+            {
+                "S001R03.edf": short_edf((data_root / "eegmmidb" / "S001" / "S001R03.edf").read_bytes(), 10),
+                "S001R03.edf.event": (data_root / "eegmmidb" / "S001" / "S001R03.edf.event").read_bytes(),
+            },
+            ("S001R03.edf", "S001R03.edf.event"),
+            edf_nonfinite,
+            edf_wrong_dtype,
+            typed=("S001R03.edf",),
+        ),
         "fif": Target(
-            "fif", "fif", {"subject04-epo.fif": _fif_bytes(epochs, "-epo.fif")}, ("subject04-epo.fif",),
-            fif_nonfinite, fif_wrong_kind),
+            "fif",
+            "fif",
+            {"subject04-epo.fif": _fif_bytes(epochs, "-epo.fif")},
+            ("subject04-epo.fif",),
+            fif_nonfinite,
+            fif_wrong_kind,
+        ),
         "wfdb": Target(
-            "wfdb", "wfdb",
+            "wfdb",
+            "wfdb",
             {f"test01_00s.{ext}": (data_root / "wfdb" / f"test01_00s.{ext}").read_bytes() for ext in ("hea", "dat")},
-            ("test01_00s.hea", "test01_00s.dat"), wfdb_nonfinite, wfdb_wrong_dtype, typed=("test01_00s.hea",)),
+            ("test01_00s.hea", "test01_00s.dat"),
+            wfdb_nonfinite,
+            wfdb_wrong_dtype,
+            typed=("test01_00s.hea",),
+        ),
         "generic-edf": Target(
-            "generic-edf", "generic",
+            "generic-edf",
+            "generic",
             {"test_reduced.edf": short_edf((data_root / "formats" / "EDF" / "test_reduced.edf").read_bytes(), 2)},
-            ("test_reduced.edf",), edf_nonfinite, edf_wrong_dtype),
+            ("test_reduced.edf",),
+            edf_nonfinite,
+            edf_wrong_dtype,
+        ),
         "generic-eeglab": Target(
-            "generic-eeglab", "generic",
-            {f"test_raw.{ext}": (data_root / "formats" / "EEGLAB" / f"test_raw.{ext}").read_bytes()
-             for ext in ("set", "fdt")},
-            ("test_raw.set", "test_raw.fdt"), f32_nonfinite, f32_wrong_dtype, typed=("test_raw.fdt",)),
+            "generic-eeglab",
+            "generic",
+            {
+                f"test_raw.{ext}": (data_root / "formats" / "EEGLAB" / f"test_raw.{ext}").read_bytes()
+                for ext in ("set", "fdt")
+            },
+            ("test_raw.set", "test_raw.fdt"),
+            f32_nonfinite,
+            f32_wrong_dtype,
+            typed=("test_raw.fdt",),
+        ),
     }
 
 

@@ -1,4 +1,5 @@
 """The MATLAB 5 structure check that runs before SciPy parses an EEGLAB ``.set``."""
+
 from __future__ import annotations
 
 import time
@@ -20,8 +21,15 @@ def test_valid_files_pass(tmp_path: Path, compress: bool) -> None:
     cells = np.empty((2, 3), dtype=object)
     for i in range(6):
         cells.flat[i] = np.arange(i)
-    content = {"EEG": {"data": np.zeros((4, 100), np.float32), "chanlocs": [{"labels": "Fz"}, {"labels": "Cz"}],
-                       "event": np.array([], dtype=object), "setname": "x"}, "cells": cells}
+    content = {
+        "EEG": {
+            "data": np.zeros((4, 100), np.float32),
+            "chanlocs": [{"labels": "Fz"}, {"labels": "Cz"}],
+            "event": np.array([], dtype=object),
+            "setname": "x",
+        },
+        "cells": cells,
+    }
     path = tmp_path / "x.mat"
     scipy.io.savemat(path, content, do_compression=compress)
     assert is_mat5(path)

@@ -4,6 +4,7 @@ and named, the good ones are still counted.
 Every folder is built in ``tmp_path`` from real recordings (copied, or linked when
 left intact); the bad files are copies of real ones, corrupted here.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,7 +37,7 @@ def _corrupt_middle(path: Path) -> None:
     """Overwrite 40 bytes in the middle of ``path`` with binary garbage."""
     data = bytearray(path.read_bytes())
     middle = len(data) // 2
-    data[middle: middle + 40] = b"\x00\xff garbage ## \x01\x02" + b"\xfe" * 22
+    data[middle : middle + 40] = b"\x00\xff garbage ## \x01\x02" + b"\xfe" * 22
     path.write_bytes(bytes(data))
 
 
@@ -70,8 +71,9 @@ def mixed_data(data_root: Path, tmp_path: Path) -> dict[str, object]:
     (eegmat / "subject-info.csv").write_text(
         "\n".join([lines[0]] + [line for line in lines[1:] if line.split(",")[0].strip() in keep]) + "\n"
     )
-    good_trials = sum(_markers(n170 / f"subject{i}" / "session1" / Path(rel).name)
-                      for i, rel in enumerate(N170_FILES[:2], start=1))
+    good_trials = sum(
+        _markers(n170 / f"subject{i}" / "session1" / Path(rel).name) for i, rel in enumerate(N170_FILES[:2], start=1)
+    )
     return {"data": data, "bad_csv": bad_csv, "bad_edf": bad_edf, "n170_trials": good_trials}
 
 

@@ -1,5 +1,6 @@
 """BIDS reader on a tiny dataset written here with mne_bids.write_raw_bids
 (2 subjects, EEG + EOG, 3 events each, stimuli/ PNGs named by stim_file)."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """EEGMAT reader (PhysioNet mental arithmetic) and the channel-name helpers."""
+
 from __future__ import annotations
 
 import csv
@@ -104,8 +105,27 @@ def test_load_rest_and_task(data_root: Path) -> None:
     assert {"eeg", "ecg", "text"} <= set(rest.modalities)
     assert rest.subject == "00" and rest.trials is None
 
-    assert rest.ch_names == ["Fp1", "Fp2", "F3", "F4", "F7", "F8", "T7", "T8", "C3", "C4",
-                             "P7", "P8", "P3", "P4", "O1", "O2", "Fz", "Cz", "Pz"]
+    assert rest.ch_names == [
+        "Fp1",
+        "Fp2",
+        "F3",
+        "F4",
+        "F7",
+        "F8",
+        "T7",
+        "T8",
+        "C3",
+        "C4",
+        "P7",
+        "P8",
+        "P3",
+        "P4",
+        "O1",
+        "O2",
+        "Fz",
+        "Cz",
+        "Pz",
+    ]
     assert set(rest.ch_types) == {"eeg"}
     assert rest.signal("misc").ch_names == ["A2-A1"]
     ecg = rest.signal("ecg")

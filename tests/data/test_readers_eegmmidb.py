@@ -1,4 +1,5 @@
 """EEGMMIDB reader (PhysioNet motor movement / imagery)."""
+
 from __future__ import annotations
 
 from pathlib import Path

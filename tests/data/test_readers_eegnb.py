@@ -1,4 +1,5 @@
 """eeg-notebooks Muse CSV reader (visual N170, faces vs houses)."""
+
 from __future__ import annotations
 
 import csv
@@ -146,7 +147,9 @@ def test_nan_samples(data_root: Path, tmp_path: Path) -> None:
     lines[20] = "149958.3,,1.0,NaN,4.0,5.0,0"
     path.write_text("\n".join(lines) + "\n")
     reader = EEGNotebooksReader(tmp_path, stimulus_dirs=None)
-    with pytest.raises(DataError, match=r"small\.csv: 2 NaN/Inf samples in channel\(s\) TP9 \(1\), AF8 \(1\); first at line 21"):
+    with pytest.raises(
+        DataError, match=r"small\.csv: 2 NaN/Inf samples in channel\(s\) TP9 \(1\), AF8 \(1\); first at line 21"
+    ):
         reader.load(reader.refs()[0])
 
 
@@ -214,8 +217,10 @@ def _variant(data_root: Path, tmp_path: Path, header: list[str], n_rows: int = 6
     rows = _rows(data_root / "eegnb_n170" / SUBJECT1_FILE)
     real = dict(zip(rows[0], range(len(rows[0]))))
     real["Marker"] = real["stim"] = real["Marker0"]
-    body = rows[1: n_rows + 1]
-    out = [header] + [[r[real[c]] if c in real else f"{(i % 97) * 1.5:.1f}" for c in header] for i, r in enumerate(body)]
+    body = rows[1 : n_rows + 1]
+    out = [header] + [
+        [r[real[c]] if c in real else f"{(i % 97) * 1.5:.1f}" for c in header] for i, r in enumerate(body)
+    ]
     path = tmp_path / "subject4" / "session1" / "recording.csv"
     path.parent.mkdir(parents=True)
     with open(path, "w", newline="") as fh:
@@ -228,8 +233,11 @@ def _variant(data_root: Path, tmp_path: Path, header: list[str], n_rows: int = 6
     ("header", "eeg", "misc"),
     [
         # Muse S / Muse 2 through muselsl with PPG and motion sensors recorded too
-        (["timestamps", "TP9", "AF7", "AF8", "TP10", "Right AUX", "PPG1", "PPG2", "ACC_X", "GYRO_Z", "Marker0"],
-         ["TP9", "AF7", "AF8", "TP10"], ["Right AUX"]),
+        (
+            ["timestamps", "TP9", "AF7", "AF8", "TP10", "Right AUX", "PPG1", "PPG2", "ACC_X", "GYRO_Z", "Marker0"],
+            ["TP9", "AF7", "AF8", "TP10"],
+            ["Right AUX"],
+        ),
         # a Muse 2 without the auxiliary input, older marker name
         (["timestamps", "TP9", "AF7", "AF8", "TP10", "Marker"], ["TP9", "AF7", "AF8", "TP10"], []),
         # eeg-notebooks' BrainFlow devices name the marker column "stim"
@@ -239,8 +247,9 @@ def _variant(data_root: Path, tmp_path: Path, header: list[str], n_rows: int = 6
     ],
     ids=["muse-s-extra-columns", "no-aux", "brainflow-stim", "two-electrodes"],
 )
-def test_muse_device_variants(data_root: Path, tmp_path: Path, header: list[str], eeg: list[str],
-                              misc: list[str]) -> None:
+def test_muse_device_variants(
+    data_root: Path, tmp_path: Path, header: list[str], eeg: list[str], misc: list[str]
+) -> None:
     _, body = _variant(data_root, tmp_path, header)
     assert detect_reader(tmp_path) is EEGNotebooksReader
     reader = EEGNotebooksReader(tmp_path, stimulus_dirs=None)

@@ -1,6 +1,7 @@
 """DREAMER and AMIGOS readers, on tiny files written in the published layouts
 (tests/data/emotion_layouts.py), on broken copies of them, and (realdata) on the
 folders in the shared data directory, which neither reader may claim."""
+
 from __future__ import annotations
 
 import warnings

@@ -1,5 +1,6 @@
 """FIF reader: the real N400 epochs file, a small raw FIF written here, and
 truncated/corrupt files."""
+
 from __future__ import annotations
 
 import shutil

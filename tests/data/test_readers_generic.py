@@ -1,5 +1,6 @@
 """Generic reader (any MNE-readable raw file) and the safe-reading helpers of
 brainalign.data.edf that every continuous reader uses."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -57,7 +58,9 @@ def test_check_finite() -> None:
     check_finite(data, "x.bin", ["a", "b", "c"])
     data[1, 7] = np.nan
     data[2, [9, 10]] = np.inf
-    with pytest.raises(DataError, match=r"x\.bin: 3 NaN/Inf samples in channel\(s\) b \(1\), c \(2\); first at sample 7"):
+    with pytest.raises(
+        DataError, match=r"x\.bin: 3 NaN/Inf samples in channel\(s\) b \(1\), c \(2\); first at sample 7"
+    ):
         check_finite(data, "x.bin", ["a", "b", "c"])
     raw = mne.io.RawArray(data, mne.create_info(["Fz", "Cz", "Pz"], 100.0, "eeg"), verbose="error")
     with pytest.raises(DataError, match=r"first at line 9"):
@@ -159,8 +162,9 @@ def _typed_signals(n: int = 1000) -> np.ndarray:
 
 
 def _types(rec) -> dict[str, str]:
-    return {ch: t for mod in rec.modalities for ch, t in zip(rec.signal(mod).ch_names,
-                                                              rec.signal(mod).get_channel_types())}
+    return {
+        ch: t for mod in rec.modalities for ch, t in zip(rec.signal(mod).ch_names, rec.signal(mod).get_channel_types())
+    }
 
 
 @pytest.mark.parametrize("positions", [False, True], ids=["no-coordinates", "coordinates"])
@@ -188,8 +192,14 @@ def test_brainvision_channel_types_from_names(tmp_path: Path, positions: bool) -
 def test_brainvision_markers_win_over_the_trigger_channel(tmp_path: Path) -> None:
     from tests.data.lab_formats import write_brainvision
 
-    vhdr = write_brainvision(tmp_path / "rec.vhdr", _typed_signals(), _TYPED_NAMES, ["µV"] * 6 + ["n/a"], 250.0,
-                             markers=[("S  1", 101), ("S  2", 701)])
+    vhdr = write_brainvision(
+        tmp_path / "rec.vhdr",
+        _typed_signals(),
+        _TYPED_NAMES,
+        ["µV"] * 6 + ["n/a"],
+        250.0,
+        markers=[("S  1", 101), ("S  2", 701)],
+    )
     rec = read_single_file(vhdr)
     assert list(rec.trials["label"]) == ["Stimulus/S  1", "Stimulus/S  2"]
     np.testing.assert_allclose(rec.trials["onset"], [100 / 250, 700 / 250])
@@ -199,8 +209,9 @@ def test_misc_channel_without_voltage_unit_keeps_its_type(tmp_path: Path) -> Non
     """A ``misc`` ECG whose unit is not a voltage is not claimed to be in volts."""
     from tests.data.lab_formats import write_brainvision
 
-    vhdr = write_brainvision(tmp_path / "rec.vhdr", _typed_signals(), _TYPED_NAMES, ["µV"] * 4 + ["BIP", "µV", "n/a"],
-                             250.0)
+    vhdr = write_brainvision(
+        tmp_path / "rec.vhdr", _typed_signals(), _TYPED_NAMES, ["µV"] * 4 + ["BIP", "µV", "n/a"], 250.0
+    )
     rec = read_single_file(vhdr)
     assert _types(rec)["ECG"] == "misc" and _types(rec)["HEOG"] == "eog"
 

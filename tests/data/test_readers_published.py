@@ -1,6 +1,7 @@
 """Readers of the published benchmark layouts (THINGS-EEG2, EEGCVPR40, ThoughtViz,
 Kaneshiro object set, TUAB/TUEG), tested on tiny folders written in exactly those
 layouts by :mod:`tests.data.layouts`."""
+
 from __future__ import annotations
 
 import pickle
@@ -112,8 +113,14 @@ def test_things_bad_input(tmp_path):
     ref = reader.refs()[0]
     path = ref.paths[0]
     # NaN samples
-    np.save(path, {"preprocessed_eeg_data": np.full((6, 4, 17, 100), np.nan), "ch_names": THINGS_CHANNELS,
-                   "times": np.arange(100) / 100})
+    np.save(
+        path,
+        {
+            "preprocessed_eeg_data": np.full((6, 4, 17, 100), np.nan),
+            "ch_names": THINGS_CHANNELS,
+            "times": np.arange(100) / 100,
+        },
+    )
     with pytest.raises(DataError, match="NaN"):
         reader.load(ref)
     # pickled code
@@ -141,8 +148,11 @@ def test_things_bare_pickle_variant(tmp_path):
     w = write_things_eeg2(tmp_path, n_subjects=1)
     path = tmp_path / "sub-01" / "preprocessed_eeg_training.npy"
     data = w.arrays["sub-01/training"]
-    path.write_bytes(pickle.dumps({"preprocessed_eeg_data": data, "ch_names": THINGS_CHANNELS,
-                                   "times": w.extra["times"]}, protocol=4))
+    path.write_bytes(
+        pickle.dumps(
+            {"preprocessed_eeg_data": data, "ch_names": THINGS_CHANNELS, "times": w.extra["times"]}, protocol=4
+        )
+    )
     rec = ThingsEEG2Reader(tmp_path).load(ThingsEEG2Reader(tmp_path).refs()[0])
     np.testing.assert_allclose(rec.get_data()[0], data[0, 0], rtol=1e-6)
 
@@ -243,8 +253,16 @@ def test_thoughtviz_bad_input(tmp_path):
     with pytest.raises(DataError, match=REFUSED):
         reader.load(ref)
     assert not marker.exists()
-    path.write_bytes(pickle.dumps({"x_train": np.zeros((3, 8, 32, 1)), "y_train": np.eye(10)[:3],
-                                   "x_test": np.zeros((1, 14, 32, 1)), "y_test": np.eye(10)[:1]}))
+    path.write_bytes(
+        pickle.dumps(
+            {
+                "x_train": np.zeros((3, 8, 32, 1)),
+                "y_train": np.eye(10)[:3],
+                "x_test": np.zeros((1, 14, 32, 1)),
+                "y_test": np.eye(10)[:1],
+            }
+        )
+    )
     with pytest.raises(DataError, match="x_train should be N x 14"):
         reader.load(ref)
     write_thoughtviz(tmp_path, subsets=("char",))
@@ -255,8 +273,9 @@ def test_thoughtviz_bad_input(tmp_path):
 
 
 # ---------------------------------------------------------------- Kaneshiro
-@pytest.mark.parametrize("variant,mat73", [("original", False), ("original", True), ("matclassrsa", True),
-                                           ("matclassrsa", False)])
+@pytest.mark.parametrize(
+    "variant,mat73", [("original", False), ("original", True), ("matclassrsa", True), ("matclassrsa", False)]
+)
 def test_kaneshiro(tmp_path, variant, mat73):
     w = write_kaneshiro(tmp_path, n_subjects=2, n_trials=12, variant=variant, mat73=mat73)
     reader = open_dataset(tmp_path)
@@ -270,8 +289,9 @@ def test_kaneshiro(tmp_path, variant, mat73):
     np.testing.assert_allclose(rec.get_data(units="uV")[5], written["x"][:, :, 5], rtol=1e-5)
     assert rec.trials["category"].tolist() == written["category"].tolist()
     assert rec.trials["label"].tolist() == [CATEGORIES[c - 1] for c in written["category"]]
-    assert rec.trials["image"].tolist() == [str(tmp_path / "stimuli" / f"stimulus{e:02d}.png")
-                                            for e in written["exemplar"]]
+    assert rec.trials["image"].tolist() == [
+        str(tmp_path / "stimuli" / f"stimulus{e:02d}.png") for e in written["exemplar"]
+    ]
     assert rec.eeg.get_montage() is not None
     assert reader.n_trials(refs) == 24 and len(reader.images()) == 72
     if variant == "original":

@@ -1,4 +1,5 @@
 """SMNI (UCI EEG Database, alcoholism study) reader: real data and a fixture in the exact layout."""
+
 from __future__ import annotations
 
 import gzip
@@ -14,22 +15,85 @@ from brainalign.preprocessing import cached_windows, get_preset
 
 #: the 64 channel names of the SMNI files, in file order
 CHANNELS = (
-    "FP1", "FP2", "F7", "F8", "AF1", "AF2", "FZ", "F4", "F3", "FC6", "FC5", "FC2", "FC1", "T8", "T7", "CZ",
-    "C3", "C4", "CP5", "CP6", "CP1", "CP2", "P3", "P4", "PZ", "P8", "P7", "PO2", "PO1", "O2", "O1", "X",
-    "AF7", "AF8", "F5", "F6", "FT7", "FT8", "FPZ", "FC4", "FC3", "C6", "C5", "F2", "F1", "TP8", "TP7", "AFZ",
-    "CP3", "CP4", "P5", "P6", "C1", "C2", "PO7", "PO8", "FCZ", "POZ", "OZ", "P2", "P1", "CPZ", "nd", "Y",
+    "FP1",
+    "FP2",
+    "F7",
+    "F8",
+    "AF1",
+    "AF2",
+    "FZ",
+    "F4",
+    "F3",
+    "FC6",
+    "FC5",
+    "FC2",
+    "FC1",
+    "T8",
+    "T7",
+    "CZ",
+    "C3",
+    "C4",
+    "CP5",
+    "CP6",
+    "CP1",
+    "CP2",
+    "P3",
+    "P4",
+    "PZ",
+    "P8",
+    "P7",
+    "PO2",
+    "PO1",
+    "O2",
+    "O1",
+    "X",
+    "AF7",
+    "AF8",
+    "F5",
+    "F6",
+    "FT7",
+    "FT8",
+    "FPZ",
+    "FC4",
+    "FC3",
+    "C6",
+    "C5",
+    "F2",
+    "F1",
+    "TP8",
+    "TP7",
+    "AFZ",
+    "CP3",
+    "CP4",
+    "P5",
+    "P6",
+    "C1",
+    "C2",
+    "PO7",
+    "PO8",
+    "FCZ",
+    "POZ",
+    "OZ",
+    "P2",
+    "P1",
+    "CPZ",
+    "nd",
+    "Y",
 )
 STIMULI = {"S1": "S1 obj , trial {n}", "S2_match": "S2 match , trial {n}", "S2_nomatch": "S2 nomatch, trial {n}"}
 
 
-def write_trial(folder: Path, subject: str, number: int, condition: str, values: np.ndarray,
-                err: bool = False) -> Path:
+def write_trial(folder: Path, subject: str, number: int, condition: str, values: np.ndarray, err: bool = False) -> Path:
     """One ``<subject>.rd.NNN.gz`` file in the UCI layout (header, then trial/channel/sample/value rows)."""
     stim = STIMULI[condition].format(n=number)
     if err:
         stim = stim.replace(", trial", " err, trial")
-    lines = [f"# {subject}.rd", "# 120 trials, 64 chans, 416 samples 368 post_stim samples",
-             "# 3.906000 msecs uV", f"# {stim}"]
+    lines = [
+        f"# {subject}.rd",
+        "# 120 trials, 64 chans, 416 samples 368 post_stim samples",
+        "# 3.906000 msecs uV",
+        f"# {stim}",
+    ]
     for c, name in enumerate(CHANNELS):
         lines.append(f"# {name} chan {c}")
         lines += [f"{number} {name} {s} {values[c, s]:.3f}" for s in range(values.shape[1])]
@@ -88,14 +152,17 @@ def test_fixture_layout_read_exactly(tiny):
     assert [r.subject for r in SMNIReader(root / "SMNI_CMI_TRAIN").refs()] == ["co2a0000001", "co2c0000002"]
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda p: p.write_bytes(b"not gzip at all"), "gzip"),
-    (lambda p: _rewrite(p, lambda lines: [x for x in lines if "S1 obj" not in x]), "stimulus line"),
-    (lambda p: _rewrite(p, lambda lines: lines[:-5]), "unequal length"),
-    (lambda p: _rewrite(p, lambda lines: lines[:60] + ["0 FP1 zz 1.0"] + lines[61:]), "non-numeric"),
-    (lambda p: _rewrite(p, lambda lines: lines[:60] + ["7 FP1 55 1.0"] + lines[61:]), "trial"),
-    (lambda p: _rewrite(p, lambda lines: lines[:4]), "no sample rows"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda p: p.write_bytes(b"not gzip at all"), "gzip"),
+        (lambda p: _rewrite(p, lambda lines: [x for x in lines if "S1 obj" not in x]), "stimulus line"),
+        (lambda p: _rewrite(p, lambda lines: lines[:-5]), "unequal length"),
+        (lambda p: _rewrite(p, lambda lines: lines[:60] + ["0 FP1 zz 1.0"] + lines[61:]), "non-numeric"),
+        (lambda p: _rewrite(p, lambda lines: lines[:60] + ["7 FP1 55 1.0"] + lines[61:]), "trial"),
+        (lambda p: _rewrite(p, lambda lines: lines[:4]), "no sample rows"),
+    ],
+)
 def test_malformed_file_is_a_data_error_naming_it(tiny, damage, message):
     root, _ = tiny
     path = root / "SMNI_CMI_TRAIN" / "co2a0000001" / "co2a0000001.rd.000.gz"

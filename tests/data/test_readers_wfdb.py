@@ -1,5 +1,6 @@
 """WFDB reader: the three real records, small records written here with
 wfdb.wrsamp, and truncated/missing files."""
+
 from __future__ import annotations
 
 import shutil
@@ -103,11 +104,19 @@ def test_parse_comments_formats() -> None:
     assert parse_comments([])["sex"] is None
 
 
-def _write(folder: Path, name: str, units: list[str], names: list[str], signal: np.ndarray, comments: list[str]) -> None:
+def _write(
+    folder: Path, name: str, units: list[str], names: list[str], signal: np.ndarray, comments: list[str]
+) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     wfdb.wrsamp(
-        name, fs=250, units=units, sig_name=names, p_signal=signal, fmt=["16"] * len(names),
-        comments=comments, write_dir=str(folder),
+        name,
+        fs=250,
+        units=units,
+        sig_name=names,
+        p_signal=signal,
+        fmt=["16"] * len(names),
+        comments=comments,
+        write_dir=str(folder),
     )
 
 

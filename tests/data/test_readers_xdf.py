@@ -1,5 +1,6 @@
 """XDF reader: files written here chunk by chunk (tests/data/lab_formats.py), read
 back through pyxdf with the clock offsets the file records."""
+
 from __future__ import annotations
 
 import json
@@ -25,24 +26,50 @@ MARKER_T0, MARKER_OFFSET = 2000.0, -995.0  # the stimulus computer's clock
 LABELS = ["Fz", "Cz", "Pz", "EOG", "ECG"]
 
 
-def _eeg(stream_id: int = 1, name: str = "amp", labels: list[str] = LABELS, seed: int = 0,
-         n: int = N, sfreq: float = SFREQ, t0: float = EEG_T0, offset: float = EEG_OFFSET,
-         jitter: float = 0.0) -> XdfStream:
+def _eeg(
+    stream_id: int = 1,
+    name: str = "amp",
+    labels: list[str] = LABELS,
+    seed: int = 0,
+    n: int = N,
+    sfreq: float = SFREQ,
+    t0: float = EEG_T0,
+    offset: float = EEG_OFFSET,
+    jitter: float = 0.0,
+) -> XdfStream:
     rng = np.random.default_rng(seed)
     samples = rng.normal(scale=15.0, size=(n, len(labels))).astype(np.float32)  # µV
     stamps = t0 + np.arange(n) / sfreq + rng.uniform(-jitter, jitter, n)
     types = ["EEG", "EEG", "EEG", "EOG", ""][: len(labels)] if labels == LABELS else ["EEG"] * len(labels)
-    return XdfStream(stream_id, name, "EEG", "float32", sfreq, samples, stamps, channel_labels=labels,
-                     channel_types=types, channel_units=["microvolts"] * len(labels),
-                     clock_offsets=[(t0 + k * 5.0, offset) for k in range(3)])
+    return XdfStream(
+        stream_id,
+        name,
+        "EEG",
+        "float32",
+        sfreq,
+        samples,
+        stamps,
+        channel_labels=labels,
+        channel_types=types,
+        channel_units=["microvolts"] * len(labels),
+        clock_offsets=[(t0 + k * 5.0, offset) for k in range(3)],
+    )
 
 
 def _markers(stream_id: int = 2, times=(6.0, 8.5, 9.0), labels=("face", "house", "face")) -> XdfStream:
     """Markers at ``times`` seconds after the EEG's first sample, on the
     stimulus computer's clock."""
     sender = [EEG_T0 + EEG_OFFSET + t - MARKER_OFFSET for t in times]
-    return XdfStream(stream_id, "stimuli", "Markers", "string", 0.0, [[lab] for lab in labels], np.array(sender),
-                     clock_offsets=[(MARKER_T0 + k * 5.0, MARKER_OFFSET) for k in range(3)])
+    return XdfStream(
+        stream_id,
+        "stimuli",
+        "Markers",
+        "string",
+        0.0,
+        [[lab] for lab in labels],
+        np.array(sender),
+        clock_offsets=[(MARKER_T0 + k * 5.0, MARKER_OFFSET) for k in range(3)],
+    )
 
 
 def test_eeg_and_markers_with_clock_offsets(tmp_path: Path) -> None:
@@ -102,8 +129,9 @@ def test_folder_of_xdf_files_is_listed_and_inspected(tmp_path: Path) -> None:
 
     rec = inspect_path(folder / "sub-02" / "block1.xdf")
     assert rec.dataset == "xdf" and list(rec.trials["label"]) == ["a", "b"]
-    result = run_cli("inspect", folder / "sub-01" / "block1.xdf", "--json", data_dir=tmp_path,
-                     cache_dir=tmp_path / "cache")
+    result = run_cli(
+        "inspect", folder / "sub-01" / "block1.xdf", "--json", data_dir=tmp_path, cache_dir=tmp_path / "cache"
+    )
     assert result.returncode == 0, result.stderr
     info = json.loads(result.stdout)
     assert info["sfreq"] == SFREQ and info["events"] == {"face": 2, "house": 1}
@@ -115,8 +143,11 @@ def test_folder_of_xdf_files_is_listed_and_inspected(tmp_path: Path) -> None:
 
 def test_mixed_folder_is_generic_and_reads_both(tmp_path: Path) -> None:
     write_xdf(tmp_path / "a.xdf", [_eeg(), _markers()])
-    raw = mne.io.RawArray(np.random.default_rng(0).normal(scale=1e-5, size=(2, 1000)),
-                          mne.create_info(["Fz", "Cz"], 250.0, "eeg"), verbose="error")
+    raw = mne.io.RawArray(
+        np.random.default_rng(0).normal(scale=1e-5, size=(2, 1000)),
+        mne.create_info(["Fz", "Cz"], 250.0, "eeg"),
+        verbose="error",
+    )
     mne.export.export_raw(tmp_path / "b.edf", raw, verbose="error")
     assert detect_reader(tmp_path) is GenericReader
     reader = GenericReader(tmp_path)

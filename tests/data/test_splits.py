@@ -1,4 +1,5 @@
 """Leakage-safe splits, the leakage check and the block-design audit."""
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,18 @@ def table() -> pd.DataFrame:
         for session in ("1", "2"):
             for t in range(20):
                 label = t % 5
-                rows.append(dict(subject=f"s{s:02d}", session=session, recording=f"s{s:02d}_ses{session}",
-                                 run="1", label=f"c{label}", image=f"c{label}_{(t // 5) % 2}.jpg",
-                                 start=2.0 * t, index=t))
+                rows.append(
+                    dict(
+                        subject=f"s{s:02d}",
+                        session=session,
+                        recording=f"s{s:02d}_ses{session}",
+                        run="1",
+                        label=f"c{label}",
+                        image=f"c{label}_{(t // 5) % 2}.jpg",
+                        start=2.0 * t,
+                        index=t,
+                    )
+                )
     # shuffled rows and a non-default index: splits must use positions and not depend on order
     return pd.DataFrame(rows).sample(frac=1.0, random_state=0).set_index(np.arange(1000, 1400))
 
@@ -97,15 +107,18 @@ def test_cross_session_split(table):
 
 def test_compound_grouping(table):
     split = recording_split(table, by=("subject", "session"), test=4, seed=2)
-    pairs = {p: set(zip(table.subject.to_numpy()[split.part(p)], table.session.to_numpy()[split.part(p)]))
-             for p in ("train", "test")}
+    pairs = {
+        p: set(zip(table.subject.to_numpy()[split.part(p)], table.session.to_numpy()[split.part(p)]))
+        for p in ("train", "test")
+    }
     assert len(pairs["test"]) == 4 and not pairs["train"] & pairs["test"]
     split.check(table)
 
 
 def test_class_split_gives_unseen_classes():
-    table = pd.DataFrame({"label": np.repeat(np.arange(40), 5), "subject": "s1",
-                          "recording": "r1", "start": np.arange(200.0)})
+    table = pd.DataFrame(
+        {"label": np.repeat(np.arange(40), 5), "subject": "s1", "recording": "r1", "start": np.arange(200.0)}
+    )
     split = class_split(table, test=0.15, seed=0)
     train, test = values(table, split.train, "label"), values(table, split.test, "label")
     assert len(train) == 34 and len(test) == 6
@@ -177,13 +190,16 @@ def test_within_subject_split_by_blocks(table):
     split.check(single)
 
 
-@pytest.mark.parametrize("make", [
-    lambda t, seed: subject_split(t, test=0.2, val=0.1, seed=seed),
-    lambda t, seed: recording_split(t, test=0.2, seed=seed),
-    lambda t, seed: class_split(t, test=2, seed=seed, by="image"),
-    lambda t, seed: within_subject_split(t[t.session == "1"], seed=seed),
-    lambda t, seed: next(iter(group_kfold(t, "subject", 5, seed=seed))),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda t, seed: subject_split(t, test=0.2, val=0.1, seed=seed),
+        lambda t, seed: recording_split(t, test=0.2, seed=seed),
+        lambda t, seed: class_split(t, test=2, seed=seed, by="image"),
+        lambda t, seed: within_subject_split(t[t.session == "1"], seed=seed),
+        lambda t, seed: next(iter(group_kfold(t, "subject", 5, seed=seed))),
+    ],
+)
 def test_seeds_reproduce_and_differ(table, make):
     assert make(table, 7).to_dict() == make(table, 7).to_dict()
     assert make(table, 7).test.tolist() != make(table, 8).test.tolist()
@@ -277,8 +293,16 @@ def test_bad_tables_and_amounts(table):
 def blocked_table() -> pd.DataFrame:
     """3 recordings, 5 classes in contiguous blocks of 20 trials (each recording its own order)."""
     rng = np.random.default_rng(0)
-    frames = [pd.DataFrame({"recording": f"r{r}", "start": np.arange(100) * 1.5,
-                            "label": np.repeat(rng.permutation(list("abcde")), 20)}) for r in range(3)]
+    frames = [
+        pd.DataFrame(
+            {
+                "recording": f"r{r}",
+                "start": np.arange(100) * 1.5,
+                "label": np.repeat(rng.permutation(list("abcde")), 20),
+            }
+        )
+        for r in range(3)
+    ]
     return pd.concat(frames, ignore_index=True)
 
 
@@ -308,8 +332,14 @@ def test_audit_passes_interleaved_design():
 
 
 def test_audit_flags_one_label_per_recording():
-    table = pd.DataFrame({"recording": np.repeat(["rest", "task"], 30), "index": np.tile(np.arange(30), 2),
-                          "label": np.repeat(["rest", "task"], 30), "subject": "s1"})
+    table = pd.DataFrame(
+        {
+            "recording": np.repeat(["rest", "task"], 30),
+            "index": np.tile(np.arange(30), 2),
+            "label": np.repeat(["rest", "task"], 30),
+            "subject": "s1",
+        }
+    )
     with pytest.warns(BlockDesignWarning, match="single label"):
         report = audit_block_design(table)
     assert report.confounded and report.single_label_groups == 2

@@ -1,4 +1,5 @@
 """Baselines on synthetic windows whose answer is known, plus CSP + LDA on EEGMMIDB."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,16 +26,19 @@ N = N_TRAIN + N_VAL + N_TEST
 def _windows(data: np.ndarray, labels: np.ndarray, sfreq: float, ch_names: list[str] | None = None) -> Windows:
     """Windows of ``data`` with one recording per 10 rows and the given labels."""
     n = len(data)
-    table = pd.DataFrame({"recording": [f"rec{i // 10}" for i in range(n)],
-                          "subject": "s1", "label": list(labels)})
+    table = pd.DataFrame({"recording": [f"rec{i // 10}" for i in range(n)], "subject": "s1", "label": list(labels)})
     names = ch_names or [f"C{i}" for i in range(data.shape[1])]
     return Windows(data.astype(np.float32), names, sfreq, table)
 
 
 def _split(n: int = N) -> Split:
     """Contiguous train / val / test positions."""
-    return Split(train=np.arange(N_TRAIN), val=np.arange(N_TRAIN, N_TRAIN + N_VAL),
-                 test=np.arange(N_TRAIN + N_VAL, n), kind="synthetic")
+    return Split(
+        train=np.arange(N_TRAIN),
+        val=np.arange(N_TRAIN, N_TRAIN + N_VAL),
+        test=np.arange(N_TRAIN + N_VAL, n),
+        kind="synthetic",
+    )
 
 
 def _classes(rng: np.random.Generator, n: int = N) -> np.ndarray:
@@ -87,8 +91,9 @@ def ecg_windows(seed: int = 0) -> Windows:
     """8 s of ECG at 250 Hz per window: class "a" near 62 bpm, class "b" near 80 bpm."""
     rng = np.random.default_rng(seed)
     labels = _classes(rng)
-    data = np.stack([ecg_trace(rng, rng.normal(62.0 if lab == "a" else 80.0, 6.0), 250.0, 8.0)[0]
-                     for lab in labels])[:, None, :]
+    data = np.stack([ecg_trace(rng, rng.normal(62.0 if lab == "a" else 80.0, 6.0), 250.0, 8.0)[0] for lab in labels])[
+        :, None, :
+    ]
     return _windows(data, labels, 250.0, ["ECG"])
 
 
@@ -190,15 +195,17 @@ def test_eegclassifier_trains_on_train_and_validates_on_val_only():
     test_shuffled = windows.table.copy()
     test_rows = _split().test
     test_shuffled.loc[test_rows, "label"] = np.random.default_rng(5).permutation(test_shuffled.loc[test_rows, "label"])
-    other = run_baseline("eegclassifier", Windows(windows.data, windows.ch_names, 100.0, test_shuffled),
-                         _split(), seed=0, **options)
+    other = run_baseline(
+        "eegclassifier", Windows(windows.data, windows.ch_names, 100.0, test_shuffled), _split(), seed=0, **options
+    )
     assert other["val_loss"] == result["val_loss"]
 
     val_flipped = windows.table.copy()
     val_rows = _split().val
     val_flipped.loc[val_rows, "label"] = val_flipped.loc[val_rows, "label"].map({"a": "b", "b": "a"})
-    flipped = run_baseline("eegclassifier", Windows(windows.data, windows.ch_names, 100.0, val_flipped),
-                           _split(), seed=0, **options)
+    flipped = run_baseline(
+        "eegclassifier", Windows(windows.data, windows.ch_names, 100.0, val_flipped), _split(), seed=0, **options
+    )
     assert flipped["val_loss"] != result["val_loss"]
 
     no_val = Split(train=np.arange(N_TRAIN), val=np.array([], dtype=int), test=test_rows, kind="synthetic")
@@ -228,8 +235,15 @@ def test_bad_input_raises_data_error():
         run_baseline("csp_lda", windows, _split(), n_component=4)
     with pytest.raises(DataError, match="not run"):
         run_baselines(["chance"], windows, _split(), options={"csp_lda": {}})
-    assert set(BASELINES) == {"chance", "xdawn_ts_lr", "csp_lda", "bandpower_lr", "ecg_hrv_lr", "erp_lr",
-                              "eegclassifier"}
+    assert set(BASELINES) == {
+        "chance",
+        "xdawn_ts_lr",
+        "csp_lda",
+        "bandpower_lr",
+        "ecg_hrv_lr",
+        "erp_lr",
+        "eegclassifier",
+    }
 
 
 @pytest.mark.realdata
@@ -243,8 +257,9 @@ def test_csp_lda_eegmmidb_executed_to_imagined(data_root):
     assert len(refs) == 2
     windows = cached_windows([reader.load(ref) for ref in refs], get_preset("eegmmidb_mi"), progress=False)
     runs = windows.table["run"].astype(int).to_numpy()
-    split = Split(train=np.flatnonzero(runs == 3), val=np.array([], dtype=int), test=np.flatnonzero(runs == 4),
-                  kind="run")
+    split = Split(
+        train=np.flatnonzero(runs == 3), val=np.array([], dtype=int), test=np.flatnonzero(runs == 4), kind="run"
+    )
     result = run_baseline("csp_lda", windows, split)
     print(f"EEGMMIDB S001 R03 -> R04 CSP+LDA: {result}")
     assert np.isfinite(result["balanced_accuracy"]) and np.isfinite(result["auc"])

@@ -1,5 +1,6 @@
 """Class-balanced baseline fits: with 5:1 classes and a weak signal an unweighted fit
 predicts the majority (balanced accuracy 0.5), the balanced fit does not."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Retrieval and classification metrics against values worked out by hand."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,23 +18,27 @@ from brainalign.evaluation.metrics import (
 )
 
 # Three queries over a gallery of four; one relevant item each, at ranks 1, 2 and 4.
-SCORES = np.array([
-    [0.9, 0.5, 0.1, 0.3],   # relevant item 0 has the top score      -> rank 1
-    [0.2, 0.8, 0.7, 0.1],   # relevant item 2 is second (0.8 > 0.7)  -> rank 2
-    [0.1, 0.2, 0.3, 0.4],   # relevant item 0 is last                -> rank 4
-])
-RELEVANT = np.array([
-    [True, False, False, False],
-    [False, False, True, False],
-    [True, False, False, False],
-])
+SCORES = np.array(
+    [
+        [0.9, 0.5, 0.1, 0.3],  # relevant item 0 has the top score      -> rank 1
+        [0.2, 0.8, 0.7, 0.1],  # relevant item 2 is second (0.8 > 0.7)  -> rank 2
+        [0.1, 0.2, 0.3, 0.4],  # relevant item 0 is last                -> rank 4
+    ]
+)
+RELEVANT = np.array(
+    [
+        [True, False, False, False],
+        [False, False, True, False],
+        [True, False, False, False],
+    ]
+)
 
 
 def test_mrr_recall_map_single_relevant():
     m = retrieval_from_scores(SCORES, RELEVANT, ks=(1, 2, 4))
     assert m["mrr"] == pytest.approx((1 + 1 / 2 + 1 / 4) / 3)
-    assert m["recall@1"] == pytest.approx(1 / 3)          # only query 0
-    assert m["recall@2"] == pytest.approx(2 / 3)          # queries 0 and 1
+    assert m["recall@1"] == pytest.approx(1 / 3)  # only query 0
+    assert m["recall@2"] == pytest.approx(2 / 3)  # queries 0 and 1
     assert m["recall@4"] == pytest.approx(1.0)
     # one relevant item per query: AP = 1 / rank, so mAP equals MRR, and hit@k equals recall@k
     assert m["map"] == pytest.approx(m["mrr"])
@@ -46,8 +51,8 @@ def test_map_two_relevant_at_ranks_1_and_3():
     m = retrieval_from_scores(scores, rel, ks=(1, 2))
     assert m["map"] == pytest.approx((1 / 1 + 2 / 3) / 2)
     assert m["mrr"] == pytest.approx(1.0)
-    assert m["recall@1"] == pytest.approx(1 / 2)          # IR recall: 1 of 2 relevant retrieved
-    assert m["hit@1"] == pytest.approx(1.0)               # hit rate: some relevant item retrieved
+    assert m["recall@1"] == pytest.approx(1 / 2)  # IR recall: 1 of 2 relevant retrieved
+    assert m["hit@1"] == pytest.approx(1.0)  # hit rate: some relevant item retrieved
     assert m["recall@2"] == pytest.approx(1 / 2)
 
 
@@ -68,7 +73,7 @@ def test_ties_are_pessimistic_by_default_and_optimistic_on_request():
     scores = np.array([[0.5, 0.5, 0.5, 0.1]])
     rel = np.array([[False, False, True, False]])
     pess = retrieval_from_scores(scores, rel, ks=(1, 3))
-    assert pess["recall@1"] == 0.0                         # both irrelevant ties rank first -> rank 3
+    assert pess["recall@1"] == 0.0  # both irrelevant ties rank first -> rank 3
     assert pess["recall@3"] == pytest.approx(1.0)
     assert pess["mrr"] == pytest.approx(1 / 3)
     opt = retrieval_from_scores(scores, rel, ks=(1, 3), ties="optimistic")
@@ -80,7 +85,7 @@ def test_collapsed_embeddings_score_worst_not_best():
     emb = np.ones((4, 3))
     m = retrieval_metrics(emb, emb, relevance=np.eye(4, dtype=bool), ks=(1,))
     assert m["recall@1"] == 0.0
-    assert m["mrr"] == pytest.approx(1 / 4)               # every relevant item ranks last of 4
+    assert m["mrr"] == pytest.approx(1 / 4)  # every relevant item ranks last of 4
 
 
 def test_retrieval_metrics_from_embeddings_and_labels_torch_input():
@@ -88,7 +93,7 @@ def test_retrieval_metrics_from_embeddings_and_labels_torch_input():
     q = torch.tensor([[1.0, 0.1], [0.1, 1.0]])
     g = torch.tensor([[1.0, 0.0], [0.9, 0.2], [0.0, 1.0], [0.3, 0.9]])
     m = retrieval_metrics(q, g, query_labels=["x", "y"], gallery_labels=["x", "x", "y", "y"], ks=(1, 2))
-    assert m["recall@1"] == pytest.approx(1 / 2)          # 1 of 2 relevant in top 1
+    assert m["recall@1"] == pytest.approx(1 / 2)  # 1 of 2 relevant in top 1
     assert m["recall@2"] == pytest.approx(1.0)
     assert m["map"] == pytest.approx(1.0)
     assert m["mrr"] == pytest.approx(1.0)
@@ -107,20 +112,22 @@ def test_both_ways_uses_the_transpose():
 
 
 def test_relevance_from_labels():
-    np.testing.assert_array_equal(relevance_from_labels([1, 2], [2, 1, 1]),
-                                  [[False, True, True], [True, False, False]])
+    np.testing.assert_array_equal(relevance_from_labels([1, 2], [2, 1, 1]), [[False, True, True], [True, False, False]])
 
 
 def test_cosine_similarity_values():
     np.testing.assert_allclose(cosine_similarity([[3.0, 4.0]], [[4.0, 3.0], [0.0, -2.0]]), [[24 / 25, -4 / 5]])
 
 
-@pytest.mark.parametrize("bad, problem", [
-    (np.array([[np.nan, 1.0], [1.0, 0.0]]), "NaN"),
-    (np.zeros((2, 2)), "all-zero"),
-    (np.ones((2, 2, 2)), "dimension"),
-    (np.ones((0, 2)), "empty"),
-])
+@pytest.mark.parametrize(
+    "bad, problem",
+    [
+        (np.array([[np.nan, 1.0], [1.0, 0.0]]), "NaN"),
+        (np.zeros((2, 2)), "all-zero"),
+        (np.ones((2, 2, 2)), "dimension"),
+        (np.ones((0, 2)), "empty"),
+    ],
+)
 def test_bad_embeddings_raise_data_error(bad, problem):
     with pytest.raises(DataError, match=problem):
         retrieval_metrics(bad, np.eye(2), relevance=np.eye(2, dtype=bool))

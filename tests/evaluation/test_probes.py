@@ -1,4 +1,5 @@
 """Probes, few-shot curves and clustering on small synthetic embeddings."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,9 @@ from brainalign.evaluation.probes import (
 )
 
 
-def _blobs(n_per_class: int, n_classes: int, spread: float, seed: int, noise_seed: int = 0
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _blobs(
+    n_per_class: int, n_classes: int, spread: float, seed: int, noise_seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blobs in 8 dimensions around random centres (fixed by ``seed``); the
     noise comes from ``noise_seed`` so train and test sets share centres, not samples."""
     centres = np.random.default_rng(seed).normal(size=(n_classes, 8)) * 5
@@ -53,12 +55,15 @@ def test_knn_with_fewer_samples_than_neighbours():
     assert fit_probe("knn", X, y)[-1].n_neighbors == 3
 
 
-@pytest.mark.parametrize("kind, X, y, problem", [
-    ("tree", np.eye(2), [0, 1], "unknown probe"),
-    ("logreg", np.ones((3, 2)), [0, 0, 0], "single class"),
-    ("logreg", np.ones((3, 2)), [0, 1], "rows"),
-    ("logreg", np.array([[np.inf, 0], [0, 1]]), [0, 1], "NaN or Inf"),
-])
+@pytest.mark.parametrize(
+    "kind, X, y, problem",
+    [
+        ("tree", np.eye(2), [0, 1], "unknown probe"),
+        ("logreg", np.ones((3, 2)), [0, 0, 0], "single class"),
+        ("logreg", np.ones((3, 2)), [0, 1], "rows"),
+        ("logreg", np.array([[np.inf, 0], [0, 1]]), [0, 1], "NaN or Inf"),
+    ],
+)
 def test_probe_input_errors(kind, X, y, problem):
     with pytest.raises(DataError, match=problem):
         fit_probe(kind, X, y)
@@ -88,7 +93,7 @@ def test_few_shot_curve_shape_seeding_and_scratch_pairing():
 
     curve = few_shot_curve(X, y, Xte, yte, fractions=(0.05, 0.5, 1.0), n_repeats=2, scratch_fn=scratch)
     assert curve["fractions"] == [0.05, 0.5, 1.0]
-    assert curve["n_train"] == [3, 30, 60]                       # 1 per class; 10 per class; all
+    assert curve["n_train"] == [3, 30, 60]  # 1 per class; 10 per class; all
     assert [len(s) for s in curve["probe"]["scores"]] == [2, 2, 1]  # the full set is scored once
     assert curve["scratch"]["mean"] == [0.05, 0.5, 1.0]
     assert curve["scratch"]["std"] == [0.0, 0.0, 0.0]

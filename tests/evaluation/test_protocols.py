@@ -15,11 +15,18 @@ def _eval_set(n: int = 200, seed: int = 0) -> EvalSet:
     rng = np.random.default_rng(seed)
     y = np.array(["a", "b"] * (n // 2))
     z = rng.normal(size=(n, 8)) + (y == "b")[:, None] * 1.5
-    table = pd.DataFrame({"label": y, "subject": [f"s{i % 10}" for i in range(n)],
-                          "recording": [f"r{i % 20}" for i in range(n)]})
+    table = pd.DataFrame(
+        {"label": y, "subject": [f"s{i % 10}" for i in range(n)], "recording": [f"r{i % 20}" for i in range(n)]}
+    )
     model = SimpleNamespace(config={"pair_kind": "label"})
-    return EvalSet(z[: n // 2], table.iloc[: n // 2].reset_index(drop=True), z[n // 2:],
-                   table.iloc[n // 2:].reset_index(drop=True), "generic", model)
+    return EvalSet(
+        z[: n // 2],
+        table.iloc[: n // 2].reset_index(drop=True),
+        z[n // 2 :],
+        table.iloc[n // 2 :].reset_index(drop=True),
+        "generic",
+        model,
+    )
 
 
 def test_few_shot_probes_record_how_many_labels_they_saw():

@@ -1,4 +1,5 @@
 """Bootstrap intervals, permutation p-values, chance levels and the Score record."""
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,7 @@ def test_bootstrap_ci_contains_estimate_and_narrows_with_more_data():
     widths = []
     for n in (40, 640):
         y = np.tile([0, 1], n // 2)
-        pred = np.where(np.arange(n) % 4 == 3, 1 - y, y)          # exactly 75 % right
+        pred = np.where(np.arange(n) % 4 == 3, 1 - y, y)  # exactly 75 % right
         low, high = bootstrap_ci(accuracy, y, pred, n_boot=N_BOOT, seed=0)
         assert low <= accuracy(y, pred) <= high
         widths.append(high - low)
@@ -63,7 +64,7 @@ def test_clustered_bootstrap_resamples_whole_groups():
         return accuracy(yt, yp)
 
     low, high = bootstrap_ci(n_trials, y, pred, n_boot=N_BOOT, seed=0, groups=groups)
-    assert set(seen) == {40}                    # 4 groups drawn, each with its 10 trials
+    assert set(seen) == {40}  # 4 groups drawn, each with its 10 trials
     # subject-level accuracy is k/4 for k right subjects drawn, so every draw is a multiple of 1/4
     assert low in (0.0, 0.25) and high in (0.75, 1.0)
     # resampling trials instead treats the 40 trials as independent: a far narrower interval
@@ -88,7 +89,7 @@ def test_permutation_pvalue_perfect_and_random():
     assert permutation_pvalue(accuracy, y, y.copy(), n_perm=N_PERM) == pytest.approx(1 / (N_PERM + 1))
     rng = np.random.default_rng(0)
     pvalues = [permutation_pvalue(accuracy, y, rng.integers(0, 2, 60), n_perm=N_PERM, seed=s) for s in range(20)]
-    assert 0.3 < np.mean(pvalues) < 0.7             # uniform under the null: mean 1/2
+    assert 0.3 < np.mean(pvalues) < 0.7  # uniform under the null: mean 1/2
     assert min(pvalues) >= 1 / (N_PERM + 1)
 
 
@@ -103,8 +104,9 @@ def test_permutation_within_groups_keeps_labels_in_their_group():
 
 def test_score_with_stats_and_to_dict():
     y, pred = _noisy_predictions(80, 0.9, seed=5)
-    s = score_with_stats(balanced_accuracy, torch.as_tensor(y), torch.as_tensor(pred), chance=0.5,
-                         n_boot=N_BOOT, n_perm=N_PERM, seed=0)
+    s = score_with_stats(
+        balanced_accuracy, torch.as_tensor(y), torch.as_tensor(pred), chance=0.5, n_boot=N_BOOT, n_perm=N_PERM, seed=0
+    )
     assert isinstance(s, Score)
     assert s.value == pytest.approx(balanced_accuracy(y, pred))
     assert s.ci_low <= s.value <= s.ci_high and s.ci_low > s.chance
@@ -145,10 +147,10 @@ def test_unit_permutation_respects_correlated_windows():
     p < 1/8 -- while a window-level permutation would claim p ~ 1/(n_perm+1)."""
     from brainalign.evaluation.stats import permutation_pvalue
 
-    rec = np.repeat(np.arange(6), 10)               # 6 recordings x 10 windows
-    subject = rec // 2                              # 3 subjects, one rest + one task each
+    rec = np.repeat(np.arange(6), 10)  # 6 recordings x 10 windows
+    subject = rec // 2  # 3 subjects, one rest + one task each
     y = (rec % 2).astype(int)
-    acc = lambda a, b: float(np.mean(a == b))       # noqa: E731
+    acc = lambda a, b: float(np.mean(a == b))  # noqa: E731
     naive = permutation_pvalue(acc, y, y.copy(), n_perm=500, seed=0, groups=subject)
     blocked = permutation_pvalue(acc, y, y.copy(), n_perm=500, seed=0, groups=subject, units=rec)
     assert naive < 0.01

@@ -1,4 +1,5 @@
 """Zero-shot prototypes and the seeded N-way top-k protocol."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,10 +36,10 @@ def test_text_classifier_normalises_each_prompt_then_the_mean():
     encode, calls = _fake_encoder(vectors)
     names, protos = build_text_classifier({"cat": ["a cat", "the cat"], "dog": ["a dog"]}, encode)
     assert names == ["cat", "dog"]
-    assert calls == [["a cat", "the cat", "a dog"]]           # one batched call
+    assert calls == [["a cat", "the cat", "a dog"]]  # one batched call
     # unit vectors (1,0) and (0,1) average to (.5,.5), renormalised to (1,1)/sqrt(2):
     # the long "the cat" vector does not dominate as it would in a raw mean
-    np.testing.assert_allclose(protos, [[2 ** -0.5, 2 ** -0.5], [0.0, -1.0]])
+    np.testing.assert_allclose(protos, [[2**-0.5, 2**-0.5], [0.0, -1.0]])
 
 
 def test_text_classifier_rejects_bad_prompts_and_encoders():
@@ -53,27 +54,28 @@ def test_class_prototypes_are_normalised_centres():
     emb = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, 5.0]])
     classes, protos = class_prototypes(emb, ["b", "a", "b"])
     assert classes.tolist() == ["a", "b"]
-    np.testing.assert_allclose(protos, [[0.0, 1.0], [2 ** -0.5, 2 ** -0.5]])
+    np.testing.assert_allclose(protos, [[0.0, 1.0], [2**-0.5, 2**-0.5]])
 
 
 def test_zero_shot_scores_and_predict():
     protos = np.array([[1.0, 0.0], [0.0, 1.0]])
     queries = np.array([[2.0, 1.0], [-1.0, 3.0]])
-    np.testing.assert_allclose(zero_shot_scores(queries, protos),
-                               [[2 / 5 ** 0.5, 1 / 5 ** 0.5], [-1 / 10 ** 0.5, 3 / 10 ** 0.5]])
+    np.testing.assert_allclose(
+        zero_shot_scores(queries, protos), [[2 / 5**0.5, 1 / 5**0.5], [-1 / 10**0.5, 3 / 10**0.5]]
+    )
     assert zero_shot_predict(queries, protos, ["x", "y"]).tolist() == ["x", "y"]
 
 
 def test_distractor_sets_properties():
-    queries = np.repeat(LABELS, 3)                              # 36 queries
+    queries = np.repeat(LABELS, 3)  # 36 queries
     sets = distractor_sets(queries, LABELS, n_way=5, n_trials=4, seed=7)
     assert sets.shape == (36, 4, 5)
-    assert (sets[:, :, 0] == queries[:, None]).all()             # true class always first
-    assert (sets[:, :, 1:] != queries[:, None, None]).all()      # never a distractor
+    assert (sets[:, :, 0] == queries[:, None]).all()  # true class always first
+    assert (sets[:, :, 1:] != queries[:, None, None]).all()  # never a distractor
     assert all(len(set(row)) == 5 for row in sets.reshape(-1, 5))  # no duplicate classes
     np.testing.assert_array_equal(sets, distractor_sets(queries, LABELS, n_way=5, n_trials=4, seed=7))
     assert not np.array_equal(sets, distractor_sets(queries, LABELS, n_way=5, n_trials=4, seed=8))
-    assert not np.array_equal(sets[:, 0], sets[:, 1])            # trials draw afresh
+    assert not np.array_equal(sets[:, 0], sets[:, 1])  # trials draw afresh
 
 
 def test_distractor_sets_do_not_depend_on_query_order_or_subset():
@@ -89,7 +91,7 @@ def test_distractor_sets_do_not_depend_on_query_order_or_subset():
 def test_prototype_labels_need_not_be_sorted():
     protos = np.array([30, 10, 20])
     sets = distractor_sets([10, 20], protos, n_way=2, n_trials=2)
-    assert sets[:, :, 0].tolist() == [[1, 1], [2, 2]]          # column of the true label
+    assert sets[:, :, 0].tolist() == [[1, 1], [2, 2]]  # column of the true label
 
 
 def test_nway_hits_by_hand():
@@ -106,12 +108,12 @@ def test_nway_hits_by_hand():
     hits = nway_hits(query, [2], protos, LABELS[:4], n_way=2, ks=(1, 2), n_trials=50, seed=3)
     assert hits[0, 0] == pytest.approx(expected)
     assert 0 < expected < 1
-    assert hits[0, 1] == 1.0                                      # k >= n_way
+    assert hits[0, 1] == 1.0  # k >= n_way
 
 
 def test_nway_ties_are_pessimistic():
     protos = np.eye(3)
-    query = np.array([[1.0, 1.0, 1.0]])                          # equally similar to every class
+    query = np.array([[1.0, 1.0, 1.0]])  # equally similar to every class
     assert nway_topk(query, [0], protos, LABELS[:3], n_way=3, ks=(1, 3), n_trials=1)["top1"] == 0.0
 
 
@@ -119,19 +121,23 @@ def test_nway_perfect_and_random_embeddings():
     rng = np.random.default_rng(0)
     protos = rng.normal(size=(N_CLASSES, 16))
     queries = np.repeat(LABELS, 5)
-    perfect = nway_topk(protos[queries] + 0.01 * rng.normal(size=(60, 16)), queries, protos, LABELS,
-                        n_way=N_CLASSES, ks=(1, 5))
+    perfect = nway_topk(
+        protos[queries] + 0.01 * rng.normal(size=(60, 16)), queries, protos, LABELS, n_way=N_CLASSES, ks=(1, 5)
+    )
     assert perfect["top1"] == 1.0
     noise = nway_topk(rng.normal(size=(60, 16)), queries, protos, LABELS, n_way=2, ks=(1,), n_trials=20)
-    assert abs(noise["top1"] - 0.5) < 0.15                       # about chance
+    assert abs(noise["top1"] - 0.5) < 0.15  # about chance
 
 
-@pytest.mark.parametrize("kwargs, problem", [
-    ({"n_way": 1}, "n_way"),
-    ({"n_way": N_CLASSES + 1}, "n_way"),
-    ({"n_way": 2, "query_ids": [0, 0]}, "unique"),
-    ({"n_way": 2, "seed": -1}, "seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, problem",
+    [
+        ({"n_way": 1}, "n_way"),
+        ({"n_way": N_CLASSES + 1}, "n_way"),
+        ({"n_way": 2, "query_ids": [0, 0]}, "unique"),
+        ({"n_way": 2, "seed": -1}, "seed"),
+    ],
+)
 def test_distractor_set_argument_errors(kwargs, problem):
     with pytest.raises(DataError, match=problem):
         distractor_sets([0, 1], LABELS, **kwargs)

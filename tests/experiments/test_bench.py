@@ -1,5 +1,6 @@
 """The benchmark helpers compute what they claim: numpy brute-force top-k equals an
 exact FAISS index (recall 1.0), recall@k counts overlaps, the table prints."""
+
 from __future__ import annotations
 
 import numpy as np

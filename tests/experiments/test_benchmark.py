@@ -1,5 +1,6 @@
 """A quick benchmark run on real data: results.json in the documented shape,
 baselines and controls beside the scores, and the HTML report."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """``brainalign demo`` end to end, on a data folder holding only the two small sets
 (links to the N400 epochs and the WFDB records), run once for the whole module."""
+
 from __future__ import annotations
 
 import json

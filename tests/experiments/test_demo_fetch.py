@@ -2,6 +2,7 @@
 fetched first, from a local HTTP server on 127.0.0.1 that serves a mirror
 (``BRAINALIGN_FETCH_BASE_URL``) built from the shared recordings in their
 published layouts; and, with nothing listening, one line saying what to do."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,11 +27,15 @@ def _published(data_root: Path) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for name, subjects in DEMO_FETCH:
         spec = list_datasets()[name]
-        served = {f.url_path: (data_root / spec.folder / f.path).read_bytes()
-                  for f in spec.files if f.subject is None or f.subject in subjects}
+        served = {
+            f.url_path: (data_root / spec.folder / f.path).read_bytes()
+            for f in spec.files
+            if f.subject is None or f.subject in subjects
+        }
         if spec.manifest:
-            served[spec.manifest] = "".join(f"{hashlib.sha256(d).hexdigest()}  {p}\n"
-                                            for p, d in served.items()).encode()
+            served[spec.manifest] = "".join(
+                f"{hashlib.sha256(d).hexdigest()}  {p}\n" for p, d in served.items()
+            ).encode()
         files.update({f"{name}/{p}": d for p, d in served.items()})
     return files
 
@@ -60,8 +65,9 @@ def _demo(tmp_path: Path, base_url: str, monkeypatch: pytest.MonkeyPatch) -> tup
 
 
 @pytest.mark.realdata
-def test_demo_fetches_its_sets_into_an_absent_data_directory(mirror, data_root: Path, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch):
+def test_demo_fetches_its_sets_into_an_absent_data_directory(
+    mirror, data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     url, state = mirror
     result, data, out = _demo(tmp_path, url, monkeypatch)
     assert result.returncode == 0, result.stderr
@@ -108,8 +114,9 @@ def test_demo_without_network_says_what_to_do_in_one_line(tmp_path: Path, monkey
     (line,) = [x for x in result.stderr.splitlines() if x.strip()]
     assert line.startswith(f"brainalign demo: error: no data to show: {data} holds none of the demo sets")
     assert "host unreachable" in line
-    assert line.endswith("Set BRAINALIGN_DATA (or --data-dir) to a folder of recordings, "
-                         "or run `brainalign fetch eegmat` when online")
+    assert line.endswith(
+        "Set BRAINALIGN_DATA (or --data-dir) to a folder of recordings, or run `brainalign fetch eegmat` when online"
+    )
     assert not out.exists()
     assert not list(data.rglob("*.edf"))
 

@@ -1,5 +1,6 @@
 """Masked pre-training + EEG/ECG fusion task: the window helpers on small synthetic
 input, the recipes, and the quick run on the real eegmat recordings."""
+
 from __future__ import annotations
 
 import json
@@ -62,14 +63,19 @@ def test_align_windows_refuses_an_eeg_window_without_ecg():
 
 def _two_modality_recording(seconds: float = 12.0) -> Recording:
     """19 EEG channels at 250 Hz and an ECG lead at 500 Hz carrying the same 7 Hz sine."""
+
     def raw(names: list[str], kind: str, sfreq: float) -> mne.io.RawArray:
         t = np.arange(int(seconds * sfreq)) / sfreq
         data = np.tile(20e-6 * np.sin(2 * np.pi * 7.0 * t), (len(names), 1))
         return mne.io.RawArray(data, mne.create_info(names, sfreq, kind), verbose="error")
 
-    return Recording(signals={"eeg": raw(list(TEN_TWENTY_19), "eeg", 250.0), "ecg": raw(["ECG"], "ecg", 500.0)},
-                     subject="01", dataset="synthetic", metadata={"label": "rest"},
-                     units={"eeg": "V", "ecg": "V"})
+    return Recording(
+        signals={"eeg": raw(list(TEN_TWENTY_19), "eeg", 250.0), "ecg": raw(["ECG"], "ecg", 500.0)},
+        subject="01",
+        dataset="synthetic",
+        metadata={"label": "rest"},
+        units={"eeg": "V", "ecg": "V"},
+    )
 
 
 def test_eeg_and_ecg_presets_cut_the_same_spans_row_by_row():
@@ -91,11 +97,13 @@ def test_downstream_mask_keeps_the_last_minute_of_rest_and_all_of_the_task():
     rest_starts = np.arange(0, 182, 2.0)  # 182 s rest: 91 windows
     short_rest = np.arange(0, 170, 2.0)  # subject 04's 170 s
     task_starts = np.arange(0, 62, 2.0)
-    table = pd.DataFrame({
-        "recording": ["r1"] * len(rest_starts) + ["r2"] * len(short_rest) + ["t1"] * len(task_starts),
-        "start": np.concatenate([rest_starts, short_rest, task_starts]),
-        "label": ["rest"] * (len(rest_starts) + len(short_rest)) + ["arithmetic"] * len(task_starts),
-    })
+    table = pd.DataFrame(
+        {
+            "recording": ["r1"] * len(rest_starts) + ["r2"] * len(short_rest) + ["t1"] * len(task_starts),
+            "start": np.concatenate([rest_starts, short_rest, task_starts]),
+            "label": ["rest"] * (len(rest_starts) + len(short_rest)) + ["arithmetic"] * len(task_starts),
+        }
+    )
     keep = last_seconds_mask(table, {"rest": 60}, window_s=2.0)
     kept = table[keep]
     assert kept.groupby("recording").size().to_dict() == {"r1": 30, "r2": 30, "t1": 31}
@@ -119,8 +127,9 @@ def test_join_epochs_joins_consecutive_epochs_at_the_patch_boundary():
 
 def test_with_channels_shares_every_weight_across_lead_counts():
     torch.manual_seed(0)
-    enc = create_encoder("cbramod_mae", 19, 200, 100.0, emb_dim=16, patch_size=100, width=16, depth=1, heads=2,
-                         dim_feedforward=32)
+    enc = create_encoder(
+        "cbramod_mae", 19, 200, 100.0, emb_dim=16, patch_size=100, width=16, depth=1, heads=2, dim_feedforward=32
+    )
     view = enc.with_channels(4)
     assert enc.with_channels(19) is enc
     assert all(a is b for a, b in zip(enc.parameters(), view.parameters()))
@@ -147,14 +156,24 @@ def test_every_run_of_the_experiment_is_a_recipe_plus_overrides(budget):
     """Pre-training and fine-tuning use the fold's kfold split (so pre-training never sees
     its test subjects); scratch is the eeg variant without init_from; budgets are overrides."""
     fold = 2
-    split = {"data.split.kind": "kfold", "data.split.by": "subject", "data.split.n_splits": 4,
-             "data.split.fold": fold, "data.split.val": 2, "data.split.seed": 0}
+    split = {
+        "data.split.kind": "kfold",
+        "data.split.by": "subject",
+        "data.split.n_splits": 4,
+        "data.split.fold": fold,
+        "data.split.val": 2,
+        "data.split.seed": 0,
+    }
     extra = [{"dataset": "n400", "preset": "pretrain_epochs", "join_epochs": 100, "max_windows": 8}]
-    runs = {"eeg": ("pretrain_eeg_all", recipe_overrides("eeg", fold, budget, 0, extra=extra)),
-            "ecg": ("pretrain_ecg_eegmat", recipe_overrides("ecg", fold, budget, 0))}
+    runs = {
+        "eeg": ("pretrain_eeg_all", recipe_overrides("eeg", fold, budget, 0, extra=extra)),
+        "ecg": ("pretrain_ecg_eegmat", recipe_overrides("ecg", fold, budget, 0)),
+    }
     for variant in VARIANTS:
-        runs[variant] = ("eegmat_fusion", recipe_overrides("finetune", fold, budget, 0, variant=variant,
-                                                           init=("RUN_EEG", "RUN_ECG")))
+        runs[variant] = (
+            "eegmat_fusion",
+            recipe_overrides("finetune", fold, budget, 0, variant=variant, init=("RUN_EEG", "RUN_ECG")),
+        )
     recipes = {k: load_recipe(recipe_path(name), items) for k, (name, items) in runs.items()}
     for recipe in recipes.values():
         s = recipe.data.split
@@ -191,9 +210,17 @@ def test_fusion_recipes_load(name: str):
 
 def test_dreamer_recipe_pretrains_one_epoch_on_the_published_layout(tmp_path: Path):
     write_dreamer(tmp_path / "data" / "dreamer", n_subjects=4, stimulus_s=(8.0, 8.0))
-    recipe = load_recipe(RECIPES / "published" / "emotion_dreamer.yaml", overrides=[
-        "train.epochs=1", "train.device=cpu", "train.amp=false", "data.split.val=1", "data.split.test=1",
-        "train.batch_size=8"])
+    recipe = load_recipe(
+        RECIPES / "published" / "emotion_dreamer.yaml",
+        overrides=[
+            "train.epochs=1",
+            "train.device=cpu",
+            "train.amp=false",
+            "data.split.val=1",
+            "data.split.test=1",
+            "train.batch_size=8",
+        ],
+    )
     metrics = train(recipe, tmp_path / "run", data_dir=tmp_path / "data", progress=False)
     assert metrics["epochs_run"] == 1 and math.isfinite(metrics["test_loss"])
     assert (tmp_path / "run" / "model.safetensors").is_file()

@@ -1,5 +1,6 @@
 """Generation tests run single-threaded: the networks are tiny, and thread start-up
 and contention cost more than they save on a shared two-core machine."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Differentiable augmentation and the ADA-style probability controller."""
+
 from __future__ import annotations
 
 import pytest

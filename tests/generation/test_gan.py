@@ -1,4 +1,5 @@
 """The conditional GAN at a tiny size: shapes, determinism, save/load, checks."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,8 +16,19 @@ from brainalign.generation.gan import (
     train_gan,
 )
 
-TINY = {"resolution": 8, "cond_dim": 3, "z_dim": 8, "w_dim": 16, "cond_embed_dim": 8, "channels": 8,
-        "min_channels": 4, "batch_size": 4, "ema_warmup": 1, "ada_interval": 1, "ada_step": 0.1}
+TINY = {
+    "resolution": 8,
+    "cond_dim": 3,
+    "z_dim": 8,
+    "w_dim": 16,
+    "cond_embed_dim": 8,
+    "channels": 8,
+    "min_channels": 4,
+    "batch_size": 4,
+    "ema_warmup": 1,
+    "ada_interval": 1,
+    "ada_step": 0.1,
+}
 
 
 def _data(n=6, res=8, cond_dim=3):
@@ -55,8 +67,11 @@ def test_training_is_deterministic_for_a_seed():
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG is untouched
     b = train_gan(x, c, cfg, steps=3, seed=7)
     other = train_gan(x, c, cfg, steps=3, seed=8)
-    for (k, pa), pb, _po in zip(a.generator_ema.state_dict().items(), b.generator_ema.state_dict().values(),
-                               other.generator_ema.state_dict().values()):
+    for (k, pa), pb, _po in zip(
+        a.generator_ema.state_dict().items(),
+        b.generator_ema.state_dict().values(),
+        other.generator_ema.state_dict().values(),
+    ):
         assert torch.equal(pa, pb), k
     assert any(not torch.equal(pa, po) for pa, po in zip(a.generator.parameters(), other.generator.parameters()))
     img_a = generate_images(a.generator_ema, c, seed=3)

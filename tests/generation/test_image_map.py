@@ -1,4 +1,5 @@
 """Image -> EEG-space map, n-way identification and the class code."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Image and text metrics on inputs with known answers."""
+
 from __future__ import annotations
 
 import numpy as np

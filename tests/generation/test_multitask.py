@@ -1,4 +1,5 @@
 """Masked multi-modality loss against hand-computed values."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """EEG -> text: the decoder is free-running from EEG alone; retrieval; save/load."""
+
 from __future__ import annotations
 
 import inspect
@@ -85,8 +86,10 @@ def test_sub_vocabulary_round_trip(tokenizer):
 
 def test_retriever_and_constant_baseline():
     emb, texts, _y = _data()
+
     def encoder(sentences):  # a toy sentence embedding: which of two keywords occurs
         return np.array([[float("rest" in s), float("arithmetic" in s), 1.0] for s in sentences])
+
     r = TextRetriever(encoder).fit(emb, texts)
     assert r.generate(emb) == texts
     assert most_frequent(["b", "a", "b"]) == "b"

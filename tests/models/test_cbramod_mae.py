@@ -1,5 +1,6 @@
 """CBraMod-style dual-masked pre-training encoder (``cbramod_mae``): shapes on many
 montages, the dual mask, the loss contract, learning, and signal-space reconstructions."""
+
 from __future__ import annotations
 
 import json
@@ -37,9 +38,16 @@ def test_registered():
     assert "cbramod_mae" in list_encoders()
 
 
-@pytest.mark.parametrize("n_chans,n_times,patch_size,modality", [
-    (1, 400, 100, "ecg"), (2, 300, 100, "ecg"), (12, 1000, 250, "ecg"), (19, 400, 200, "eeg"), (64, 200, 50, "eeg"),
-])
+@pytest.mark.parametrize(
+    "n_chans,n_times,patch_size,modality",
+    [
+        (1, 400, 100, "ecg"),
+        (2, 300, 100, "ecg"),
+        (12, 1000, 250, "ecg"),
+        (19, 400, 200, "eeg"),
+        (64, 200, 50, "eeg"),
+    ],
+)
 def test_shapes_for_any_montage_and_length(n_chans, n_times, patch_size, modality):
     enc = small(n_chans, n_times, patch_size, modality=modality, spectral_weight=1.0)
     n_patches = n_times // patch_size

@@ -1,4 +1,5 @@
 """InputContract: serialisation, checks that name each difference, channel reordering and resampling."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,9 @@ NAMES = ("Fz", "Cz", "Pz", "Oz")
 
 
 def _contract(**kw) -> InputContract:
-    base = dict(ch_names=NAMES, sfreq=100.0, n_times=200, units="uV",
-                preprocessing={"bandpass": [0.5, 40.0]}, modality="eeg")
+    base = dict(
+        ch_names=NAMES, sfreq=100.0, n_times=200, units="uV", preprocessing={"bandpass": [0.5, 40.0]}, modality="eeg"
+    )
     base.update(kw)
     return InputContract(**base)
 

@@ -1,4 +1,5 @@
 """Encoder registry, every registered encoder's forward/backward, NICE, MAE and projection heads."""
+
 from __future__ import annotations
 
 import json
@@ -23,15 +24,30 @@ SMALL = {
     "eegnet": [dict(n_chans=7, n_times=333, sfreq=128)],
     "lstm": [dict(n_chans=7, n_times=101, sfreq=100, num_layers=2, hidden_size=16)],
     "spectral": [dict(n_chans=7, n_times=200, sfreq=100), dict(n_chans=1, n_times=333, sfreq=128, relative=False)],
-    "cnn_triplet": [dict(n_chans=5, n_times=101, sfreq=100, filters=(8, 16)),
-                    dict(n_chans=1, n_times=77, sfreq=100, filters=(4, 4, 4))],
+    "cnn_triplet": [
+        dict(n_chans=5, n_times=101, sfreq=100, filters=(8, 16)),
+        dict(n_chans=1, n_times=77, sfreq=100, filters=(4, 4, 4)),
+    ],
     "nice": [dict(n_chans=7, n_times=131, sfreq=100, n_filters=8)],
     "nice_sa": [dict(n_chans=3, n_times=131, sfreq=100, n_filters=8, attn_dim=8)],
     "nice_ga": [dict(n_chans=11, n_times=97, sfreq=100, n_filters=8)],
-    "mae": [dict(n_chans=7, n_times=101, sfreq=100, patch_size=5, width=32, depth=1, heads=2,
-                 decoder_width=16, decoder_depth=1, decoder_heads=2)],
-    "cbramod_mae": [dict(n_chans=5, n_times=400, sfreq=200, patch_size=100, width=32, depth=1, heads=4,
-                         dim_feedforward=64)],
+    "mae": [
+        dict(
+            n_chans=7,
+            n_times=101,
+            sfreq=100,
+            patch_size=5,
+            width=32,
+            depth=1,
+            heads=2,
+            decoder_width=16,
+            decoder_depth=1,
+            decoder_heads=2,
+        )
+    ],
+    "cbramod_mae": [
+        dict(n_chans=5, n_times=400, sfreq=200, patch_size=100, width=32, depth=1, heads=4, dim_feedforward=64)
+    ],
     # Foundation models once each, at a valid size (n_times a multiple of the patch for
     # CBraMod / LaBraM, LaBraM with 10-10 names), shrunk to one or two layers.
     "cbramod": [dict(n_chans=5, n_times=400, sfreq=200, n_layer=1, dim_feedforward=64)],
@@ -92,8 +108,20 @@ def test_default_embedding_sizes():
 
 
 def test_mae_encodes_ecg_with_an_ecg_contract():
-    enc = create_encoder("mae", 12, 500, 500.0, modality="ecg", patch_size=25, width=16, depth=1, heads=2,
-                         decoder_width=8, decoder_depth=1, decoder_heads=2)
+    enc = create_encoder(
+        "mae",
+        12,
+        500,
+        500.0,
+        modality="ecg",
+        patch_size=25,
+        width=16,
+        depth=1,
+        heads=2,
+        decoder_width=8,
+        decoder_depth=1,
+        decoder_heads=2,
+    )
     assert enc.contract.modality == "ecg"
     assert enc(torch.randn(2, 12, 500)).shape == (2, 128)
     assert create_encoder(**enc.encoder_config()).contract.modality == "ecg"
@@ -167,8 +195,9 @@ def test_graph_attention_matches_the_gat_formula():
     expected = torch.empty_like(x)
     for b in range(2):
         for i in range(4):
-            e = torch.stack([torch.nn.functional.leaky_relu(gat.att_src @ h[b, i] + gat.att_dst @ h[b, j], 0.2)
-                             for j in range(4)])
+            e = torch.stack(
+                [torch.nn.functional.leaky_relu(gat.att_src @ h[b, i] + gat.att_dst @ h[b, j], 0.2) for j in range(4)]
+            )
             alpha = torch.softmax(e, dim=0)
             expected[b, i] = x[b, i] + sum(alpha[j] * h[b, j] for j in range(4)) + gat.bias
     torch.testing.assert_close(gat(x), expected)
@@ -183,8 +212,20 @@ def test_spatial_modules_are_channel_permutation_equivariant(module):
 
 
 def _small_mae(patch_size: int):
-    return create_encoder("mae", 3, 200, 100.0, emb_dim=16, patch_size=patch_size, width=32, depth=1, heads=2,
-                          decoder_width=16, decoder_depth=1, decoder_heads=2)
+    return create_encoder(
+        "mae",
+        3,
+        200,
+        100.0,
+        emb_dim=16,
+        patch_size=patch_size,
+        width=32,
+        depth=1,
+        heads=2,
+        decoder_width=16,
+        decoder_depth=1,
+        decoder_heads=2,
+    )
 
 
 def test_mae_masks_three_quarters_and_targets_the_patches():
@@ -266,15 +307,24 @@ def test_spectral_encoder_reads_welch_power():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4, 400))
     logp = log_power_spectrum(torch.from_numpy(x), 100.0, seg=100, fmin=1.0, fmax=40.0, relative=False).numpy()
-    freqs, psd = welch(x, fs=100.0, window=hann(100, sym=True), nperseg=100, noverlap=50, detrend="constant",
-                       scaling="spectrum", axis=-1)
+    freqs, psd = welch(
+        x,
+        fs=100.0,
+        window=hann(100, sym=True),
+        nperseg=100,
+        noverlap=50,
+        detrend="constant",
+        scaling="spectrum",
+        axis=-1,
+    )
     keep = (freqs >= 1.0) & (freqs <= 40.0)
     # same shape of spectrum up to a constant factor (scipy's window normalisation)
     diff = logp - np.log10(psd[..., keep])
     assert np.allclose(diff, diff.mean(), atol=1e-6)
     rel = log_power_spectrum(torch.from_numpy(x), 100.0, 100, 1.0, 40.0, relative=True)
-    rel_scaled = log_power_spectrum(torch.from_numpy(x * np.array([1, 10, 0.1, 3.0])[None, :, None]),
-                                    100.0, 100, 1.0, 40.0, relative=True)
+    rel_scaled = log_power_spectrum(
+        torch.from_numpy(x * np.array([1, 10, 0.1, 3.0])[None, :, None]), 100.0, 100, 1.0, 40.0, relative=True
+    )
     torch.testing.assert_close(rel, rel_scaled)
 
 

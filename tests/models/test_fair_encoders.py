@@ -1,4 +1,5 @@
 """The encoders with a classical front end: bandpower, tangent, spatial_filter."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -93,11 +94,11 @@ def test_tangent_matches_pyriemann_and_learns_a_covariance_contrast():
     enc = create_encoder("tangent", n_chans=6, n_times=128, sfreq=128.0, emb_dim=16)
     enc.fit_reference(x[:100])
     covs = Covariances(estimator="oas").fit_transform(x)
-    np.testing.assert_allclose(enc.covariances(torch.as_tensor(x, dtype=torch.float32)).numpy(), covs,
-                               rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(
+        enc.covariances(torch.as_tensor(x, dtype=torch.float32)).numpy(), covs, rtol=1e-3, atol=1e-4
+    )
     ts = TangentSpace(metric="riemann").fit(covs[:100])
-    np.testing.assert_allclose(enc.features(torch.as_tensor(x[100:])).numpy(), ts.transform(covs[100:]),
-                               atol=2e-3)
+    np.testing.assert_allclose(enc.features(torch.as_tensor(x[100:])).numpy(), ts.transform(covs[100:]), atol=2e-3)
     clf = _train(enc, x[:100], y[:100])
     assert _accuracy(enc, clf, x[100:], y[100:]) >= 0.9
 
@@ -114,8 +115,9 @@ def test_tangent_xdawn_matches_xdawn_covariances():
     enc.fit_reference(x[:80], y[:80])
     ref = XdawnCovariances(nfilter=2, estimator="oas").fit(x[:80], y[:80])
     covs = ref.transform(x)
-    np.testing.assert_allclose(enc.covariances(torch.as_tensor(x, dtype=torch.float32)).numpy(), covs,
-                               rtol=2e-3, atol=1e-3)
+    np.testing.assert_allclose(
+        enc.covariances(torch.as_tensor(x, dtype=torch.float32)).numpy(), covs, rtol=2e-3, atol=1e-3
+    )
     ts = TangentSpace(metric="riemann").fit(covs[:80])
     np.testing.assert_allclose(enc.features(torch.as_tensor(x[80:])).numpy(), ts.transform(covs[80:]), atol=5e-3)
     with pytest.raises(ConfigError, match="labels"):
@@ -128,8 +130,9 @@ def test_tangent_xdawn_matches_xdawn_covariances():
 # -------------------------------------------------------------------- spatial filter
 @pytest.mark.parametrize("mode, n_features", [("logvar", 4), ("erp", 4 * 8), ("both", 4 + 4 * 8)])
 def test_spatial_filter_shapes_and_gradients(mode, n_features):
-    enc = create_encoder("spatial_filter", n_chans=6, n_times=64, sfreq=64.0, emb_dim=8, n_filters=4,
-                         mode=mode, n_bins=8)
+    enc = create_encoder(
+        "spatial_filter", n_chans=6, n_times=64, sfreq=64.0, emb_dim=8, n_filters=4, mode=mode, n_bins=8
+    )
     x = torch.randn(5, 6, 64)
     assert enc.features(x).shape == (5, n_features)
     out = enc(x)

@@ -1,5 +1,6 @@
 """EEG + ECG fusion classifier (every mode, probing vs fine-tuning) and loading
 pre-trained encoder weights from a run's safetensors file."""
+
 from __future__ import annotations
 
 import warnings
@@ -74,8 +75,9 @@ def test_fused_modes_use_both_modalities(mode):
 
 
 def test_cross_attention_on_two_embeddings_uses_both():
-    model = FusionClassifier(eeg_encoder(), plain_ecg_encoder(), N_CLASSES, mode="cross_attention",
-                             hidden=16, use_tokens=False).eval()
+    model = FusionClassifier(
+        eeg_encoder(), plain_ecg_encoder(), N_CLASSES, mode="cross_attention", hidden=16, use_tokens=False
+    ).eval()
     eeg, ecg = batch()
     with torch.no_grad():
         assert not torch.allclose(model(eeg, ecg), model(eeg, torch.randn_like(ecg)))

@@ -1,4 +1,5 @@
 """Text and image towers on the packaged models, the embedding cache, precomputed features."""
+
 from __future__ import annotations
 
 import hashlib

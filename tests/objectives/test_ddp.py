@@ -1,5 +1,6 @@
 """Two CPU ranks (gloo) with half a batch each give the one-process loss and, after
 DDP-style gradient averaging, the one-process gradients."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Each loss against arithmetic written out by hand on a batch of 2-4 samples."""
+
 from __future__ import annotations
 
 import math
@@ -218,9 +219,7 @@ def test_semi_hard_triplet_euclidean_and_no_triplet():
 def test_cross_entropy_by_hand_and_all_ignored():
     logits = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
     targets = [0, 2]
-    expected = np.mean(
-        [-row[t] + math.log(sum(math.exp(v) for v in row)) for row, t in zip(logits, targets)]
-    )
+    expected = np.mean([-row[t] + math.log(sum(math.exp(v) for v in row)) for row, t in zip(logits, targets)])
     lg = _t(logits, grad=True)
     value = CrossEntropy()(lg, torch.tensor(targets))
     assert value.item() == pytest.approx(expected, rel=1e-12)
@@ -243,7 +242,8 @@ def test_masked_reconstruction_by_hand():
     assert value.item() == pytest.approx(18 / 4)
     value.backward()
     np.testing.assert_allclose(
-        p.grad.numpy(), [[[0.5, 1.0], [1.0, 1.5], [0.0, 0.0]]]  # 2 * (p - t) / 4
+        p.grad.numpy(),
+        [[[0.5, 1.0], [1.0, 1.5], [0.0, 0.0]]],  # 2 * (p - t) / 4
     )
     # Elementwise mask of the full shape.
     full = torch.zeros(1, 3, 2, dtype=torch.bool)
@@ -261,9 +261,7 @@ def test_weighted_sum_total_and_parts():
     logits = _t(np.array([[2.0, 0.0], [0.0, 1.0]]))
     clip_part = _clip_by_hand(X, Y, clip.scale.item())
     ce_part = np.mean([-2.0 + math.log(math.exp(2) + 1), -1.0 + math.log(1 + math.exp(1))])
-    total, parts = total_fn(
-        {"clip": (_t(X), _t(Y)), "ce": {"logits": logits, "targets": torch.tensor([0, 1])}}
-    )
+    total, parts = total_fn({"clip": (_t(X), _t(Y)), "ce": {"logits": logits, "targets": torch.tensor([0, 1])}})
     assert parts["clip"].item() == pytest.approx(clip_part, rel=1e-10)
     assert parts["ce"].item() == pytest.approx(ce_part, rel=1e-10)
     assert total.item() == pytest.approx(clip_part + 0.25 * ce_part, rel=1e-10)

@@ -1,4 +1,5 @@
 """Window cache: hits, memory mapping, keys, atomicity, repair."""
+
 from __future__ import annotations
 
 import os
@@ -35,8 +36,9 @@ def write_fif(path: Path, seed: int = 0, seconds: float = 12.0) -> Path:
 def load_fif(path: Path, subject: str = "01") -> Recording:
     raw = mne.io.read_raw_fif(path, preload=True)
     trials = pd.DataFrame({"onset": [1.0], "label": ["x"]})
-    return Recording({"eeg": raw}, subject=subject, dataset="syn", source=(path,),
-                     metadata={"label": "rest"}, trials=trials)
+    return Recording(
+        {"eeg": raw}, subject=subject, dataset="syn", source=(path,), metadata={"label": "rest"}, trials=trials
+    )
 
 
 class FifReader(Reader):
@@ -77,7 +79,11 @@ def test_hit_is_identical_and_memory_mapped(tmp_path, monkeypatch):
     np.testing.assert_array_equal(hit.data, expected.data)
     pd.testing.assert_frame_equal(hit.table, expected.table)
     assert (hit.ch_names, hit.sfreq, hit.unit, hit.pipeline) == (
-        expected.ch_names, expected.sfreq, expected.unit, PIPE.to_dict())
+        expected.ch_names,
+        expected.sfreq,
+        expected.unit,
+        PIPE.to_dict(),
+    )
     (entry,) = entries(cache_dir())  # default: $BRAINALIGN_CACHE (a temp folder in tests)
     assert sorted(p.name for p in entry.iterdir()) == ["data.npy", "meta.json", "pipeline.yaml", "windows.csv"]
     assert Pipeline.load(entry / "pipeline.yaml").hash() == PIPE.hash()

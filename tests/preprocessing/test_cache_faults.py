@@ -1,6 +1,7 @@
 """Window cache under faults: a writer killed mid-write (SIGKILL), a file changed
 behind the cache's back (checksum), two processes writing the same entry at once.
 The children are real processes running the library, as a user's jobs would."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: a child process: windows of one FIF file through PIPE into a cache folder.
 #: ``slow_digest`` pauses after data.npy is written (so a kill lands mid-write);
 #: ``slow_compute`` holds the computed windows before writing (so two children race).
-CHILD = textwrap.dedent('''
+CHILD = textwrap.dedent("""
     import hashlib, json, os, sys, time
     from pathlib import Path
     import numpy as np
@@ -57,13 +58,18 @@ CHILD = textwrap.dedent('''
     w = cache.cached_windows(load_fif(Path(fif)), PIPE, root)
     print(json.dumps({"sha256": hashlib.sha256(np.ascontiguousarray(w.data).tobytes()).hexdigest(),
                       "shape": list(w.data.shape), "won": won}))
-''')
+""")
 
 
 def child(fif: Path, root: Path, mode: str, go: Path | None = None) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-    return subprocess.Popen([sys.executable, "-c", CHILD, str(fif), str(root), mode, str(go or "")],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(fif), str(root), mode, str(go or "")],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(path: Path, proc: subprocess.Popen, timeout: float = 120) -> None:

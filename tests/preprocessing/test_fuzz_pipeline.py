@@ -2,6 +2,7 @@
 signal and trial table are damaged after reading: truncated, corrupted with
 extreme values, emptied, NaN/Inf injected, wrong dtypes. The pipeline must give
 finite windows or the project's own one-line error (tests/fuzzing.py)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,8 +21,13 @@ from tests.fuzzing import FUZZ, KINDS, bounded
 pytestmark = pytest.mark.realdata
 
 MUSE_FILE = Path("eegnb_n170/subject1/session1/data_2017-09-13-15.30.01.csv")
-WINDOWS = {"steps": [{"step": "Filter", "l_freq": 1.0, "h_freq": 30.0}, {"step": "Resample", "sfreq": 128.0},
-                     {"step": "Window", "length_s": 1.0, "stride_s": 1.0}]}
+WINDOWS = {
+    "steps": [
+        {"step": "Filter", "l_freq": 1.0, "h_freq": 30.0},
+        {"step": "Resample", "sfreq": 128.0},
+        {"step": "Window", "length_s": 1.0, "stride_s": 1.0},
+    ]
+}
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +58,7 @@ def mutate(rec, kind: str, draw: st.DrawFn):
     elif kind == "corrupt":
         for _ in range(draw(st.integers(1, 8))):
             ch, t = draw(st.integers(0, n_ch - 1)), draw(st.integers(0, n - 1))
-            raw._data[ch, t:t + draw(st.integers(1, 500))] = draw(st.sampled_from([1e30, -1e30, 1e-320, 0.0, 1e300]))
+            raw._data[ch, t : t + draw(st.integers(1, 500))] = draw(st.sampled_from([1e30, -1e30, 1e-320, 0.0, 1e300]))
         if draw(st.booleans()):
             rows = draw(st.lists(st.integers(0, len(trials) - 1), min_size=1, max_size=5))
             trials.loc[trials.index[rows], "onset"] = draw(st.sampled_from([-5.0, 1e9, np.nan, 0.0, -1e-3]))
@@ -67,8 +73,11 @@ def mutate(rec, kind: str, draw: st.DrawFn):
         elif target == "onset":
             trials["onset"] = trials["onset"].astype(str) + draw(st.sampled_from(["", "s", " "]))
         else:
-            trials["label"] = draw(st.sampled_from([pd.Series(range(len(trials))), pd.Series([b"face"] * len(trials)),
-                                                    pd.Series([None] * len(trials))])).to_numpy()
+            trials["label"] = draw(
+                st.sampled_from(
+                    [pd.Series(range(len(trials))), pd.Series([b"face"] * len(trials)), pd.Series([None] * len(trials))]
+                )
+            ).to_numpy()
     return dataclasses.replace(rec, signals={**rec.signals, "eeg": raw}, trials=trials)
 
 

@@ -1,4 +1,5 @@
 """Subject normalisation: sources of the statistics, serialisation, Euclidean alignment, label-level guard."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,15 @@ def test_training_statistics_only_is_global_and_round_trips():
     norm = Standardizer("train").fit(x[train])
     out = norm.transform(x[~train])
     np.testing.assert_allclose(out, (x[~train] - x[train].mean(0)) / x[train].std(0))
-    assert norm.record() == {"method": "standardize", "source": "train", "by": "subject", "eps": 1e-6,
-                             "scale": True, "transductive": False, "per_group": False}
+    assert norm.record() == {
+        "method": "standardize",
+        "source": "train",
+        "by": "subject",
+        "eps": 1e-6,
+        "scale": True,
+        "transductive": False,
+        "per_group": False,
+    }
     again = normalizer_from_dict(json.loads(json.dumps(norm.to_dict())))
     np.testing.assert_allclose(again.transform(x[~train]), out)
     with pytest.raises(DataError, match="not fitted"):
@@ -65,8 +73,7 @@ def test_calibration_block_statistics_reapply_to_a_new_subject():
     check_disjoint(calib, evaluated)
     norm = make_normalizer("calibration")
     assert not norm.transductive and norm.per_group
-    out = norm.fit(x[evaluated], g[evaluated]).transform(x[evaluated], g[evaluated],
-                                                         calibration=(x[calib], g[calib]))
+    out = norm.fit(x[evaluated], g[evaluated]).transform(x[evaluated], g[evaluated], calibration=(x[calib], g[calib]))
     for s in np.unique(g):
         ref = x[calib & (g == s)]
         np.testing.assert_allclose(out[g[evaluated] == s], (x[evaluated & (g == s)] - ref.mean(0)) / ref.std(0))
@@ -125,12 +132,14 @@ def test_subject_level_label_is_refused_for_per_subject_normalisation():
 
 
 def test_calibration_mask_takes_the_first_seconds_of_rest():
-    table = pd.DataFrame({
-        "subject": ["a"] * 6 + ["b"] * 6,
-        "recording": ["a_rest"] * 4 + ["a_task"] * 2 + ["b_rest"] * 4 + ["b_task"] * 2,
-        "label": (["rest"] * 4 + ["task"] * 2) * 2,
-        "start": [0, 30, 60, 90, 0, 30] * 2,
-    })
+    table = pd.DataFrame(
+        {
+            "subject": ["a"] * 6 + ["b"] * 6,
+            "recording": ["a_rest"] * 4 + ["a_task"] * 2 + ["b_rest"] * 4 + ["b_task"] * 2,
+            "label": (["rest"] * 4 + ["task"] * 2) * 2,
+            "start": [0, 30, 60, 90, 0, 30] * 2,
+        }
+    )
     mask = calibration_mask(table, where={"label": "rest"}, first_s=60)
     assert mask.tolist() == [True, True, False, False, False, False] * 2
     assert calibration_mask(table, first_n=1).sum() == 2

@@ -1,5 +1,6 @@
 """Preprocessing in joblib workers (n_jobs=2) gives byte-identical windows and the
 same table, order, skips and errors as the serial run."""
+
 from __future__ import annotations
 
 import warnings
@@ -40,8 +41,11 @@ def test_parallel_in_memory_recordings_equal_serial():
         parallel = pipe.transform(recs, progress=False, n_jobs=2)
     _same(serial, parallel)
     assert len(serial.table["subject"].unique()) == 4
-    assert [str(w.message) for w in serial_warn if "skipped" in str(w.message)] == \
-           [str(w.message) for w in parallel_warn if "skipped" in str(w.message)] != []
+    assert (
+        [str(w.message) for w in serial_warn if "skipped" in str(w.message)]
+        == [str(w.message) for w in parallel_warn if "skipped" in str(w.message)]
+        != []
+    )
 
 
 def test_parallel_errors_are_the_serial_errors():

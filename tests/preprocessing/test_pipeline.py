@@ -1,4 +1,5 @@
 """Pipeline: serialisation, hashing, window extraction, presets."""
+
 from __future__ import annotations
 
 import hashlib
@@ -28,14 +29,29 @@ from brainalign.preprocessing import (
 mne.set_log_level("ERROR")
 
 
-def make_rec(seed: int = 0, ch_names=("Fp1", "Cz", "O1"), sfreq: float = 200.0, seconds: float = 20.0,
-             subject: str = "01", label: str = "rest") -> Recording:
+def make_rec(
+    seed: int = 0,
+    ch_names=("Fp1", "Cz", "O1"),
+    sfreq: float = 200.0,
+    seconds: float = 20.0,
+    subject: str = "01",
+    label: str = "rest",
+) -> Recording:
     data = np.random.default_rng(seed).standard_normal((len(ch_names), int(sfreq * seconds))) * 20e-6
     raw = mne.io.RawArray(data, mne.create_info(list(ch_names), sfreq, "eeg"))
-    trials = pd.DataFrame({"onset": [3.0, 7.5, 12.0], "label": ["face", "house", "face"],
-                           "text": ["a face", None, "a face"]})
-    return Recording({"eeg": raw}, subject=subject, dataset="syn", source=(f"/fake/sub{subject}.edf",),
-                     session="1", metadata={"label": label}, text="recording text", trials=trials)
+    trials = pd.DataFrame(
+        {"onset": [3.0, 7.5, 12.0], "label": ["face", "house", "face"], "text": ["a face", None, "a face"]}
+    )
+    return Recording(
+        {"eeg": raw},
+        subject=subject,
+        dataset="syn",
+        source=(f"/fake/sub{subject}.edf",),
+        session="1",
+        metadata={"label": label},
+        text="recording text",
+        trials=trials,
+    )
 
 
 PIPE = Pipeline([DropStart(2), Crop(duration=10), Filter(1, 40), Clip(800), Resample(100), Window(2, 1)])
@@ -58,10 +74,22 @@ def test_hash_is_stable_and_parameter_sensitive():
     q = Pipeline.from_dict({"steps": [{"step": "Window", "length_s": 2}, {"step": "Resample", "sfreq": 100}][::-1]})
     assert p.hash() == q.hash()  # 100 vs 100.0 spelled alike
     # a pure function of the spec (nothing session-dependent), spelled out here by hand
-    spec = {"modality": "eeg", "units": "uV", "steps": [
-        {"step": "Resample", "modality": "eeg", "sfreq": 100},
-        {"step": "Window", "modality": "all", "length_s": 2, "stride_s": None, "label_key": "label",
-         "within_trials": False, "last_s": None}]}
+    spec = {
+        "modality": "eeg",
+        "units": "uV",
+        "steps": [
+            {"step": "Resample", "modality": "eeg", "sfreq": 100},
+            {
+                "step": "Window",
+                "modality": "all",
+                "length_s": 2,
+                "stride_s": None,
+                "label_key": "label",
+                "within_trials": False,
+                "last_s": None,
+            },
+        ],
+    }
     text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
     assert p.hash() == hashlib.sha256(text.encode()).hexdigest()[:16]
     assert Pipeline([Resample(101), Window(2)]).hash() != p.hash()
@@ -76,8 +104,18 @@ def test_windows_are_microvolts_with_table():
     assert w.data.shape == (10, 3, 400) and w.ch_names == ["Fp1", "Cz", "O1"]
     np.testing.assert_allclose(w.data[3], raw[:, 1200:1600] * 1e6, rtol=1e-6)
     t = w.table
-    assert list(t.columns[:10]) == ["recording", "dataset", "subject", "session", "run", "window",
-                                   "start", "label", "image", "text"]
+    assert list(t.columns[:10]) == [
+        "recording",
+        "dataset",
+        "subject",
+        "session",
+        "run",
+        "window",
+        "start",
+        "label",
+        "image",
+        "text",
+    ]
     assert t["recording"].unique().tolist() == ["syn_sub-01_ses-1"]
     assert t["window"].tolist() == list(range(10)) and t["start"].tolist() == [2.0 * k for k in range(10)]
     assert set(t["label"]) == {"rest"} and set(t["text"]) == {"recording text"}
@@ -138,8 +176,29 @@ def test_unknown_preset():
 
 def test_eegclip_preset_on_tuh_style_names():
     """TUH names ("EEG FP1-REF", "EEG T3-REF") map onto the 21 EEG-CLIP electrodes."""
-    tuh = ["FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T3", "C3", "CZ", "C4", "T4", "T5", "P3", "PZ",
-           "P4", "T6", "O1", "O2", "A1", "A2"]
+    tuh = [
+        "FP1",
+        "FP2",
+        "F7",
+        "F3",
+        "FZ",
+        "F4",
+        "F8",
+        "T3",
+        "C3",
+        "CZ",
+        "C4",
+        "T4",
+        "T5",
+        "P3",
+        "PZ",
+        "P4",
+        "T6",
+        "O1",
+        "O2",
+        "A1",
+        "A2",
+    ]
     names = [f"EEG {n}-REF" for n in tuh[::-1]] + ["EEG EKG1-REF"]
     rng = np.random.default_rng(0)
     sfreq, seconds = 250.0, 200.0
@@ -148,14 +207,36 @@ def test_eegclip_preset_on_tuh_style_names():
     raw = mne.io.RawArray(data, mne.create_info(names, sfreq, "eeg"))
     rec = Recording({"eeg": raw}, subject="x", dataset="tuh", source=("/fake/tuh.edf",))
     w = get_preset("eegclip").transform(rec)
-    assert w.ch_names == ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8",
-                          "P7", "P3", "Pz", "P4", "P8", "O1", "O2", "A1", "A2"]
+    assert w.ch_names == [
+        "Fp1",
+        "Fp2",
+        "F7",
+        "F3",
+        "Fz",
+        "F4",
+        "F8",
+        "T7",
+        "C3",
+        "Cz",
+        "C4",
+        "T8",
+        "P7",
+        "P3",
+        "Pz",
+        "P4",
+        "P8",
+        "O1",
+        "O2",
+        "A1",
+        "A2",
+    ]
     assert w.sfreq == 100.0 and w.n_times == 1200 and w.unit == "a.u."
     assert len(w) == (12000 - 1200) // 519 + 1  # 120 s at 100 Hz, 12 s windows every 5.19 s
     np.testing.assert_allclose(w.table["start"][:3], [60.0, 65.19, 70.38])
     with pytest.raises(DataError, match="A1"):
         get_preset("eegclip").transform(
-            Recording({"eeg": raw.copy().drop_channels(["EEG A1-REF"])}, subject="x", dataset="tuh"))
+            Recording({"eeg": raw.copy().drop_channels(["EEG A1-REF"])}, subject="x", dataset="tuh")
+        )
 
 
 @pytest.mark.realdata
@@ -178,10 +259,17 @@ def test_nice_preset_on_things_eeg2_release_layout():
     names = THINGS_EEG2_CHANNELS[::-1]
     data = np.random.default_rng(0).standard_normal((12, 17, 100))  # 3 images x 4 repetitions
     epochs = mne.EpochsArray(data, mne.create_info(names, 100.0, "eeg"), tmin=-0.2)
-    trials = pd.DataFrame({"onset": np.nan, "condition": np.repeat([0, 1, 2], 4), "label": np.repeat(list("abc"), 4),
-                           "repetition": np.tile(np.arange(4), 3)})
-    rec = Recording({"eeg": epochs}, subject="01", dataset="things_eeg2", run="test", trials=trials,
-                    units={"eeg": "a.u."})
+    trials = pd.DataFrame(
+        {
+            "onset": np.nan,
+            "condition": np.repeat([0, 1, 2], 4),
+            "label": np.repeat(list("abc"), 4),
+            "repetition": np.tile(np.arange(4), 3),
+        }
+    )
+    rec = Recording(
+        {"eeg": epochs}, subject="01", dataset="things_eeg2", run="test", trials=trials, units={"eeg": "a.u."}
+    )
     w = get_preset("nice_things_eeg2").transform(rec)
     assert w.ch_names == THINGS_EEG2_CHANNELS and w.unit == "a.u." and w.data.shape == (3, 17, 80)
     order = [names.index(c) for c in THINGS_EEG2_CHANNELS]

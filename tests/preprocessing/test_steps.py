@@ -1,4 +1,5 @@
 """Each preprocessing step against values computed independently with numpy."""
+
 from __future__ import annotations
 
 import mne
@@ -31,8 +32,9 @@ mne.set_log_level("ERROR")
 SOURCE = "/data/fake/rec01.edf"
 
 
-def make_rec(data: np.ndarray, sfreq: float, ch_names: list[str] | None = None, *,
-             trials: pd.DataFrame | None = None, **kwargs) -> Recording:
+def make_rec(
+    data: np.ndarray, sfreq: float, ch_names: list[str] | None = None, *, trials: pd.DataFrame | None = None, **kwargs
+) -> Recording:
     """A Recording around ``data`` (volts, channels x times)."""
     ch_names = ch_names or [f"C{i}" for i in range(data.shape[0])]
     raw = mne.io.RawArray(data.copy(), mne.create_info(ch_names, sfreq, "eeg"))
@@ -155,8 +157,11 @@ def test_standardize_recording_zscores_each_channel():
 def test_standardize_exponential_matches_weighted_average_formula():
     data = rand(2, 60, seed=3)
     alpha = 0.1
-    out = Standardize(method="exponential", factor_new=alpha, init_block_size=None).apply(
-        make_rec(data, 100.0)).eeg.get_data()
+    out = (
+        Standardize(method="exponential", factor_new=alpha, init_block_size=None)
+        .apply(make_rec(data, 100.0))
+        .eeg.get_data()
+    )
     x = data * 1e6  # computed in µV
     n = x.shape[1]
     w = (1 - alpha) ** np.arange(n)
@@ -193,7 +198,7 @@ def test_window_counts_contents_and_labels():
     x = out.eeg.get_data()
     assert x.shape == ((1000 - 200) // 100 + 1, 2, 200)
     for k in range(x.shape[0]):
-        np.testing.assert_array_equal(x[k], data[:, 100 * k: 100 * k + 200])
+        np.testing.assert_array_equal(x[k], data[:, 100 * k : 100 * k + 200])
     assert out.trials["start"].tolist() == [float(k) for k in range(9)]
     assert set(out.trials["label"]) == {"rest"} and set(out.trials["text"]) == {"a resting subject"}
 
@@ -217,8 +222,13 @@ def test_window_cuts_every_modality_on_one_time_grid():
 
 def test_event_window_slices_around_onsets_and_drops_edges():
     data = rand(2, 1000)
-    trials = pd.DataFrame({"onset": [0.05, 2.0, 5.0, 6.0, 9.9], "label": ["a", "b", "a", "c", "a"],
-                           "image": ["i0", "i1", "i2", "i3", "i4"]})
+    trials = pd.DataFrame(
+        {
+            "onset": [0.05, 2.0, 5.0, 6.0, 9.9],
+            "label": ["a", "b", "a", "c", "a"],
+            "image": ["i0", "i1", "i2", "i3", "i4"],
+        }
+    )
     out = EventWindow(-0.1, 0.5, labels=["a", "b"]).apply(make_rec(data, 100.0, trials=trials))
     x = out.eeg.get_data()
     assert x.shape == (2, 2, 60)
@@ -268,10 +278,19 @@ def test_kind_checks():
 
 # ------------------------------------------------------------- serialisation
 EXAMPLES = [
-    PickChannels(["Fp1", "Cz"], on_missing="ignore"), Rereference(["A1", "A2"]), DropStart(60),
-    Crop(tmin=1, duration=30), Resample(128), Filter(1, 40, modality=["eeg", "ecg"]), Notch([50, 100]),
-    Clip(500), Standardize(method="exponential"), CheckRate(250), CheckFinite(),
-    Window(2, 1, label_key="condition"), EventWindow(-0.1, 0.6, labels=["a"], baseline=[None, 0]),
+    PickChannels(["Fp1", "Cz"], on_missing="ignore"),
+    Rereference(["A1", "A2"]),
+    DropStart(60),
+    Crop(tmin=1, duration=30),
+    Resample(128),
+    Filter(1, 40, modality=["eeg", "ecg"]),
+    Notch([50, 100]),
+    Clip(500),
+    Standardize(method="exponential"),
+    CheckRate(250),
+    CheckFinite(),
+    Window(2, 1, label_key="condition"),
+    EventWindow(-0.1, 0.6, labels=["a"], baseline=[None, 0]),
     AverageRepetitions(by="condition"),
 ]
 
@@ -301,8 +320,9 @@ def test_window_within_trials_keeps_each_trials_label_and_last_seconds():
     trial's label, and with last_s only from the trial's last seconds."""
     from brainalign.preprocessing.steps import Window
 
-    trials = pd.DataFrame({"onset": [1.0, 20.0], "duration": [10.0, 6.0], "label": ["high", "low"],
-                           "valence": [4.0, 2.0]})
+    trials = pd.DataFrame(
+        {"onset": [1.0, 20.0], "duration": [10.0, 6.0], "label": ["high", "low"], "valence": [4.0, 2.0]}
+    )
     rec = make_rec(rand(2, 100 * 30), 100.0, trials=trials)
     out = Window(length_s=2.0, within_trials=True, last_s=6.0).apply(rec)
     t = out.trials

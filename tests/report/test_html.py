@@ -1,5 +1,6 @@
 """The HTML benchmark report and its figures: built from real figures made by
 :mod:`brainalign.report.plots` on tiny data, then parsed back with html.parser."""
+
 from __future__ import annotations
 
 import base64
@@ -105,39 +106,69 @@ def figures(tmp_path_factory) -> dict[str, Path]:
     return {
         "umap": plots.plot_embedding_map(emb, y, out / "map.png", "embeddings", method="pca"),
         "confusion": plots.plot_confusion(y, np.roll(y, 3), CLASSES, out / "confusion.png", "3-way"),
-        "retrieval": plots.plot_retrieval_grid(["face", "car"], [gallery, gallery[::-1]], dict(zip(gallery, CLASSES)),
-                                               out / "retrieval.png", n_queries=2, k=3),
-        "few_shot": plots.plot_few_shot({"fractions": [0.1, 0.5, 1.0], "n_train": [3, 12, 24],
-                                         "probe": {"mean": [0.4, 0.5, 0.6], "std": [0.05, 0.02, 0.0]}},
-                                        out / "few_shot.png", full_score=0.65, chance=1 / 3),
-        "topomap": plots.plot_topomap(np.arange(6.0), ["Fz", "Cz", "Pz", "C3", "C4", "Oz"], out / "topo.png",
-                                      "weights"),
+        "retrieval": plots.plot_retrieval_grid(
+            ["face", "car"],
+            [gallery, gallery[::-1]],
+            dict(zip(gallery, CLASSES)),
+            out / "retrieval.png",
+            n_queries=2,
+            k=3,
+        ),
+        "few_shot": plots.plot_few_shot(
+            {
+                "fractions": [0.1, 0.5, 1.0],
+                "n_train": [3, 12, 24],
+                "probe": {"mean": [0.4, 0.5, 0.6], "std": [0.05, 0.02, 0.0]},
+            },
+            out / "few_shot.png",
+            full_score=0.65,
+            chance=1 / 3,
+        ),
+        "topomap": plots.plot_topomap(
+            np.arange(6.0), ["Fz", "Cz", "Pz", "C3", "C4", "Oz"], out / "topo.png", "weights"
+        ),
         "scores": plots.plot_scores_with_ci(task, out / "scores.png", title="task"),
-        "by_group": plots.plot_score_by_group({"0-100 ms": _score(0.3, 0.25, 0.35, 0.5, 1 / 3),
-                                               "100-200 ms": _score(0.5, 0.45, 0.55, 0.001, 1 / 3)},
-                                              out / "by_group.png", "by window", "time window"),
+        "by_group": plots.plot_score_by_group(
+            {"0-100 ms": _score(0.3, 0.25, 0.35, 0.5, 1 / 3), "100-200 ms": _score(0.5, 0.45, 0.55, 0.001, 1 / 3)},
+            out / "by_group.png",
+            "by window",
+            "time window",
+        ),
     }
 
 
 @pytest.fixture
 def results(figures, tmp_path) -> dict:
     return {
-        "meta": {"started": "2025-01-01T00:00:00", "seconds": 125.0, "data_dir": "/data", "brainalign_version": "0.1.0",
-                 "seed": 0},
+        "meta": {
+            "started": "2025-01-01T00:00:00",
+            "seconds": 125.0,
+            "data_dir": "/data",
+            "brainalign_version": "0.1.0",
+            "seed": 0,
+        },
         "tasks": {
             EVIL: {
-                "description": "image category <b>from</b> EEG", "protocol": "subject-disjoint, 3 test subjects",
-                "metrics": {"balanced_accuracy": _score(0.412345, 0.35, 0.47, 0.0004, 1 / 3),
-                            "top5": _score(0.2, 0.1, 0.3, 0.25, 0.2)},
-                "baselines": {"riemann": {"balanced_accuracy": 0.38},
-                              "eegnet": {"balanced_accuracy": 0.44, "top5": 0.1}},
-                "controls": {"shuffled_pairing": {"balanced_accuracy": _score(0.34, 0.3, 0.38, 0.6, 1 / 3)},
-                             "block_design": {"accuracy": 0.52, "chance": 0.5, "p_value": 0.4, "confounded": False}},
+                "description": "image category <b>from</b> EEG",
+                "protocol": "subject-disjoint, 3 test subjects",
+                "metrics": {
+                    "balanced_accuracy": _score(0.412345, 0.35, 0.47, 0.0004, 1 / 3),
+                    "top5": _score(0.2, 0.1, 0.3, 0.25, 0.2),
+                },
+                "baselines": {
+                    "riemann": {"balanced_accuracy": 0.38},
+                    "eegnet": {"balanced_accuracy": 0.44, "top5": 0.1},
+                },
+                "controls": {
+                    "shuffled_pairing": {"balanced_accuracy": _score(0.34, 0.3, 0.38, 0.6, 1 / 3)},
+                    "block_design": {"accuracy": 0.52, "chance": 0.5, "p_value": 0.4, "confounded": False},
+                },
                 "figures": {key: str(path) for key, path in figures.items()},
                 "notes": ["3 subjects < 5: intervals are wide"],
             },
             "eegmat-text": {
-                "description": "EEG to text retrieval", "protocol": "subject-disjoint",
+                "description": "EEG to text retrieval",
+                "protocol": "subject-disjoint",
                 "primary_metric": "mrr",
                 "metrics": {"top1": _score(0.1, 0.05, 0.15, 0.3, 0.05), "mrr": _score(0.6, 0.55, 0.65, 0.02, 0.3)},
                 "baselines": {"random": {"mrr": 0.3}, "bow": {"mrr": 0.5}},
@@ -154,17 +185,28 @@ def test_headline_table_rows(results, tmp_path):
     assert out == tmp_path / "report" / "report.html"
     rows = _parse(out).tables["headline"]
     assert rows == [
-        [EVIL, "balanced_accuracy", "[sig]0.412 [0.350, 0.470]", "< 0.001", "0.333", "eegnet", "0.440", "no",
-         "passed"],
-        ["eegmat-text", "mrr", "[sig]0.600 [0.550, 0.650]", "0.020", "0.300", "bow", "0.500", "yes, CI above",
-         "shuffled pairing above chance (mrr)"],
+        [EVIL, "balanced_accuracy", "[sig]0.412 [0.350, 0.470]", "< 0.001", "0.333", "eegnet", "0.440", "no", "passed"],
+        [
+            "eegmat-text",
+            "mrr",
+            "[sig]0.600 [0.550, 0.650]",
+            "0.020",
+            "0.300",
+            "bow",
+            "0.500",
+            "yes, CI above",
+            "shuffled pairing above chance (mrr)",
+        ],
     ]
 
 
 def test_every_figure_is_embedded_byte_for_byte(results, figures, tmp_path):
     page = _parse(write_report(results, tmp_path))
-    embedded = [base64.b64decode(img["src"].split(",", 1)[1]) for img in page.images
-                if img["src"].startswith("data:image/png;base64,")]
+    embedded = [
+        base64.b64decode(img["src"].split(",", 1)[1])
+        for img in page.images
+        if img["src"].startswith("data:image/png;base64,")
+    ]
     assert len(page.images) == len(figures) == len(embedded)
     assert sorted(embedded) == sorted(p.read_bytes() for p in figures.values())
 

@@ -10,6 +10,7 @@ recording of one subject, so the split is ``within_subject``: the subject's
 epochs in time order are cut into 5 contiguous blocks, one block for
 validation, one for test (40 epochs each), three for training.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,8 +54,16 @@ TINY_RECIPE: dict[str, Any] = {
 }
 
 #: files that every finished run folder holds
-RUN_FILES = ("model.safetensors", "config.json", "metrics.json", "log.csv", "curves.png", "test_embeddings.npy",
-             "train_embeddings.npy", "train_windows.json")
+RUN_FILES = (
+    "model.safetensors",
+    "config.json",
+    "metrics.json",
+    "log.csv",
+    "curves.png",
+    "test_embeddings.npy",
+    "train_embeddings.npy",
+    "train_windows.json",
+)
 #: log.csv columns that measure time, not training (they differ between identical runs)
 TIMING_COLUMNS = ("seconds",)
 
@@ -106,7 +115,10 @@ def cli(real_env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess]:
     def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "brainalign", *map(str, args)],
-            env=real_env, capture_output=True, text=True, timeout=timeout,
+            env=real_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     return run

@@ -2,6 +2,7 @@
 order and from the same random draws, as the per-item DataLoader it replaced; and
 the validation pass that scores the classifier from its own embeddings gives the
 numbers of the former two-pass evaluation. Synthetic data: runs in about a second."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,13 @@ def _paired(n: int = 103, mmap_dir=None) -> PairedData:
     if mmap_dir is not None:  # as the cache serves it: a read-only memory map
         np.save(mmap_dir / "w.npy", x)
         x = np.load(mmap_dir / "w.npy", mmap_mode="r")
-    table = pd.DataFrame({"recording": [f"r{i % 5}" for i in range(n)], "subject": [f"s{i % 5}" for i in range(n)],
-                          "start": np.arange(n, dtype=float)})
+    table = pd.DataFrame(
+        {
+            "recording": [f"r{i % 5}" for i in range(n)],
+            "subject": [f"s{i % 5}" for i in range(n)],
+            "start": np.arange(n, dtype=float),
+        }
+    )
     windows = Windows(x, ["a", "b", "c", "d"], 16.0, table)
     perm = rng.permutation(n)
     split = Split(train=np.sort(perm[:71]), val=np.sort(perm[71:87]), test=np.sort(perm[87:]), kind="synthetic")
@@ -40,8 +46,9 @@ def _per_item_loader(data, part, batch_size, shuffle, seed, epoch, info) -> Data
     """The loader as it was: the default per-item fetch and collation."""
     ds = data.dataset(part)
     if info.enabled:
-        sampler = DistributedSampler(ds, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle,
-                                     seed=seed, drop_last=shuffle)
+        sampler = DistributedSampler(
+            ds, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle, seed=seed, drop_last=shuffle
+        )
         sampler.set_epoch(epoch)
         return DataLoader(ds, batch_size=batch_size, sampler=sampler, drop_last=shuffle)
     gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
@@ -103,16 +110,26 @@ def _two_pass_reference(tm, data, part, batch_size):
     y = data.labels[data.part(part)]
     pred = torch.cat(logits).argmax(dim=1).numpy()
     known = y >= 0
-    return (sum(v * n for v, n in losses) / sum(n for _, n in losses),
-            float(balanced_accuracy_score(y[known], pred[known])))
+    return (
+        sum(v * n for v, n in losses) / sum(n for _, n in losses),
+        float(balanced_accuracy_score(y[known], pred[known])),
+    )
 
 
 def test_validation_scores_the_classifier_from_the_same_pass():
     from brainalign.models.registry import create_encoder
 
     data = _paired()
-    enc = create_encoder("shallow", n_chans=4, n_times=32, sfreq=16.0, emb_dim=8,
-                         filter_time_length=5, pool_time_length=4, pool_time_stride=2)
+    enc = create_encoder(
+        "shallow",
+        n_chans=4,
+        n_times=32,
+        sfreq=16.0,
+        emb_dim=8,
+        filter_time_length=5,
+        pool_time_length=4,
+        pool_time_stride=2,
+    )
     torch.manual_seed(0)
     model = build_model(model_spec(enc.encoder_config(), {"depth": 1, "dim": 8, "hidden": None}, None, 3))
     tm = TrainModule(model, [{"name": "ce"}], gather=False)

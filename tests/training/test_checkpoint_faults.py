@@ -1,6 +1,7 @@
 """Checkpoints damaged after they were written (a disk fault, a run folder copied
 in part): the checksums catch it, the previous complete checkpoint is used, or
 none, and the damage is reported."""
+
 from __future__ import annotations
 
 import json

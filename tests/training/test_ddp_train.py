@@ -2,6 +2,7 @@
 the N400 epochs paired with their texts (frozen MiniLM tower) under the CLIP
 loss gathered across ranks, write one loadable model, and report validation and
 test scores equal to a one-process evaluation of the weights they kept."""
+
 from __future__ import annotations
 
 import json
@@ -39,9 +40,23 @@ def test_torchrun_two_ranks_clip(real_env, write_recipe, tmp_path: Path) -> None
     recipe = write_recipe(TINY_RECIPE)
     overrides = [arg for item in CLIP_OVERRIDES for arg in ("--set", item)]
     result = subprocess.run(
-        [str(TORCHRUN), "--standalone", "--nproc-per-node", "2", "-m", "brainalign", "train", str(recipe),
-         "--out", str(run), *overrides],
-        env=real_env, capture_output=True, text=True, timeout=300,
+        [
+            str(TORCHRUN),
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "brainalign",
+            "train",
+            str(recipe),
+            "--out",
+            str(run),
+            *overrides,
+        ],
+        env=real_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((run / "metrics.json").read_text())

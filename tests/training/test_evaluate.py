@@ -1,6 +1,7 @@
 """``brainalign evaluate`` on a finished run: the JSON shape, repeatability, and
 scoring another folder in the training data's layout with only the run folder
 and that folder (the training data gone)."""
+
 from __future__ import annotations
 
 import json
@@ -54,8 +55,11 @@ def test_evaluate_refuses_a_folder_that_is_not_a_run(cli, tmp_path: Path):
 
 # ----------------------------------------------------------------- a self-contained run folder
 N170 = "eegnb_n170"
-N170_TRAIN = ("subject2/session1/data_2018-04-15-21.18.48.csv", "subject2/session1/data_2018-04-15-21.21.20.csv",
-              "subject3/session1/data_2018-05-14-19.14.37.csv")
+N170_TRAIN = (
+    "subject2/session1/data_2018-04-15-21.18.48.csv",
+    "subject2/session1/data_2018-04-15-21.21.20.csv",
+    "subject3/session1/data_2018-05-14-19.14.37.csv",
+)
 N170_NEW = ("subject11/session1/recording_2018-06-06-18.42.19.csv.csv",)
 
 
@@ -94,8 +98,9 @@ def test_training_reference_is_the_training_part(trained_run: Path, real_env) ->
     assert not (trained_run / "pair_embeddings.npy").exists()  # label pairs: nothing to embed
 
 
-def test_evaluate_new_folder_with_the_training_data_gone(cli, real_env, data_root: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evaluate_new_folder_with_the_training_data_gone(
+    cli, real_env, data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Train an image-aligned run on a copy of real N170 files, delete that copy and point
     the data directory nowhere: `evaluate --dataset NEW` needs only the run folder and the
     new folder (image prototypes come from the saved pair embeddings); without --dataset
@@ -103,10 +108,29 @@ def test_evaluate_new_folder_with_the_training_data_gone(cli, real_env, data_roo
     train_dir = _n170_copy(data_root, tmp_path / "n170_train", N170_TRAIN, slice(0, 3))
     new_dir = _n170_copy(data_root, tmp_path / "n170_new", N170_NEW, slice(3, 5))
     run = tmp_path / "run"
-    proc = cli("train", "n170_image", "--out", run, "--set", f"data.dataset={train_dir}",
-               "--set", "data.split.kind=recording", "--set", "data.max_windows=240",
-               "--set", "train.epochs=1", "--set", "train.batch_size=48", "--set", "train.device=cpu",
-               "--set", "train.amp=false", "--set", "model.eeg.emb_dim=32", timeout=300)
+    proc = cli(
+        "train",
+        "n170_image",
+        "--out",
+        run,
+        "--set",
+        f"data.dataset={train_dir}",
+        "--set",
+        "data.split.kind=recording",
+        "--set",
+        "data.max_windows=240",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "train.batch_size=48",
+        "--set",
+        "train.device=cpu",
+        "--set",
+        "train.amp=false",
+        "--set",
+        "model.eeg.emb_dim=32",
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["reader"] == {"name": "eegnb", "params": {}}

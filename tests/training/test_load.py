@@ -1,5 +1,6 @@
 """``brainalign.load(RUN)``: the trained model back, its input contract enforced
 (or the input adapted on request), and crafted pickles refused without running."""
+
 from __future__ import annotations
 
 import io
@@ -141,8 +142,10 @@ def _copy_run(trained_run: Path, dest: Path) -> Path:
 
 def test_payload_really_runs_when_unpickled(tmp_path: Path) -> None:
     """The control: an unrestricted loader does create the marker, so its absence below means something."""
-    unsafe_loaders = {"pickle": lambda path: pickle.loads(path.read_bytes()),
-                      "torch_zip": lambda path: torch.load(path, weights_only=False)}
+    unsafe_loaders = {
+        "pickle": lambda path: pickle.loads(path.read_bytes()),
+        "torch_zip": lambda path: torch.load(path, weights_only=False),
+    }
     for name, craft in CRAFTS.items():
         marker, blob = tmp_path / f"marker_{name}", tmp_path / f"{name}.bin"
         blob.write_bytes(craft(marker))

@@ -1,6 +1,7 @@
 """A user's own data through a recipe, without Python: ``data.reader``,
 ``data.reader_params`` and an inline ``data.pipeline`` in place of a preset,
 validated key by key like the rest of the recipe."""
+
 from __future__ import annotations
 
 import copy
@@ -45,12 +46,18 @@ def _with_steps(steps: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_inline_pipeline_is_validated_and_coerced() -> None:
-    r = recipe_from_dict(_with_steps(P300_STEPS), ["data.reader=eegnb",
-                                                   "data.reader_params={marker_map: {1: nontarget, 2: target}}"])
+    r = recipe_from_dict(
+        _with_steps(P300_STEPS), ["data.reader=eegnb", "data.reader_params={marker_map: {1: nontarget, 2: target}}"]
+    )
     assert r.data.preset == "" and r.data.reader == "eegnb"
     steps = r.data.pipeline["steps"]
-    assert steps[2] == {"step": "EventWindow", "tmin": -0.1, "tmax": 0.8, "labels": ["nontarget", "target"],
-                        "baseline": [None, 0.0]}
+    assert steps[2] == {
+        "step": "EventWindow",
+        "tmin": -0.1,
+        "tmax": 0.8,
+        "labels": ["nontarget", "target"],
+        "baseline": [None, 0.0],
+    }
     assert isinstance(steps[2]["baseline"][1], float)  # coerced like every float of the recipe
     pipeline = data_pipeline(r.data)
     assert [type(s).__name__ for s in pipeline.steps] == ["PickChannels", "Filter", "EventWindow"]
@@ -62,28 +69,46 @@ def test_the_shipped_example_has_an_inline_pipeline() -> None:
     assert r.data.preset == "" and r.data.reader == "eegnb"
     assert r.data.reader_params["marker_map"] == {1: "nontarget", 2: "target"}
     assert [s["step"] for s in r.data.pipeline["steps"]] == [
-        "PickChannels", "CheckFinite", "Filter", "Resample", "EventWindow", "Clip"]
+        "PickChannels",
+        "CheckFinite",
+        "Filter",
+        "Resample",
+        "EventWindow",
+        "Clip",
+    ]
 
 
 @pytest.mark.parametrize(
     ("steps", "message"),
     [
         # a misspelt option, named with its position and the closest valid one
-        ([*P300_STEPS[:2], {**P300_STEPS[2], "tmaxx": 0.8}],
-         r"unknown EventWindow option 'data\.pipeline\.steps\[2\]\.tmaxx' \(did you mean 'tmax'\?\)"),
-        ([{"step": "Filter", "lfreq": 1.0}],
-         r"unknown Filter option 'data\.pipeline\.steps\[0\]\.lfreq' \(did you mean 'l_freq'\?\)"),
-        ([{"step": "Filtre", "l_freq": 1.0}],
-         r"data\.pipeline\.steps\[0\]\.step: unknown preprocessing step 'Filtre' \(did you mean 'Filter'\?"),
+        (
+            [*P300_STEPS[:2], {**P300_STEPS[2], "tmaxx": 0.8}],
+            r"unknown EventWindow option 'data\.pipeline\.steps\[2\]\.tmaxx' \(did you mean 'tmax'\?\)",
+        ),
+        (
+            [{"step": "Filter", "lfreq": 1.0}],
+            r"unknown Filter option 'data\.pipeline\.steps\[0\]\.lfreq' \(did you mean 'l_freq'\?\)",
+        ),
+        (
+            [{"step": "Filtre", "l_freq": 1.0}],
+            r"data\.pipeline\.steps\[0\]\.step: unknown preprocessing step 'Filtre' \(did you mean 'Filter'\?",
+        ),
         ([{"l_freq": 1.0}], r"data\.pipeline\.steps\[0\]\.step: unknown preprocessing step None"),
         ([{"step": "Resample", "sfreq": "fast"}], r"data\.pipeline\.steps\[0\]\.sfreq: expected float, got 'fast'"),
-        ([{"step": "EventWindow", "tmin": 0.0, "tmax": 1.0, "labels": "target"}],
-         r"data\.pipeline\.steps\[0\]\.labels: expected a list, got 'target'"),
-        ([{"step": "PickChannels", "channels": ["Cz"], "on_missing": "skip"}],
-         r"data\.pipeline\.steps\[0\]\.on_missing: expected one of 'raise', 'ignore', got 'skip'"),
+        (
+            [{"step": "EventWindow", "tmin": 0.0, "tmax": 1.0, "labels": "target"}],
+            r"data\.pipeline\.steps\[0\]\.labels: expected a list, got 'target'",
+        ),
+        (
+            [{"step": "PickChannels", "channels": ["Cz"], "on_missing": "skip"}],
+            r"data\.pipeline\.steps\[0\]\.on_missing: expected one of 'raise', 'ignore', got 'skip'",
+        ),
         ([{"step": "EventWindow", "tmax": 0.8}], r"steps\[0\] \(EventWindow\): missing required option\(s\) tmin"),
-        ([{"step": "EventWindow", "tmin": 0.5, "tmax": 0.1}],
-         r"steps\[0\] \(EventWindow\): EventWindow: tmax \(0\.1\) must be after tmin \(0\.5\)"),
+        (
+            [{"step": "EventWindow", "tmin": 0.5, "tmax": 0.1}],
+            r"steps\[0\] \(EventWindow\): EventWindow: tmax \(0\.1\) must be after tmin \(0\.5\)",
+        ),
         (["Filter"], r"data\.pipeline\.steps\[0\]: expected a mapping"),
         ([], r"data\.pipeline\.steps: expected a list of steps"),
     ],
@@ -118,15 +143,19 @@ def test_exactly_one_of_preset_and_pipeline() -> None:
     with pytest.raises(ConfigError, match=r"data\.preset_params: only with data\.preset"):
         recipe_from_dict(_inline(preset_params={"sfreq": 50}))
     with pytest.raises(ConfigError, match=r"data\.pair_preset or data\.pair_pipeline, not both"):
-        recipe_from_dict(TINY_RECIPE, ["data.pair_preset=eegmat_ecg_windows",
-                                       "data.pair_pipeline={steps: [{step: CheckFinite}]}"])
+        recipe_from_dict(
+            TINY_RECIPE, ["data.pair_preset=eegmat_ecg_windows", "data.pair_pipeline={steps: [{step: CheckFinite}]}"]
+        )
 
 
 def test_reader_and_its_parameters_are_checked() -> None:
     with pytest.raises(ConfigError, match=r"data\.reader: unknown reader 'eegnbb' \(did you mean 'eegnb'\?"):
         recipe_from_dict(TINY_RECIPE, ["data.reader=eegnbb"])
-    with pytest.raises(ConfigError, match=r"unknown eegnb reader parameter 'data\.reader_params\.marker_mpa' "
-                                          r"\(did you mean 'marker_map'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown eegnb reader parameter 'data\.reader_params\.marker_mpa' "
+        r"\(did you mean 'marker_map'\?\)",
+    ):
         recipe_from_dict(TINY_RECIPE, ["data.reader=eegnb", "data.reader_params={marker_mpa: {1: a}}"])
     r = recipe_from_dict(TINY_RECIPE, ["data.reader=fif", "data.reader_params={label_column: FAS}"])
     assert r.data.reader_params == {"label_column": "FAS"}
@@ -137,8 +166,10 @@ def test_cli_names_the_file_and_the_misspelt_option(cli, write_recipe) -> None:
     proc = cli("train", path, "--out", path.parent / "run")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     (line,) = proc.stderr.strip().splitlines()
-    assert line == (f"brainalign train: error: {path}: unknown Resample option "
-                    "'data.pipeline.steps[0].sfrq' (did you mean 'sfreq'?)")
+    assert line == (
+        f"brainalign train: error: {path}: unknown Resample option "
+        "'data.pipeline.steps[0].sfrq' (did you mean 'sfreq'?)"
+    )
     assert not (path.parent / "run").exists()
 
 
@@ -156,8 +187,11 @@ def test_inline_pipeline_gives_the_presets_windows(real_env) -> None:
 @pytest.mark.realdata
 def test_reader_params_of_a_detected_reader_are_checked_when_read(real_env) -> None:
     r = recipe_from_dict(TINY_RECIPE, ["data.reader_params={label_colum: FAS}"])  # reader detected: fif
-    with pytest.raises(ConfigError, match=r"unknown fif reader parameter 'data\.reader_params\.label_colum' "
-                                          r"\(did you mean 'label_column'\?\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown fif reader parameter 'data\.reader_params\.label_colum' "
+        r"\(did you mean 'label_column'\?\)",
+    ):
         build_paired_data(r.data, progress=False)
 
 

@@ -8,6 +8,7 @@ tower, objective - is the recipe's own, and a separate test builds each encoder 
 its published size. Each run must leave a loadable model, finite metrics, and test
 embeddings of the recipe's shared-space size for exactly the test windows.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,9 +41,32 @@ RECIPES = recipes_root() / "published"
 
 #: A TUH montage holding every electrode of the EEG-CLIP (21) and CBraMod (19) channel
 #: lists, in TUH's own labels (T3/T4/T5/T6 are the old names of T7/T8/P7/P8), plus ECG.
-TUH_FULL_LABELS = [f"EEG {name}-REF" for name in (
-    "FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T3", "C3", "CZ", "C4", "T4", "T5", "P3", "PZ",
-    "P4", "T6", "O1", "O2", "A1", "A2")] + ["EEG EKG1-REF"]
+TUH_FULL_LABELS = [
+    f"EEG {name}-REF"
+    for name in (
+        "FP1",
+        "FP2",
+        "F7",
+        "F3",
+        "FZ",
+        "F4",
+        "F8",
+        "T3",
+        "C3",
+        "CZ",
+        "C4",
+        "T4",
+        "T5",
+        "P3",
+        "PZ",
+        "P4",
+        "T6",
+        "O1",
+        "O2",
+        "A1",
+        "A2",
+    )
+] + ["EEG EKG1-REF"]
 #: EEG-CLIP's preset drops the first 60 s; 24 s are left to window (crop_s=24 below).
 TUH_SECONDS = 84
 
@@ -87,29 +111,50 @@ SMALL_CNN = ("model.eeg.kwargs.filters=[8, 16, 16, 32]",)
 
 CASES = [
     # EEG-CLIP: 21 electrodes, 12 s windows at 100 Hz
-    Case("eegclip_tuab.yaml", _tuab,
-         ("data.preset_params.crop_s=24", "data.split.val=1", "data.split.test=1", "train.batch_size=8"),
-         (21, 1200, 100.0)),
+    Case(
+        "eegclip_tuab.yaml",
+        _tuab,
+        ("data.preset_params.crop_s=24", "data.split.val=1", "data.split.test=1", "train.batch_size=8"),
+        (21, 1200, 100.0),
+    ),
     # NICE on the public THINGS-EEG2 release: 17 channels, 0..0.79 s at 100 Hz
-    Case("nice_things_eeg2.yaml", _things, ("data.split.val=1", "data.split.test=1", "train.batch_size=8"),
-         (17, 80, 100.0)),
+    Case(
+        "nice_things_eeg2.yaml",
+        _things,
+        ("data.split.val=1", "data.split.test=1", "train.batch_size=8"),
+        (17, 80, 100.0),
+    ),
     # EEGCVPR40: 128 channels, samples 20:460 at 1 kHz
     Case("triplet_lstm_eegcvpr40.yaml", _eegcvpr40, (*CLASS_SPLIT, "train.batch_size=8"), (128, 440, 1000.0)),
-    Case("triplet_cnn_eegcvpr40.yaml", _eegcvpr40, (*CLASS_SPLIT, *SMALL_CNN, "train.batch_size=8"),
-         (128, 440, 1000.0)),
+    Case(
+        "triplet_cnn_eegcvpr40.yaml", _eegcvpr40, (*CLASS_SPLIT, *SMALL_CNN, "train.batch_size=8"), (128, 440, 1000.0)
+    ),
     Case("eegclip_image_eegcvpr40.yaml", _eegcvpr40, (*CLASS_SPLIT, "train.batch_size=8"), (128, 440, 1000.0)),
     # ThoughtViz: 14 Emotiv channels x 32 samples at 128 Hz
     Case("triplet_lstm_thoughtviz.yaml", _thoughtviz, ("train.batch_size=8",), (14, 32, 128.0)),
     # Kaneshiro: 124 channels x 32 samples at 62.5 Hz
     Case("triplet_lstm_objects.yaml", _kaneshiro, ("train.batch_size=8",), (124, 32, 62.5)),
     # CBraMod data: 19 electrodes at 200 Hz (4 s windows here instead of 30 s)
-    Case("masked_pretrain_cbramod.yaml", _tuab,
-         ("data.preset_params.window_s=4", "data.split.val=1", "data.split.test=1", "data.max_windows=24",
-          "model.eeg.kwargs.depth=2", "train.batch_size=8"),
-         (19, 800, 200.0)),
+    Case(
+        "masked_pretrain_cbramod.yaml",
+        _tuab,
+        (
+            "data.preset_params.window_s=4",
+            "data.split.val=1",
+            "data.split.test=1",
+            "data.max_windows=24",
+            "model.eeg.kwargs.depth=2",
+            "train.batch_size=8",
+        ),
+        (19, 800, 200.0),
+    ),
     # DREAMER: 14 EEG channels at 128 Hz, 2 s windows; masked pretraining (dual masking)
-    Case("emotion_dreamer.yaml", lambda d: write_dreamer(d / "dreamer", n_subjects=4, stimulus_s=(8.0, 8.0)),
-         ("data.split.val=1", "data.split.test=1", "train.batch_size=8"), (14, 256, 128.0)),
+    Case(
+        "emotion_dreamer.yaml",
+        lambda d: write_dreamer(d / "dreamer", n_subjects=4, stimulus_s=(8.0, 8.0)),
+        ("data.split.val=1", "data.split.test=1", "train.batch_size=8"),
+        (14, 256, 128.0),
+    ),
 ]
 
 
@@ -184,8 +229,9 @@ def test_published_encoder_takes_the_published_input(case: Case):
 def test_thoughtviz_recipe_keeps_only_the_image_subset(tmp_path: Path):
     """The reader returns every subset; the recipe's label filter keeps the trials of
     the "image" subset (10 object classes), as the published method trains on."""
-    written = write_thoughtviz(tmp_path / "thoughtviz", subsets=("image", "char"), n_train=24, n_test=6,
-                               with_images=False)
+    written = write_thoughtviz(
+        tmp_path / "thoughtviz", subsets=("image", "char"), n_train=24, n_test=6, with_images=False
+    )
     recipe = load_recipe(RECIPES / "triplet_lstm_thoughtviz.yaml")
     data = build_paired_data(recipe.data, tmp_path, progress=False)
     image = written.arrays["image"]
@@ -205,9 +251,15 @@ def test_nice_recipe_with_precomputed_clip_features(tmp_path: Path):
     names = tmp_path / "names.txt"
     names.write_text("\n".join(p.stem for p in written.images) + "\n")
     case = next(c for c in CASES if c.recipe == "nice_things_eeg2.yaml")
-    recipe = load_recipe(RECIPES / case.recipe, overrides=[
-        *COMMON, *case.overrides, "model.pair.name=precomputed",
-        f"model.pair.kwargs={{path: {tmp_path / 'clip_feature_maps_training.npy'}, names: {names}}}"])
+    recipe = load_recipe(
+        RECIPES / case.recipe,
+        overrides=[
+            *COMMON,
+            *case.overrides,
+            "model.pair.name=precomputed",
+            f"model.pair.kwargs={{path: {tmp_path / 'clip_feature_maps_training.npy'}, names: {names}}}",
+        ],
+    )
     metrics = train(recipe, tmp_path / "run", data_dir=data, progress=False)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["spec"]["tower"]["name"] == "precomputed"

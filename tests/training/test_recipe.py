@@ -1,4 +1,5 @@
 """Recipes: validation key by key, ``--set`` overrides, and every shipped recipe."""
+
 from __future__ import annotations
 
 import copy
@@ -80,8 +81,16 @@ def test_wrong_type_is_named(override: str, message: str) -> None:
 def test_overrides_parse_yaml_scalars() -> None:
     r = recipe_from_dict(
         TINY_RECIPE,
-        ["train.epochs=7", "train.lr=1e-4", "train.amp=true", "data.split.val=0.25", "name=other run",
-         "data.max_windows=null", "data.labels=[related, unrelated]", "model.eeg.kwargs={drop_prob: 0.5}"],
+        [
+            "train.epochs=7",
+            "train.lr=1e-4",
+            "train.amp=true",
+            "data.split.val=0.25",
+            "name=other run",
+            "data.max_windows=null",
+            "data.labels=[related, unrelated]",
+            "model.eeg.kwargs={drop_prob: 0.5}",
+        ],
     )
     assert r.train.epochs == 7 and isinstance(r.train.epochs, int)
     assert r.train.lr == 1e-4 and isinstance(r.train.lr, float)  # YAML 1.1 reads "1e-4" as a string

@@ -1,5 +1,6 @@
 """Resuming after SIGKILL ends with exactly the numbers of an uninterrupted run,
 and a checkpoint is never visible half-written, whenever the kill comes."""
+
 from __future__ import annotations
 
 import csv
@@ -56,7 +57,9 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(real_env, write_recip
     recipe = write_recipe(TINY_RECIPE)
     proc = subprocess.Popen(
         [sys.executable, "-m", "brainalign", "train", str(recipe), "--out", str(run), "--set", overrides[0]],
-        env=real_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=real_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     seen_incomplete: list[set[str]] = []
     try:
@@ -109,7 +112,7 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(real_env, write_recip
     assert read_log(run / "log.csv") == read_log(tmp_path / "reference" / "log.csv")
     seconds = [float(r["seconds"]) for r in _raw_log(run / "log.csv")]
     assert seconds[: killed_at + 1] == [1000.0 + e for e in range(killed_at + 1)]
-    assert all(s < 1000.0 for s in seconds[killed_at + 1:])
+    assert all(s < 1000.0 for s in seconds[killed_at + 1 :])
     a, b = load_file(str(run / "model.safetensors")), load_file(str(tmp_path / "reference" / "model.safetensors"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     np.testing.assert_array_equal(
@@ -156,6 +159,7 @@ def _save_with_kill(folder: Path, kill_at: int | None) -> int:
                 if count == kill_at:
                     os._exit(0)
                 return originals[name](*args, **kwargs)
+
             return call
 
         try:

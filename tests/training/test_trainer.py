@@ -1,5 +1,6 @@
 """The training loop on real N400 epochs: what a run writes, reproducibility,
 model selection on the validation part only, and refusals."""
+
 from __future__ import annotations
 
 import json
@@ -170,9 +171,16 @@ def test_eeg_ecg_pairing_trains_and_loads(data_root: Path, tmp_path: Path, monke
     from brainalign.training.trainer import train
 
     monkeypatch.setenv("BRAINALIGN_DATA", str(data_root))
-    recipe = load_recipe(recipes_root() / "eegmat_ecg.yaml",
-                         ["train.epochs=1", "data.max_windows=200", "model.eeg.name=shallow",
-                          "model.pair.kwargs.n_filters=4", "train.batch_size=50"])
+    recipe = load_recipe(
+        recipes_root() / "eegmat_ecg.yaml",
+        [
+            "train.epochs=1",
+            "data.max_windows=200",
+            "model.eeg.name=shallow",
+            "model.pair.kwargs.n_filters=4",
+            "train.batch_size=50",
+        ],
+    )
     data = build_paired_data(recipe.data, progress=False)
     pw = data.pair_windows
     assert pw.ch_names == ["ECG"] and len(pw) == len(data.windows)
@@ -214,12 +222,21 @@ def test_fusion_variants_and_pretrained_init_come_from_one_recipe(data_root: Pat
         assert weights["classifier.weight"].shape[1] == (128 if fusion == "concat" else 64)
     # with a zero learning rate the ECG tower keeps exactly the pretrained weights
     frozen = tmp_path / "lr0"
-    train(load_recipe(recipes / "eegmat_fusion.yaml", [*small, "train.lr=0", f"model.pair.init_from={pre}"]),
-          frozen, progress=False)
-    pretrained = {k[len("eeg_encoder."):]: v for k, v in load_file(str(pre / "model.safetensors")).items()
-                  if k.startswith("eeg_encoder.")}
-    tower = {k[len("pair_tower."):]: v for k, v in load_file(str(frozen / "model.safetensors")).items()
-             if k.startswith("pair_tower.")}
+    train(
+        load_recipe(recipes / "eegmat_fusion.yaml", [*small, "train.lr=0", f"model.pair.init_from={pre}"]),
+        frozen,
+        progress=False,
+    )
+    pretrained = {
+        k[len("eeg_encoder.") :]: v
+        for k, v in load_file(str(pre / "model.safetensors")).items()
+        if k.startswith("eeg_encoder.")
+    }
+    tower = {
+        k[len("pair_tower.") :]: v
+        for k, v in load_file(str(frozen / "model.safetensors")).items()
+        if k.startswith("pair_tower.")
+    }
     assert pretrained.keys() == tower.keys()
     assert all((pretrained[k] == tower[k]).all() for k in pretrained)
 
@@ -264,8 +281,9 @@ def test_mlp_and_cross_attention_classifiers_write_test_predictions(data_root: P
     small = ["train.epochs=1", "data.max_windows=120", "train.batch_size=40", "model.classifier=mlp"]
     for fusion in ("cross_attention", "pair"):
         out = tmp_path / fusion
-        metrics = train(load_recipe(recipes_root() / "eegmat_fusion.yaml", [*small, f"model.fusion={fusion}"]),
-                        out, progress=False)
+        metrics = train(
+            load_recipe(recipes_root() / "eegmat_fusion.yaml", [*small, f"model.fusion={fusion}"]), out, progress=False
+        )
         pred = pd.read_csv(out / "test_predictions.csv")
         config = json.loads((out / "config.json").read_text())
         assert list(pred.columns) == ["recording", "subject", "start", "label", "p_arithmetic", "p_rest"]
@@ -279,8 +297,11 @@ def test_mlp_and_cross_attention_classifiers_write_test_predictions(data_root: P
         assert any(k.startswith("classifier.head.") for k in weights)
         assert any(k.startswith("classifier.attn.") for k in weights) == (fusion == "cross_attention")
     with pytest.raises(ConfigError, match="model.fusion"):
-        train(load_recipe(recipes_root() / "eegmat_fusion.yaml", [*small, "model.fusion=sum"]), tmp_path / "x",
-              progress=False)
+        train(
+            load_recipe(recipes_root() / "eegmat_fusion.yaml", [*small, "model.fusion=sum"]),
+            tmp_path / "x",
+            progress=False,
+        )
 
 
 def test_extra_corpora_of_other_montages_join_the_training_part(data_root: Path, tmp_path: Path, monkeypatch):
@@ -292,8 +313,10 @@ def test_extra_corpora_of_other_montages_join_the_training_part(data_root: Path,
     from brainalign.training.trainer import _epoch_batches, train
 
     monkeypatch.setenv("BRAINALIGN_DATA", str(data_root))
-    extra = ("data.extra=[{dataset: n400, preset: pretrain_epochs, join_epochs: 100, max_windows: 40}, "
-             "{dataset: eegnb_n170, preset: pretrain_windows, max_windows: 40}]")
+    extra = (
+        "data.extra=[{dataset: n400, preset: pretrain_epochs, join_epochs: 100, max_windows: 40}, "
+        "{dataset: eegnb_n170, preset: pretrain_windows, max_windows: 40}]"
+    )
     small = ["train.epochs=1", "data.max_windows=120", "train.batch_size=20", extra]
     recipe = load_recipe(recipes_root() / "pretrain_eeg_all.yaml", small)
     data = build_paired_data(recipe.data, progress=False)
@@ -302,14 +325,17 @@ def test_extra_corpora_of_other_montages_join_the_training_part(data_root: Path,
         assert abs(float(np.median(x))) < 0.2 and np.abs(x).max() <= 10.0
     train_part = np.asarray(data.windows.data[data.part("train")])
     assert np.abs(np.median(train_part, axis=(0, 2))).max() < 1e-3  # the training part's own statistics
-    batches = [(x.shape[1], extra_) for x, _, _, extra_ in _epoch_batches(data, 20, 0, 0, trainer_mod.dist_mod.DistInfo())]
+    batches = [
+        (x.shape[1], extra_) for x, _, _, extra_ in _epoch_batches(data, 20, 0, 0, trainer_mod.dist_mod.DistInfo())
+    ]
     assert {n for n, e in batches if e} == {32, 4} and {n for n, e in batches if not e} == {19}
     again = [(x.shape[1], e) for x, _, _, e in _epoch_batches(data, 20, 0, 0, trainer_mod.dist_mod.DistInfo())]
     assert again == batches  # the interleaving comes from (seed, epoch)
     metrics = train(recipe, tmp_path / "run", progress=False)
     assert np.isfinite(metrics["test_loss"])
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["extra"]["n400"] == \
-        {"windows": 40, "leads": 32}
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["data"]["extra"]["n400"] == {
+        "windows": 40,
+        "leads": 32,
+    }
     with pytest.raises(ConfigError, match="masked objective only"):
-        train(load_recipe(recipes_root() / "eegmat_fusion.yaml", small[:3] + [extra]), tmp_path / "ce",
-              progress=False)
+        train(load_recipe(recipes_root() / "eegmat_fusion.yaml", small[:3] + [extra]), tmp_path / "ce", progress=False)

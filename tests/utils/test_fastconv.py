@@ -2,6 +2,7 @@
 gradients and a few optimiser steps agree with the unmodified braindecode models
 to float32 rounding, state_dict keys and tensors are unchanged, and anything the
 fast paths do not cover runs the original forward."""
+
 from __future__ import annotations
 
 import copy

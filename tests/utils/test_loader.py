@@ -1,4 +1,5 @@
 """A data-loader worker that dies or hangs is reported, not waited on forever."""
+
 from __future__ import annotations
 
 import os

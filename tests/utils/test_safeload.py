@@ -1,4 +1,5 @@
 """Safe loading of pickled containers: data loads, code never runs."""
+
 from __future__ import annotations
 
 import pickle
@@ -54,8 +55,11 @@ def test_pickle_with_side_effect_is_refused(tmp_path, marker):
 @pytest.mark.parametrize("legacy", [False, True])
 def test_torch_file_with_side_effect_is_refused(tmp_path, marker, legacy):
     path = tmp_path / "evil.pth"
-    torch.save({"dataset": [{"eeg": torch.zeros(2, 3)}], "hook": SideEffect(marker)}, path,
-               _use_new_zipfile_serialization=not legacy)
+    torch.save(
+        {"dataset": [{"eeg": torch.zeros(2, 3)}], "hook": SideEffect(marker)},
+        path,
+        _use_new_zipfile_serialization=not legacy,
+    )
     with pytest.raises(DataError) as err:
         load_torch_safely(path)
     assert str(path) in str(err.value) and REFUSED in str(err.value)
@@ -109,8 +113,12 @@ def test_plain_npy_needs_no_unpickling(tmp_path):
 @pytest.mark.parametrize("protocol", [2, 3, 4, 5])
 def test_numpy_arrays_load_under_every_protocol(tmp_path, protocol):
     path = tmp_path / "p.pkl"
-    obj = {"x": np.arange(12.0).reshape(3, 4), "s": np.float32(1.5), "l": [1, "a", (2, 3)],
-           "o": np.array([{"k": 1}], dtype=object)}
+    obj = {
+        "x": np.arange(12.0).reshape(3, 4),
+        "s": np.float32(1.5),
+        "l": [1, "a", (2, 3)],
+        "o": np.array([{"k": 1}], dtype=object),
+    }
     path.write_bytes(pickle.dumps(obj, protocol=protocol))
     out = load_pickle_safely(path)
     np.testing.assert_array_equal(out["x"], obj["x"])
@@ -138,14 +146,20 @@ def test_torch_dict_of_tensors_lists_strings(tmp_path):
 
 
 # ---------------------------------------------------------- damaged files
-@pytest.mark.parametrize("loader,suffix,writer", [
-    (load_numpy_pickle, ".npy", lambda p: np.save(p, {"a": np.zeros(100)})),
-    (load_numpy_pickle, ".npy", lambda p: np.save(p, np.zeros(100))),
-    (load_pickle_safely, ".pkl", lambda p: p.write_bytes(pickle.dumps({"a": np.zeros(100)}))),
-    (load_torch_safely, ".pth", lambda p: torch.save({"a": torch.zeros(100)}, p)),
-    (load_torch_safely, ".pth", lambda p: torch.save({"a": torch.zeros(100)}, p,
-                                                      _use_new_zipfile_serialization=False)),
-])
+@pytest.mark.parametrize(
+    "loader,suffix,writer",
+    [
+        (load_numpy_pickle, ".npy", lambda p: np.save(p, {"a": np.zeros(100)})),
+        (load_numpy_pickle, ".npy", lambda p: np.save(p, np.zeros(100))),
+        (load_pickle_safely, ".pkl", lambda p: p.write_bytes(pickle.dumps({"a": np.zeros(100)}))),
+        (load_torch_safely, ".pth", lambda p: torch.save({"a": torch.zeros(100)}, p)),
+        (
+            load_torch_safely,
+            ".pth",
+            lambda p: torch.save({"a": torch.zeros(100)}, p, _use_new_zipfile_serialization=False),
+        ),
+    ],
+)
 def test_truncated_and_empty_files(tmp_path, loader, suffix, writer):
     path = tmp_path / f"f{suffix}"
     writer(path)

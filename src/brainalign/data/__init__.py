@@ -1,5 +1,6 @@
 """Data layer: readers for every supported layout, one in-memory form (Recording),
 splits and dataset construction."""
+
 from brainalign.data.base import (
     Reader,
     RecordingRef,

@@ -4,6 +4,7 @@ A reader knows one published layout. It is given a root folder and works on any
 folder in that layout (other subjects, other subsets). Listing (``refs``) is cheap
 and reads no signal; ``load`` reads one recording into a :class:`Recording`.
 """
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ folder in one dataset's layout holding other subjects is listed the same way).
 contains the file, so a file is read with its dataset's conventions (channel
 aliases, marker maps, paired text and images).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,9 +31,7 @@ def dataset_folders(data_dir: str | os.PathLike | None = None) -> list[Path]:
     root = resolve_data_dir(data_dir)
     if not root.is_dir():
         raise DataError(root, "data directory does not exist (set BRAINALIGN_DATA or --data-dir)")
-    if detect_reader(root) is not None and not any(
-        detect_reader(sub) for sub in root.iterdir() if sub.is_dir()
-    ):
+    if detect_reader(root) is not None and not any(detect_reader(sub) for sub in root.iterdir() if sub.is_dir()):
         return [root]
     return [
         sub
@@ -57,9 +56,7 @@ def scan_data_dir(data_dir: str | os.PathLike | None = None, progress: bool = Fa
             out.append(reader.summary())
         except (DataError, OSError) as err:  # OSError: a folder or file that cannot be opened
             cls = detect_reader(folder)
-            out.append(
-                {"name": folder.name, "reader": cls.name if cls else "", "path": str(folder), "error": str(err)}
-            )
+            out.append({"name": folder.name, "reader": cls.name if cls else "", "path": str(folder), "error": str(err)})
     return out
 
 
@@ -95,8 +92,9 @@ def find_dataset(name_or_path: str, data_dir: str | os.PathLike | None = None) -
     )
 
 
-def open_named(name_or_path: str, data_dir: str | os.PathLike | None = None, reader: str | None = None,
-               **params: Any) -> Reader:
+def open_named(
+    name_or_path: str, data_dir: str | os.PathLike | None = None, reader: str | None = None, **params: Any
+) -> Reader:
     """The dataset ``name_or_path`` (see :func:`find_dataset`) opened with its
     reader (or the one named), and ``params``."""
     return open_dataset(find_dataset(name_or_path, data_dir), reader=reader, **params)

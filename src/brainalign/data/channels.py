@@ -7,6 +7,7 @@ to one spelling, the 10-05 convention of MNE's standard montages (upper-case
 position letters, lower-case ``z``, ``p`` in ``Fp`` and ``h``), so that models and
 channel selections written once work on every dataset.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,27 @@ from brainalign.errors import DataError
 
 #: The 21 electrodes that EEG-CLIP / TUAB pipelines keep (10-20 system, new names).
 STANDARD_1020_21: tuple[str, ...] = (
-    "Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4", "T8",
-    "P7", "P3", "Pz", "P4", "P8", "O1", "O2", "A1", "A2",
+    "Fp1",
+    "Fp2",
+    "F7",
+    "F3",
+    "Fz",
+    "F4",
+    "F8",
+    "T7",
+    "C3",
+    "Cz",
+    "C4",
+    "T8",
+    "P7",
+    "P3",
+    "Pz",
+    "P4",
+    "P8",
+    "O1",
+    "O2",
+    "A1",
+    "A2",
 )
 
 #: Old 10-20 names (Jasper 1958) and their 10-10 replacements.
@@ -128,12 +148,48 @@ def canonicalize_channels(raw: mne.io.BaseRaw, path: str | os.PathLike | None = 
 
 
 #: The 19 scalp electrodes of the international 10-20 system (eegmat's montage).
-TEN_TWENTY_19 = ["Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T7", "C3", "Cz", "C4",
-                 "T8", "P7", "P3", "Pz", "P4", "P8", "O1", "O2"]
+TEN_TWENTY_19 = [
+    "Fp1",
+    "Fp2",
+    "F7",
+    "F3",
+    "Fz",
+    "F4",
+    "F8",
+    "T7",
+    "C3",
+    "Cz",
+    "C4",
+    "T8",
+    "P7",
+    "P3",
+    "Pz",
+    "P4",
+    "P8",
+    "O1",
+    "O2",
+]
 #: The 21 electrodes of the TUH EEG Corpus used by EEG-CLIP (10-20 names; the
 #: recordings' "EEG FP1-REF", "EEG T3-LE"... map onto them through the aliases).
 EEGCLIP_CHANNELS = [*TEN_TWENTY_19, "A1", "A2"]
 #: The 17 occipital and parietal channels of the THINGS-EEG2 preprocessed release
 #: (Gifford et al. 2022), in the release's order.
-THINGS_EEG2_CHANNELS = ["Pz", "P3", "P7", "O1", "Oz", "O2", "P4", "P8", "P1", "P5",
-                        "PO7", "PO3", "POz", "PO4", "PO8", "P6", "P2"]
+THINGS_EEG2_CHANNELS = [
+    "Pz",
+    "P3",
+    "P7",
+    "O1",
+    "Oz",
+    "O2",
+    "P4",
+    "P8",
+    "P1",
+    "P5",
+    "PO7",
+    "PO3",
+    "POz",
+    "PO4",
+    "PO8",
+    "P6",
+    "P2",
+]

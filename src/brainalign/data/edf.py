@@ -7,6 +7,7 @@ file. :func:`read_raw_safely` checks the EDF/BDF header against the file size fi
 and turns every failure into :class:`~brainalign.errors.DataError` naming the file;
 :func:`check_finite` rejects NaN/Inf samples.
 """
+
 from __future__ import annotations
 
 import os
@@ -152,8 +153,11 @@ def check_data_size(raw: mne.io.BaseRaw, path: str | os.PathLike) -> None:
     on_disk = sum(f.stat().st_size for f in files)
     samples = int(raw.n_times) * len(raw.ch_names)
     if samples > on_disk:
-        raise DataError(path, f"corrupt header: it announces {raw.n_times} samples x {len(raw.ch_names)} channels, "
-                              f"more than the {on_disk} bytes of data on disk can hold")
+        raise DataError(
+            path,
+            f"corrupt header: it announces {raw.n_times} samples x {len(raw.ch_names)} channels, "
+            f"more than the {on_disk} bytes of data on disk can hold",
+        )
 
 
 def check_finite(

@@ -9,6 +9,7 @@ announces more elements than its bytes can hold: every element is at least one
 8-byte tag. Compressed elements are decompressed (at most zlib's 1032:1 ratio)
 and walked too. MATLAB 7.3 files (HDF5) are not MATLAB 5 files and are left alone.
 """
+
 from __future__ import annotations
 
 import os
@@ -74,7 +75,7 @@ def _walk(buf: bytes, pos: int, end: int, endian: str, depth: int) -> None:
         kind, nbytes, start, pos = _tag(buf, pos, end, endian)
         if kind == MI_COMPRESSED:
             inflater = zlib.decompressobj()
-            inner = inflater.decompress(buf[start:start + nbytes], _MAX_RATIO * max(nbytes, 1))
+            inner = inflater.decompress(buf[start : start + nbytes], _MAX_RATIO * max(nbytes, 1))
             _walk(inner, 0, len(inner), endian, depth + 1)
         elif kind == MI_MATRIX:
             _matrix(buf, start, start + nbytes, endian, depth + 1)
@@ -107,8 +108,10 @@ def _matrix(buf: bytes, pos: int, end: int, endian: str, depth: int) -> None:
             raise _Corrupt(f"field name length {length}")
         count *= names_bytes // length if length > 0 else 0
     if count * _TAG > end - pos:
-        raise _Corrupt(f"a {'x'.join(map(str, dims))} {('cell', 'struct', 'object')[mx_class - 1]} array "
-                       f"needs {count} elements, more than its {end - pos} bytes can hold")
+        raise _Corrupt(
+            f"a {'x'.join(map(str, dims))} {('cell', 'struct', 'object')[mx_class - 1]} array "
+            f"needs {count} elements, more than its {end - pos} bytes can hold"
+        )
     for _ in range(count):
         kind, nbytes, start, pos = _tag(buf, pos, end, endian)
         if kind != MI_MATRIX:

@@ -14,6 +14,7 @@ A :class:`Recording` holds, for one recording (or one block of trials):
 * ``text``: a recording-level text (a clinical report, a description generated from
   metadata...).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,9 +61,7 @@ class Recording:
         try:
             return self.signals[modality]
         except KeyError:
-            raise KeyError(
-                f"{self.id} has no {modality!r} signal (has {sorted(self.signals)})"
-            ) from None
+            raise KeyError(f"{self.id} has no {modality!r} signal (has {sorted(self.signals)})") from None
 
     @property
     def sfreq(self) -> float:
@@ -118,9 +117,7 @@ class Recording:
         mods = [m for m in SIGNAL_MODALITIES if m in self.signals]
         if self.images:
             mods.append("image")
-        has_trial_text = (
-            self.trials is not None and "text" in self.trials and self.trials["text"].notna().any()
-        )
+        has_trial_text = self.trials is not None and "text" in self.trials and self.trials["text"].notna().any()
         if self.text or has_trial_text:
             mods.append("text")
         return mods
@@ -158,4 +155,3 @@ def split_modalities(inst: mne.io.BaseRaw | mne.BaseEpochs) -> dict[str, mne.io.
     if len(present) == 1 and set(types) == {present[0]}:
         return {present[0]: inst}
     return {m: inst.copy().pick(m) for m in present}
-

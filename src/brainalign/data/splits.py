@@ -18,6 +18,7 @@ stimulus), records that grouping and which other groupings it shares by design, 
 when all trials of a class are recorded in one block, a trial's time alone predicts its
 label, and any split that mixes trials of one recording rewards slow drifts.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -295,7 +296,9 @@ def group_kfold(
     keys, _ = _keys(table, _key(by), require_values=True)
     codes, uniques = pd.factorize(keys)
     if n_splits < 2 or n_splits > len(uniques):
-        raise DataError(None, f"group_kfold needs 2 <= n_splits <= {len(uniques)} groups of {_name(by)}, got {n_splits}")
+        raise DataError(
+            None, f"group_kfold needs 2 <= n_splits <= {len(uniques)} groups of {_name(by)}, got {n_splits}"
+        )
     if stratify is None:
         folds = GroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(codes, groups=codes)
     else:
@@ -307,8 +310,14 @@ def group_kfold(
         test_groups = _sorted_unique(keys[test_rows])
         val_groups = _draw(train_groups, 0, val, np.random.default_rng([seed, fold]), _name(by))["val"]
         train_groups = [g for g in train_groups if g not in set(val_groups)]
-        yield _from_groups(keys, {"train": train_groups, "val": val_groups, "test": test_groups},
-                           kind="group_kfold", by=_key(by), seed=seed, fold=fold)
+        yield _from_groups(
+            keys,
+            {"train": train_groups, "val": val_groups, "test": test_groups},
+            kind="group_kfold",
+            by=_key(by),
+            seed=seed,
+            fold=fold,
+        )
 
 
 def within_subject_split(
@@ -514,8 +523,9 @@ def _grouped(table: pd.DataFrame, by: Key, test: Amount, val: Amount, seed: int,
     return _from_groups(keys, drawn, kind=kind, by=_key(by), seed=seed)
 
 
-def _from_groups(keys: np.ndarray, drawn: dict[str, list[Any]], *, kind: str, by: Key, seed: int,
-                 fold: int | None = None) -> Split:
+def _from_groups(
+    keys: np.ndarray, drawn: dict[str, list[Any]], *, kind: str, by: Key, seed: int, fold: int | None = None
+) -> Split:
     """A Split whose parts are the rows of the drawn groups."""
     rows = {p: np.flatnonzero(_isin(keys, drawn[p])) for p in PARTS}
     return Split(**rows, kind=kind, seed=seed, by=by, shared=_shared_by_design(by), groups=drawn, fold=fold)
@@ -558,8 +568,10 @@ def _draw(groups: list[Any], test: Amount, val: Amount, rng: np.random.Generator
             chosen[part] = [g for i, g in enumerate(remaining) if i in picked]
         remaining = [g for g in remaining if g not in set(chosen[part])]
     if not remaining:
-        raise DataError(None, f"no {what} left for training: {len(groups)} in all, "
-                              f"{len(chosen['test'])} test, {len(chosen['val'])} val")
+        raise DataError(
+            None,
+            f"no {what} left for training: {len(groups)} in all, {len(chosen['test'])} test, {len(chosen['val'])} val",
+        )
     return {"train": remaining, "val": chosen["val"], "test": chosen["test"]}
 
 

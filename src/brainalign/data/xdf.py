@@ -31,6 +31,7 @@ regularly sampled streams; this reader builds one Recording per file from that:
 One file is one recording; the subject is the file name without extension unless
 ``subject_regex`` says otherwise (as for :class:`~brainalign.data.readers.generic.GenericReader`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,15 +55,31 @@ SIGNAL_TYPES = {"eeg": "eeg", "ecg": "ecg", "eog": "eog", "emg": "emg"}
 MARKER_TYPES = frozenset({"markers", "marker", "events", "event", "triggers", "trigger", "stim", "stimulus"})
 #: channel types (XDF ``desc/channels/channel/type``, lower case) -> MNE channel type
 CHANNEL_TYPES = {
-    "eeg": "eeg", "ecg": "ecg", "ekg": "ecg", "eog": "eog", "emg": "emg", "trigger": "stim", "stim": "stim",
+    "eeg": "eeg",
+    "ecg": "ecg",
+    "ekg": "ecg",
+    "eog": "eog",
+    "emg": "emg",
+    "trigger": "stim",
+    "stim": "stim",
     "markers": "stim",
 }
 #: unit (lower case, as written in XDF meta-data) -> factor to volts
 UNIT_TO_VOLTS = {
-    "microvolts": 1e-6, "microvolt": 1e-6, "uv": 1e-6, "µv": 1e-6, "μv": 1e-6,
-    "millivolts": 1e-3, "millivolt": 1e-3, "mv": 1e-3,
-    "volts": 1.0, "volt": 1.0, "v": 1.0,
-    "nanovolts": 1e-9, "nanovolt": 1e-9, "nv": 1e-9,
+    "microvolts": 1e-6,
+    "microvolt": 1e-6,
+    "uv": 1e-6,
+    "µv": 1e-6,
+    "μv": 1e-6,
+    "millivolts": 1e-3,
+    "millivolt": 1e-3,
+    "mv": 1e-3,
+    "volts": 1.0,
+    "volt": 1.0,
+    "v": 1.0,
+    "nanovolts": 1e-9,
+    "nanovolt": 1e-9,
+    "nv": 1e-9,
 }
 _RATE_TOLERANCE = 0.05
 
@@ -148,8 +165,11 @@ def _is_markers(stream: dict[str, Any]) -> bool:
 
 
 def _is_signal(stream: dict[str, Any]) -> bool:
-    return (_stream_type(stream) in SIGNAL_TYPES and _rate(stream) > 0
-            and _text(stream["info"], "channel_format") != "string")
+    return (
+        _stream_type(stream) in SIGNAL_TYPES
+        and _rate(stream) > 0
+        and _text(stream["info"], "channel_format") != "string"
+    )
 
 
 # ----------------------------------------------------------------- building
@@ -179,8 +199,9 @@ def _signal_block(stream: dict[str, Any], path: Path) -> tuple[list[str], list[s
             scales.append(UNIT_TO_VOLTS[unit])
         else:
             if unit:
-                warnings.warn(f"{path}: channel {names[-1]!r} has unit {ch['unit']!r}; read as microvolts",
-                              stacklevel=4)
+                warnings.warn(
+                    f"{path}: channel {names[-1]!r} has unit {ch['unit']!r}; read as microvolts", stacklevel=4
+                )
             scales.append(1e-6)
     samples = data.astype(np.float64).T * np.asarray(scales)[:, np.newaxis]
     return names, types, samples
@@ -235,8 +256,10 @@ def read_xdf(path: str | Path, subject: str | None = None) -> Recording:
     signal_streams = [first]
     for other in [s for s in streams if _is_signal(s) and s is not first]:
         if _rate(other) != sfreq:
-            warnings.warn(f"{path}: stream {_stream_name(other)!r} at {_rate(other):g} Hz left out "
-                          f"(the EEG is at {sfreq:g} Hz)", stacklevel=2)
+            warnings.warn(
+                f"{path}: stream {_stream_name(other)!r} at {_rate(other):g} Hz left out (the EEG is at {sfreq:g} Hz)",
+                stacklevel=2,
+            )
             continue
         signal_streams.append(other)
     for stream in signal_streams:
@@ -276,11 +299,19 @@ def read_xdf(path: str | Path, subject: str | None = None) -> Recording:
     markers = _markers(streams)
     inside = [m for m in markers if times[0] <= m[0] <= times[-1]]
     if len(inside) < len(markers):
-        warnings.warn(f"{path}: {len(markers) - len(inside)} of {len(markers)} markers lie outside the EEG "
-                      "and are left out", stacklevel=2)
+        warnings.warn(
+            f"{path}: {len(markers) - len(inside)} of {len(markers)} markers lie outside the EEG and are left out",
+            stacklevel=2,
+        )
     onsets = np.interp([m[0] for m in inside], times, np.arange(len(times))) / sfreq
-    trials = pd.DataFrame({"onset": onsets, "duration": np.zeros(len(inside)),
-                           "label": [m[1] for m in inside], "stream": [m[2] for m in inside]})
+    trials = pd.DataFrame(
+        {
+            "onset": onsets,
+            "duration": np.zeros(len(inside)),
+            "label": [m[1] for m in inside],
+            "stream": [m[2] for m in inside],
+        }
+    )
     signals = split_modalities(raw)
     if "eeg" not in signals:
         raise DataError(path, "no EEG channel in the EEG stream (its channels are typed otherwise)")

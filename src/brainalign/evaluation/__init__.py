@@ -13,6 +13,7 @@ scores or labels.
 * :mod:`~brainalign.evaluation.stats` - chance levels, (clustered) bootstrap intervals,
   permutation p-values, the :class:`Score` record.
 """
+
 from brainalign.evaluation.clustering import cluster_accuracy, kmeans_scores
 from brainalign.evaluation.metrics import (
     auc,

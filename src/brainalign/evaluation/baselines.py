@@ -34,6 +34,7 @@ label, as :func:`brainalign.evaluation.metrics.auc` defines it.
 Everything is deterministic for a given ``seed``; the network's training draws from a
 forked torch random state, so the caller's global torch seed is left untouched.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -113,8 +114,9 @@ class Baseline:
 # -- features ---------------------------------------------------------------------------
 
 
-def band_log_power(data: np.ndarray, sfreq: float, bands: Mapping[str, tuple[float, float]] = BANDS,
-                   nperseg: int | None = None) -> np.ndarray:
+def band_log_power(
+    data: np.ndarray, sfreq: float, bands: Mapping[str, tuple[float, float]] = BANDS, nperseg: int | None = None
+) -> np.ndarray:
     """``log10`` of the power in each band of each channel: ``(n, channels * bands)``,
     channel-major (all bands of channel 0 first).
 
@@ -131,8 +133,10 @@ def band_log_power(data: np.ndarray, sfreq: float, bands: Mapping[str, tuple[flo
     for name, (low, high) in bands.items():
         mask = (freqs >= low) & (freqs < high)
         if high > sfreq / 2 or not mask.any():
-            raise DataError(None, f"band {name} ({low:g}-{high:g} Hz) is not covered at {sfreq:g} Hz "
-                                  f"with {seg}-sample Welch segments")
+            raise DataError(
+                None,
+                f"band {name} ({low:g}-{high:g} Hz) is not covered at {sfreq:g} Hz with {seg}-sample Welch segments",
+            )
         powers.append(psd[..., mask].sum(axis=-1) * step)
     power = np.stack(powers, axis=-1)
     return np.log10(power + np.finfo(np.float64).tiny).reshape(len(x), -1)
@@ -148,8 +152,13 @@ def erp_features(data: np.ndarray, sfreq: float, target_sfreq: float | None = No
     return x.reshape(len(x), -1)
 
 
-def detect_r_peaks(ecg: np.ndarray, sfreq: float, band: tuple[float, float] = (5.0, 20.0),
-                   min_rr_s: float = 0.3, rel_height: float = 0.4) -> np.ndarray:
+def detect_r_peaks(
+    ecg: np.ndarray,
+    sfreq: float,
+    band: tuple[float, float] = (5.0, 20.0),
+    min_rr_s: float = 0.3,
+    rel_height: float = 0.4,
+) -> np.ndarray:
     """Sample indices of the R peaks of one ECG trace.
 
     The trace is band-passed around the QRS complex (``band``, 3rd-order Butterworth run
@@ -205,11 +214,13 @@ def _logreg(C: float, seed: int, class_weight: str | None = "balanced") -> Logis
     return LogisticRegression(C=C, max_iter=2000, random_state=seed, class_weight=class_weight)
 
 
-def _features_lr(features: Callable[..., np.ndarray], C: float, seed: int, class_weight: str | None = "balanced",
-                 **kw_args: Any) -> Pipeline:
+def _features_lr(
+    features: Callable[..., np.ndarray], C: float, seed: int, class_weight: str | None = "balanced", **kw_args: Any
+) -> Pipeline:
     """``features`` (a function of the epochs) + StandardScaler + logistic regression."""
-    return make_pipeline(FunctionTransformer(features, kw_args=kw_args), StandardScaler(),
-                         _logreg(C, seed, class_weight))
+    return make_pipeline(
+        FunctionTransformer(features, kw_args=kw_args), StandardScaler(), _logreg(C, seed, class_weight)
+    )
 
 
 def _fit_chance(x: np.ndarray, y: np.ndarray, *, sfreq: float, seed: int, strategy: str = "prior") -> Any:
@@ -218,8 +229,17 @@ def _fit_chance(x: np.ndarray, y: np.ndarray, *, sfreq: float, seed: int, strate
     return DummyClassifier(strategy=strategy, random_state=seed).fit(x.reshape(len(x), -1), y)
 
 
-def _fit_xdawn_ts_lr(x: np.ndarray, y: np.ndarray, *, sfreq: float, seed: int, nfilter: int = 4,
-                     estimator: str = "oas", C: float = 1.0, class_weight: str | None = "balanced") -> Any:
+def _fit_xdawn_ts_lr(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    sfreq: float,
+    seed: int,
+    nfilter: int = 4,
+    estimator: str = "oas",
+    C: float = 1.0,
+    class_weight: str | None = "balanced",
+) -> Any:
     """xDAWN-filtered covariances (``nfilter`` per class, at most the channel count) mapped
     to the Riemannian tangent space, then logistic regression."""
     from pyriemann.estimation import XdawnCovariances
@@ -229,8 +249,16 @@ def _fit_xdawn_ts_lr(x: np.ndarray, y: np.ndarray, *, sfreq: float, seed: int, n
     return make_pipeline(covariances, TangentSpace(metric="riemann"), _logreg(C, seed, class_weight)).fit(x, y)
 
 
-def _fit_csp_lda(x: np.ndarray, y: np.ndarray, *, sfreq: float, seed: int, n_components: int = 4,
-                 reg: str | float | None = "ledoit_wolf", class_weight: str | None = "balanced") -> Any:
+def _fit_csp_lda(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    sfreq: float,
+    seed: int,
+    n_components: int = 4,
+    reg: str | float | None = "ledoit_wolf",
+    class_weight: str | None = "balanced",
+) -> Any:
     """Common spatial patterns (log average power of ``n_components`` filters; 4, the
     default of MNE's motor-imagery CSP example, fixed before looking at any test score;
     Ledoit-Wolf shrunk covariances) + LDA (equal class priors when ``class_weight`` is
@@ -245,16 +273,33 @@ def _fit_csp_lda(x: np.ndarray, y: np.ndarray, *, sfreq: float, seed: int, n_com
         return make_pipeline(csp, LinearDiscriminantAnalysis(priors=priors)).fit(x, y)
 
 
-def _fit_bandpower_lr(x: np.ndarray, y: np.ndarray, *, sfreq: float, seed: int,
-                      bands: Mapping[str, tuple[float, float]] = BANDS, nperseg: int | None = None,
-                      C: float = 1.0, class_weight: str | None = "balanced") -> Any:
+def _fit_bandpower_lr(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    sfreq: float,
+    seed: int,
+    bands: Mapping[str, tuple[float, float]] = BANDS,
+    nperseg: int | None = None,
+    C: float = 1.0,
+    class_weight: str | None = "balanced",
+) -> Any:
     """:func:`band_log_power` + StandardScaler + logistic regression."""
-    return _features_lr(band_log_power, C, seed, class_weight, sfreq=sfreq, bands=dict(bands),
-                        nperseg=nperseg).fit(x, y)
+    return _features_lr(band_log_power, C, seed, class_weight, sfreq=sfreq, bands=dict(bands), nperseg=nperseg).fit(
+        x, y
+    )
 
 
-def _fit_erp_lr(x: np.ndarray, y: np.ndarray, *, sfreq: float, seed: int, target_sfreq: float | None = None,
-                C: float = 1.0, class_weight: str | None = "balanced") -> Any:
+def _fit_erp_lr(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    sfreq: float,
+    seed: int,
+    target_sfreq: float | None = None,
+    C: float = 1.0,
+    class_weight: str | None = "balanced",
+) -> Any:
     """:func:`erp_features` + StandardScaler + logistic regression."""
     return _features_lr(erp_features, C, seed, class_weight, sfreq=sfreq, target_sfreq=target_sfreq).fit(x, y)
 
@@ -264,22 +309,43 @@ def _ecg_trace(x: np.ndarray, sfreq: float, **peak_options: Any) -> np.ndarray:
     return hrv_features(x[:, 0, :], sfreq, **peak_options)
 
 
-def _fit_ecg_hrv_lr(x: np.ndarray, y: np.ndarray, *, sfreq: float, seed: int, C: float = 1.0,
-                    band: tuple[float, float] = (5.0, 20.0), min_rr_s: float = 0.3, rel_height: float = 0.4,
-                    class_weight: str | None = "balanced") -> Any:
+def _fit_ecg_hrv_lr(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    sfreq: float,
+    seed: int,
+    C: float = 1.0,
+    band: tuple[float, float] = (5.0, 20.0),
+    min_rr_s: float = 0.3,
+    rel_height: float = 0.4,
+    class_weight: str | None = "balanced",
+) -> Any:
     """:func:`hrv_features` + StandardScaler + logistic regression; ``band``, ``min_rr_s``
     and ``rel_height`` go to :func:`detect_r_peaks`."""
-    return _features_lr(_ecg_trace, C, seed, class_weight, sfreq=sfreq, band=tuple(band), min_rr_s=min_rr_s,
-                        rel_height=rel_height).fit(x, y)
+    return _features_lr(
+        _ecg_trace, C, seed, class_weight, sfreq=sfreq, band=tuple(band), min_rr_s=min_rr_s, rel_height=rel_height
+    ).fit(x, y)
 
 
 # -- the supervised network -------------------------------------------------------------
 
 
-def _fit_eegclassifier(x: np.ndarray, y: np.ndarray, *, val: tuple[np.ndarray, np.ndarray], sfreq: float,
-                       seed: int, model: str = "shallow", model_kwargs: Mapping[str, Any] | None = None,
-                       epochs: int = 20, patience: int = 5, batch_size: int = 32, lr: float = 1e-3,
-                       weight_decay: float = 0.0) -> Any:
+def _fit_eegclassifier(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    val: tuple[np.ndarray, np.ndarray],
+    sfreq: float,
+    seed: int,
+    model: str = "shallow",
+    model_kwargs: Mapping[str, Any] | None = None,
+    epochs: int = 20,
+    patience: int = 5,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+) -> Any:
     """braindecode ``EEGClassifier`` around ``model`` (``EEG_MODELS``; ``model_kwargs`` go to
     its constructor), AdamW, at most ``epochs`` epochs on the CPU, validated on ``val``
     (skorch ``predefined_split``), stopped after ``patience`` epochs without a lower
@@ -298,8 +364,9 @@ def _fit_eegclassifier(x: np.ndarray, y: np.ndarray, *, val: tuple[np.ndarray, n
     x_val, y_val = val
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        module = module_class(n_chans=x.shape[1], n_outputs=n_classes, n_times=x.shape[2], sfreq=sfreq,
-                              **dict(model_kwargs or {}))
+        module = module_class(
+            n_chans=x.shape[1], n_outputs=n_classes, n_times=x.shape[2], sfreq=sfreq, **dict(model_kwargs or {})
+        )
         classifier = EEGClassifier(
             module,
             criterion=torch.nn.CrossEntropyLoss,
@@ -330,19 +397,23 @@ BASELINES: dict[str, Baseline] = {
     "xdawn_ts_lr": Baseline("xDAWN covariances + tangent space + logistic regression (ERP)", _fit_xdawn_ts_lr),
     "csp_lda": Baseline("CSP log power + LDA (motor imagery)", _fit_csp_lda),
     "bandpower_lr": Baseline("log band power per channel (1-40 Hz) + logistic regression", _fit_bandpower_lr),
-    "ecg_hrv_lr": Baseline("ECG heart rate and HRV (SDNN, RMSSD) + logistic regression", _fit_ecg_hrv_lr,
-                           modality="ecg"),
+    "ecg_hrv_lr": Baseline(
+        "ECG heart rate and HRV (SDNN, RMSSD) + logistic regression", _fit_ecg_hrv_lr, modality="ecg"
+    ),
     "erp_lr": Baseline("flattened epoch (optionally resampled) + logistic regression", _fit_erp_lr),
-    "eegclassifier": Baseline("braindecode EEGClassifier (ShallowFBCSPNet by default), early-stopped on val",
-                              _fit_eegclassifier, uses_val=True, details=_eegclassifier_details),
+    "eegclassifier": Baseline(
+        "braindecode EEGClassifier (ShallowFBCSPNet by default), early-stopped on val",
+        _fit_eegclassifier,
+        uses_val=True,
+        details=_eegclassifier_details,
+    ),
 }
 
 
 # -- running ----------------------------------------------------------------------------
 
 
-def _ecg_input(windows: Windows, ecg_windows: Windows | None, label_col: str,
-               ecg_channel: str | None) -> Windows:
+def _ecg_input(windows: Windows, ecg_windows: Windows | None, label_col: str, ecg_channel: str | None) -> Windows:
     """The one-channel ECG windows a ``modality="ecg"`` baseline reads.
 
     ``ecg_windows`` (default: ``windows`` themselves) must have one row per row of
@@ -355,16 +426,22 @@ def _ecg_input(windows: Windows, ecg_windows: Windows | None, label_col: str,
     ecg = windows if ecg_windows is None else ecg_windows
     if ecg_windows is not None:
         if len(ecg_windows) != len(windows):
-            raise DataError(None, f"ecg_windows has {len(ecg_windows)} rows but the windows have {len(windows)}; "
-                                  "they must be aligned row for row")
+            raise DataError(
+                None,
+                f"ecg_windows has {len(ecg_windows)} rows but the windows have {len(windows)}; "
+                "they must be aligned row for row",
+            )
         for col in ("recording", label_col):
             if col in ecg.table.columns and col in windows.table.columns:
                 a, b = ecg.table[col], windows.table[col]
                 both = a.notna().to_numpy() & b.notna().to_numpy()
                 differ = np.flatnonzero(both & (a.astype(str).to_numpy() != b.astype(str).to_numpy()))
                 if len(differ):
-                    raise DataError(None, f"ecg_windows are not aligned with the windows: column {col!r} differs "
-                                          f"in {len(differ)} row(s), first at row {differ[0]}")
+                    raise DataError(
+                        None,
+                        f"ecg_windows are not aligned with the windows: column {col!r} differs "
+                        f"in {len(differ)} row(s), first at row {differ[0]}",
+                    )
     if ecg_channel is not None:
         if ecg_channel not in ecg.ch_names:
             raise DataError(None, f"no ECG channel {ecg_channel!r} (channels: {ecg.ch_names})")
@@ -374,11 +451,13 @@ def _ecg_input(windows: Windows, ecg_windows: Windows | None, label_col: str,
     else:
         named = [i for i, ch in enumerate(ecg.ch_names) if "ecg" in ch.lower()]
         if len(named) != 1:
-            raise DataError(None, f"cannot tell which of {ecg.n_channels} channels is the ECG "
-                                  f"({ecg.ch_names[:8]}...); pass ecg_windows or ecg_channel")
+            raise DataError(
+                None,
+                f"cannot tell which of {ecg.n_channels} channels is the ECG "
+                f"({ecg.ch_names[:8]}...); pass ecg_windows or ecg_channel",
+            )
         index = named[0]
-    return Windows(ecg.data[:, index:index + 1], [ecg.ch_names[index]], ecg.sfreq, ecg.table, ecg.unit,
-                   ecg.pipeline)
+    return Windows(ecg.data[:, index : index + 1], [ecg.ch_names[index]], ecg.sfreq, ecg.table, ecg.unit, ecg.pipeline)
 
 
 def _labels(windows: Windows, label_col: str) -> np.ndarray:
@@ -442,8 +521,9 @@ def _signal(windows: Windows, rows: np.ndarray, part: str) -> np.ndarray:
     return x
 
 
-def run_baseline(name: str, windows: Windows, split: Split, label_col: str = "label", seed: int = 0,
-                 **kw: Any) -> dict[str, Any]:
+def run_baseline(
+    name: str, windows: Windows, split: Split, label_col: str = "label", seed: int = 0, **kw: Any
+) -> dict[str, Any]:
     """Fit baseline ``name`` (a key of :data:`BASELINES`) and score it on ``split.test``.
 
     ``kw`` are the baseline's options (``C``, ``n_components``, ``nfilter``, ``bands``,
@@ -489,9 +569,16 @@ def run_baseline(name: str, windows: Windows, split: Split, label_col: str = "la
     return result
 
 
-def run_baselines(names: Iterable[str], windows: Windows, split: Split, label_col: str = "label", seed: int = 0,
-                  *, ecg_windows: Windows | None = None,
-                  options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict[str, Any]]:
+def run_baselines(
+    names: Iterable[str],
+    windows: Windows,
+    split: Split,
+    label_col: str = "label",
+    seed: int = 0,
+    *,
+    ecg_windows: Windows | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, dict[str, Any]]:
     """:func:`run_baseline` for each of ``names`` on the same windows and split.
 
     ``options[name]`` are that baseline's keyword options; ``ecg_windows`` goes to the

@@ -6,6 +6,7 @@ as to maximise the number of agreeing samples (the Hungarian algorithm,
 cluster left without a class count as errors. NMI and ARI (scikit-learn) need no
 matching and are reported beside it.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -31,6 +31,7 @@ Definitions (per query, then averaged over queries):
 
 Classification helpers :func:`balanced_accuracy` and :func:`auc` wrap scikit-learn.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -13,6 +13,7 @@ set) and scored on the test embeddings:
 caller-supplied baseline scored on the very same subsets (e.g. the encoder trained from
 scratch on those labels).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -66,9 +67,7 @@ def fit_probe(kind: ProbeKind, X_train: Any, y_train: Any) -> Pipeline:
     return make_pipeline(StandardScaler(), _classifier(kind, len(x))).fit(x, y)
 
 
-def probe_scores(
-    kind: ProbeKind, X_train: Any, y_train: Any, X_test: Any, y_test: Any
-) -> dict[str, float]:
+def probe_scores(kind: ProbeKind, X_train: Any, y_train: Any, X_test: Any, y_test: Any) -> dict[str, float]:
     """Fit a probe on train, score on test: ``balanced_accuracy``, ``accuracy`` and, for
     two classes, ``auc`` (from the decision function, or kNN's neighbour vote share)."""
     x_test, y_test_arr = _xy(X_test, y_test, "test")
@@ -85,7 +84,8 @@ def probe_scores(
     }
     if len(model.classes_) == 2:
         positive = (
-            model.decision_function(x_test) if hasattr(model, "decision_function")
+            model.decision_function(x_test)
+            if hasattr(model, "decision_function")
             else model.predict_proba(x_test)[:, 1]
         )
         scores["auc"] = auc(y_test_arr, positive, labels=model.classes_)

@@ -5,6 +5,7 @@ written in the register of the texts each reader pairs with the EEG, so zero-sho
 asks the question in the words the model was aligned with. Users extend
 ``CLASS_PROMPTS`` or pass their own mapping.
 """
+
 from __future__ import annotations
 
 CLASS_PROMPTS: dict[tuple[str, str], dict[str, list[str]]] = {

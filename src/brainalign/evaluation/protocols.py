@@ -10,6 +10,7 @@ Nothing here trains a network or reads a run folder. Every score comes as
   a recording (windows of one recording are not independent), else trials;
 * the permutation test moves labels between those same units, within subjects.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -60,8 +61,16 @@ def _constant_within(table: pd.DataFrame, column: str, labels: np.ndarray) -> np
     return groups if (per <= 1).all() and per.size < len(groups) else None
 
 
-def _score(fn: Callable, y: np.ndarray, pred: np.ndarray, chance: float, table: pd.DataFrame,
-           n_boot: int, n_perm: int, seed: int) -> Score:
+def _score(
+    fn: Callable,
+    y: np.ndarray,
+    pred: np.ndarray,
+    chance: float,
+    table: pd.DataFrame,
+    n_boot: int,
+    n_perm: int,
+    seed: int,
+) -> Score:
     """The score with its interval and p-value. The exchangeable units of the
     permutation test are the coarsest grouping that carries one label: subjects
     for subject-level labels (sex), recordings for recording-level labels (rest vs
@@ -158,8 +167,9 @@ def label_predictions(ev: EvalSet, column: str, *, few_shot: bool = True, seed: 
     return TaskPredictions(yte, table, preds, n_train)
 
 
-def score_predictions(folds: list[TaskPredictions], *, n_boot: int = 1000, n_perm: int = 1000,
-                      seed: int = 0) -> dict[str, Score]:
+def score_predictions(
+    folds: list[TaskPredictions], *, n_boot: int = 1000, n_perm: int = 1000, seed: int = 0
+) -> dict[str, Score]:
     """Pool the out-of-fold predictions of several folds and score each metric
     present in every fold (balanced accuracy with interval and p-value)."""
     y = np.concatenate([f.y for f in folds])
@@ -172,8 +182,9 @@ def score_predictions(folds: list[TaskPredictions], *, n_boot: int = 1000, n_per
     return out
 
 
-def evaluate_task(ev: EvalSet, column: str, *, n_boot: int = 1000, n_perm: int = 1000, seed: int = 0,
-                  few_shot: bool = True) -> dict[str, Score]:
+def evaluate_task(
+    ev: EvalSet, column: str, *, n_boot: int = 1000, n_perm: int = 1000, seed: int = 0, few_shot: bool = True
+) -> dict[str, Score]:
     """Every protocol for the label ``column``: zero-shot (text prompts, image or
     class prototypes), N-way top-k, retrieval EEG -> paired modality, probes,
     k-means and few-shot."""
@@ -195,10 +206,15 @@ def evaluate_task(ev: EvalSet, column: str, *, n_boot: int = 1000, n_perm: int =
             def topk(y: np.ndarray, idx: np.ndarray, k: int = k, hits: np.ndarray = hits) -> float:
                 if np.array_equal(y, yte[idx]):  # a bootstrap draw: queries resampled with their labels
                     return float(hits[idx].mean())
-                return float(nway_hits(zte[idx], y, proto, cls, n_way=n_way, ks=(k,), n_trials=10,
-                                       seed=seed, query_ids=idx).mean())
-            out[f"nway{n_way}_top{k}"] = _score(topk, yte, pos, min(k, n_way) / n_way, table,
-                                                n_boot, max(1, n_perm // 5), seed)
+                return float(
+                    nway_hits(
+                        zte[idx], y, proto, cls, n_way=n_way, ks=(k,), n_trials=10, seed=seed, query_ids=idx
+                    ).mean()
+                )
+
+            out[f"nway{n_way}_top{k}"] = _score(
+                topk, yte, pos, min(k, n_way) / n_way, table, n_boot, max(1, n_perm // 5), seed
+            )
     # retrieval EEG -> paired modality, relevance = same class; the point value is
     # torchmetrics' MRR, intervals and p-values use per-query reciprocal ranks
     kind = ev.model.config.get("pair_kind")
@@ -206,8 +222,10 @@ def evaluate_task(ev: EvalSet, column: str, *, n_boot: int = 1000, n_perm: int =
         g_cls, g_emb = protos[kind]
         scores = zte @ g_emb.T
         if relevance_from_labels(yte, g_cls).any(axis=1).all():
+
             def mrr(y: np.ndarray, idx: np.ndarray) -> float:
                 return float(_per_query_rr(scores[idx], relevance_from_labels(y, g_cls)).mean())
+
             chance = float(np.mean(1.0 / np.arange(1, len(g_cls) + 1)))
             sc = _score(mrr, yte, pos, chance, table, n_boot, n_perm, seed)
             value = retrieval_from_scores(scores, relevance_from_labels(yte, g_cls), ks=(1,))["mrr"]
@@ -231,5 +249,12 @@ def label_columns(ev: EvalSet) -> list[str]:
     return [label] + extra
 
 
-__all__ = ["EvalSet", "TaskPredictions", "evaluate_task", "label_columns", "label_predictions", "prototypes",
-           "score_predictions"]
+__all__ = [
+    "EvalSet",
+    "TaskPredictions",
+    "evaluate_task",
+    "label_columns",
+    "label_predictions",
+    "prototypes",
+    "score_predictions",
+]

@@ -19,6 +19,7 @@ Metrics are any ``metric_fn(y_true, y_pred) -> float`` where higher is better;
 Inputs may be numpy arrays, torch tensors or sequences; :func:`as_array` converts them
 and turns malformed input into :class:`~brainalign.errors.DataError`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -102,8 +103,11 @@ def bootstrap_ci(
         if np.isfinite(value):
             values.append(value)
     if len(values) < 0.9 * n_boot:
-        raise DataError(None, f"the metric is undefined on {n_boot - len(values)} of {n_boot} bootstrap draws; "
-                              "too few trials or groups for an interval")
+        raise DataError(
+            None,
+            f"the metric is undefined on {n_boot - len(values)} of {n_boot} bootstrap draws; "
+            "too few trials or groups for an interval",
+        )
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(values, [alpha, 1.0 - alpha])
     return float(low), float(high)

@@ -17,6 +17,7 @@ queries are evaluated or in which order, and can be inspected with
 :func:`distractor_sets`. Ties are pessimistic, as in :mod:`brainalign.evaluation.metrics`:
 a distractor exactly as similar as the true class ranks above it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -193,8 +194,17 @@ def nway_topk(
     ``n_trials`` distractor draws; ``k >= n_way`` always scores 1. Chance is
     ``min(k, n_way) / n_way``.
     """
-    hits = nway_hits(query_emb, query_labels, proto_emb, proto_labels, n_way, ks=ks,
-                     n_trials=n_trials, seed=seed, query_ids=query_ids)
+    hits = nway_hits(
+        query_emb,
+        query_labels,
+        proto_emb,
+        proto_labels,
+        n_way,
+        ks=ks,
+        n_trials=n_trials,
+        seed=seed,
+        query_ids=query_ids,
+    )
     result: dict[str, Any] = {f"top{k}": float(hits[:, j].mean()) for j, k in enumerate(ks)}
     result["chance"] = {f"top{k}": chance_level(query_labels, "top_k", k=int(k), n_way=n_way) for k in ks}
     return result

@@ -25,6 +25,7 @@ name           what
 ``ddp``        8. 2 gloo ranks vs 1 rank on the same global batch
 =============  ==========================================================
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -50,11 +51,31 @@ EEGMAT_SPLIT = {"kind": "subject", "val": 3, "test": 3, "seed": 0}
 
 
 # ----------------------------------------------------------------------------- helpers
-def _row(bench: str, what: str, value: float, unit: str, *, compared_with: str = "", other: float | None = None,
-         ratio: float | None = None, goal: str = "", met: bool | None = None, note: str = "") -> dict[str, Any]:
-    return {"bench": bench, "what": what, "value": float(value), "unit": unit, "compared_with": compared_with,
-            "other": None if other is None else float(other), "ratio": None if ratio is None else float(ratio),
-            "goal": goal, "met": met, "note": note}
+def _row(
+    bench: str,
+    what: str,
+    value: float,
+    unit: str,
+    *,
+    compared_with: str = "",
+    other: float | None = None,
+    ratio: float | None = None,
+    goal: str = "",
+    met: bool | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    return {
+        "bench": bench,
+        "what": what,
+        "value": float(value),
+        "unit": unit,
+        "compared_with": compared_with,
+        "other": None if other is None else float(other),
+        "ratio": None if ratio is None else float(ratio),
+        "goal": goal,
+        "met": met,
+        "note": note,
+    }
 
 
 def interleaved(fns: dict[str, Callable[[], Any]], rounds: int, number: int = 1) -> dict[str, float]:
@@ -117,9 +138,9 @@ def _max_rss_mb() -> float:
 
 # ----------------------------------------------------------------------------- 1. training
 SUPERVISED = {
-    "name": "bench_deep4_eegmat", "seed": 0,
-    "data": {"dataset": "eegmat", "preset": "eegmat_windows", "pair": "label", "label": "label",
-             "split": EEGMAT_SPLIT},
+    "name": "bench_deep4_eegmat",
+    "seed": 0,
+    "data": {"dataset": "eegmat", "preset": "eegmat_windows", "pair": "label", "label": "label", "split": EEGMAT_SPLIT},
     "model": {"eeg": {"name": "deep4", "emb_dim": 128}},
     "objectives": [{"name": "ce"}],
     "train": {"epochs": 3, "batch_size": BATCH, "lr": 1e-3, "device": "cpu", "amp": False},
@@ -208,9 +229,19 @@ def bench_train(quick: bool) -> list[dict[str, Any]]:
     y = data.labels[train_idx]
     val_idx = data.part("val")
     Xv = np.ascontiguousarray(data.windows.data[val_idx], dtype=np.float32)
-    clf = EEGClassifier(_Logits(copy.deepcopy(stock)), criterion=nn.CrossEntropyLoss, optimizer=torch.optim.AdamW,
-                        lr=cfg.lr, optimizer__weight_decay=cfg.weight_decay, batch_size=cfg.batch_size,
-                        train_split=None, iterator_train__shuffle=True, max_epochs=1, device="cpu", verbose=0)
+    clf = EEGClassifier(
+        _Logits(copy.deepcopy(stock)),
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.AdamW,
+        lr=cfg.lr,
+        optimizer__weight_decay=cfg.weight_decay,
+        batch_size=cfg.batch_size,
+        train_split=None,
+        iterator_train__shuffle=True,
+        max_epochs=1,
+        device="cpu",
+        verbose=0,
+    )
 
     def skorch_epoch() -> None:
         clf.partial_fit(X, y)
@@ -227,7 +258,7 @@ def bench_train(quick: bool) -> list[dict[str, Any]]:
         module.train()
         perm = torch.randperm(n)
         for i in range(0, n, cfg.batch_size):
-            idx = perm[i:i + cfg.batch_size]
+            idx = perm[i : i + cfg.batch_size]
             loss = nn.functional.cross_entropy(module(Xt[idx]), yt[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -238,24 +269,60 @@ def bench_train(quick: bool) -> list[dict[str, Any]]:
     fast_opt = torch.optim.AdamW(fast_bare.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     with threads(THREADS):
-        t = interleaved({"brainalign": brainalign_epoch, "eegclassifier": skorch_epoch, "bare": bare_epoch,
-                         "bare_fast": lambda: bare_epoch(fast_bare, fast_opt)}, rounds=2)
+        t = interleaved(
+            {
+                "brainalign": brainalign_epoch,
+                "eegclassifier": skorch_epoch,
+                "bare": bare_epoch,
+                "bare_fast": lambda: bare_epoch(fast_bare, fast_opt),
+            },
+            rounds=2,
+        )
         v = interleaved({"brainalign": brainalign_val, "eegclassifier": skorch_val}, rounds=2)
     w = {k: n / s for k, s in t.items()}
     nv = len(val_idx)
     what = f"Deep4 train windows/s ({n} eegmat windows 19x200, batch {BATCH}, {THREADS} threads)"
     return [
-        _row("1", what, w["brainalign"], "win/s", compared_with="braindecode EEGClassifier", other=w["eegclassifier"],
-             ratio=w["brainalign"] / w["eegclassifier"], goal=">= 1.5x", met=w["brainalign"] / w["eegclassifier"] >= 1.5),
-        _row("1", what, w["brainalign"], "win/s", compared_with="bare PyTorch loop (stock kernels)", other=w["bare"],
-             ratio=w["brainalign"] / w["bare"]),
-        _row("1", what, w["brainalign"], "win/s", compared_with="bare loop + brainalign's fast kernels",
-             other=w["bare_fast"], ratio=w["brainalign"] / w["bare_fast"],
-             note="the rest of the gap is the loader, clipping, scheduler"),
-        _row("1", f"validation pass per epoch ({nv} windows: loss + balanced accuracy)", nv / v["brainalign"], "win/s",
-             compared_with="EEGClassifier.predict_proba on the same windows", other=nv / v["eegclassifier"],
-             ratio=v["eegclassifier"] / v["brainalign"],
-             note=f"{v['brainalign']:.2f} s vs {v['eegclassifier']:.2f} s per epoch"),
+        _row(
+            "1",
+            what,
+            w["brainalign"],
+            "win/s",
+            compared_with="braindecode EEGClassifier",
+            other=w["eegclassifier"],
+            ratio=w["brainalign"] / w["eegclassifier"],
+            goal=">= 1.5x",
+            met=w["brainalign"] / w["eegclassifier"] >= 1.5,
+        ),
+        _row(
+            "1",
+            what,
+            w["brainalign"],
+            "win/s",
+            compared_with="bare PyTorch loop (stock kernels)",
+            other=w["bare"],
+            ratio=w["brainalign"] / w["bare"],
+        ),
+        _row(
+            "1",
+            what,
+            w["brainalign"],
+            "win/s",
+            compared_with="bare loop + brainalign's fast kernels",
+            other=w["bare_fast"],
+            ratio=w["brainalign"] / w["bare_fast"],
+            note="the rest of the gap is the loader, clipping, scheduler",
+        ),
+        _row(
+            "1",
+            f"validation pass per epoch ({nv} windows: loss + balanced accuracy)",
+            nv / v["brainalign"],
+            "win/s",
+            compared_with="EEGClassifier.predict_proba on the same windows",
+            other=nv / v["eegclassifier"],
+            ratio=v["eegclassifier"] / v["brainalign"],
+            note=f"{v['brainalign']:.2f} s vs {v['eegclassifier']:.2f} s per epoch",
+        ),
     ]
 
 
@@ -280,9 +347,16 @@ def _braindecode_fifs(root: Path, refs: list[Path], out: Path) -> Path:
         raw.rename_channels({c: rename.get(c, c.replace("EEG ", "")) for c in raw.ch_names})
         raws.append(RawDataset(raw, description={"file": path.name}))
     ds = BaseConcatDataset(raws)
-    preprocess(ds, [Preprocessor("pick_channels", ch_names=TEN_TWENTY_19, ordered=True),
-                    Preprocessor("filter", l_freq=0.5, h_freq=40.0),
-                    Preprocessor("resample", sfreq=100.0)], save_dir=str(out), overwrite=True)
+    preprocess(
+        ds,
+        [
+            Preprocessor("pick_channels", ch_names=TEN_TWENTY_19, ordered=True),
+            Preprocessor("filter", l_freq=0.5, h_freq=40.0),
+            Preprocessor("resample", sfreq=100.0),
+        ],
+        save_dir=str(out),
+        overwrite=True,
+    )
     done.write_text("ok")
     return out
 
@@ -306,8 +380,11 @@ def bench_read(quick: bool) -> list[dict[str, Any]]:
         pipeline = get_preset("eegmat_windows")
         windows = cached_windows(reader, pipeline, progress=False)  # build the entry if absent
         n = len(windows)
-        fif_dir = _braindecode_fifs(root, [r.paths[0] for r in reader.refs()],
-                                    Path(cache_dir()) / "bench" / f"braindecode_eegmat_{n_files or 'all'}")
+        fif_dir = _braindecode_fifs(
+            root,
+            [r.paths[0] for r in reader.refs()],
+            Path(cache_dir()) / "bench" / f"braindecode_eegmat_{n_files or 'all'}",
+        )
         state: dict[str, Any] = {}
 
         def open_brainalign() -> None:
@@ -315,19 +392,28 @@ def bench_read(quick: bool) -> list[dict[str, Any]]:
 
         def open_lazy() -> None:
             ds = load_concat_dataset(str(fif_dir), preload=False)
-            state["lazy"] = create_fixed_length_windows(ds, window_size_samples=200, window_stride_samples=200,
-                                                        drop_last_window=True, preload=False)
+            state["lazy"] = create_fixed_length_windows(
+                ds, window_size_samples=200, window_stride_samples=200, drop_last_window=True, preload=False
+            )
 
         def open_preloaded() -> None:
             ds = load_concat_dataset(str(fif_dir), preload=True)
-            state["pre"] = create_fixed_length_windows(ds, window_size_samples=200, window_stride_samples=200,
-                                                       drop_last_window=True, preload=True)
+            state["pre"] = create_fixed_length_windows(
+                ds, window_size_samples=200, window_stride_samples=200, drop_last_window=True, preload=True
+            )
 
         opened = interleaved({"brainalign": open_brainalign, "lazy": open_lazy, "preloaded": open_preloaded}, rounds=2)
         w = state["ba"]
         everything = np.arange(len(w))
-        paired = PairedData(w, Split(everything, everything[:0], everything[:0], kind="all"),
-                            np.zeros(len(w), np.int64), [], "none", np.zeros(len(w), np.int64), [])
+        paired = PairedData(
+            w,
+            Split(everything, everything[:0], everything[:0], kind="all"),
+            np.zeros(len(w), np.int64),
+            [],
+            "none",
+            np.zeros(len(w), np.int64),
+            [],
+        )
         gen = torch.Generator().manual_seed(0)
 
         def epoch_brainalign() -> None:
@@ -339,32 +425,69 @@ def bench_read(quick: bool) -> list[dict[str, Any]]:
             def run() -> None:
                 for batch in DataLoader(state[key], batch_size=BATCH, shuffle=True, generator=gen):
                     batch[0]
+
             return run
 
         big = np.ones(((64 if quick else 256) << 20) // 4, dtype=np.float32)
         dst = np.empty_like(big)
-        epochs = interleaved({"brainalign": epoch_brainalign, "lazy": epoch_braindecode("lazy"),
-                              "preloaded": epoch_braindecode("pre"), "copy": lambda: np.copyto(dst, big)},
-                             rounds=3)
+        epochs = interleaved(
+            {
+                "brainalign": epoch_brainalign,
+                "lazy": epoch_braindecode("lazy"),
+                "preloaded": epoch_braindecode("pre"),
+                "copy": lambda: np.copyto(dst, big),
+            },
+            rounds=3,
+        )
     nbytes = w.data.nbytes
     n_lazy = len(state["lazy"])
     read_gbs = nbytes / epochs["brainalign"] / 1e9
     copy_gbs = big.nbytes / epochs["copy"] / 1e9
     what = f"one shuffled epoch of batches of {BATCH} ({n} windows, {nbytes / 1e6:.0f} MB)"
     return [
-        _row("2", what, n / epochs["brainalign"], "win/s", compared_with="braindecode windows, lazy",
-             other=n_lazy / epochs["lazy"], ratio=epochs["lazy"] / epochs["brainalign"] * n / n_lazy,
-             goal=">= 10x", met=epochs["lazy"] / epochs["brainalign"] * n / n_lazy >= 10),
-        _row("2", what, n / epochs["brainalign"], "win/s", compared_with="braindecode windows, preloaded",
-             other=n_lazy / epochs["preloaded"], ratio=epochs["preloaded"] / epochs["brainalign"] * n / n_lazy,
-             goal=">= 10x", met=epochs["preloaded"] / epochs["brainalign"] * n / n_lazy >= 10),
-        _row("2", "opening: cache hit (key + memory map) vs loading braindecode's saved dataset + windowing",
-             opened["brainalign"], "s", compared_with="braindecode lazy / preloaded",
-             other=opened["preloaded"], ratio=opened["preloaded"] / opened["brainalign"],
-             note=f"lazy {opened['lazy']:.2f} s, preloaded {opened['preloaded']:.2f} s"),
-        _row("3", "cache read bandwidth (same epoch)", read_gbs, "GB/s",
-             compared_with=f"numpy copy of {big.nbytes >> 20} MiB", other=copy_gbs, ratio=read_gbs / copy_gbs,
-             goal=">= 50%", met=read_gbs / copy_gbs >= 0.5),
+        _row(
+            "2",
+            what,
+            n / epochs["brainalign"],
+            "win/s",
+            compared_with="braindecode windows, lazy",
+            other=n_lazy / epochs["lazy"],
+            ratio=epochs["lazy"] / epochs["brainalign"] * n / n_lazy,
+            goal=">= 10x",
+            met=epochs["lazy"] / epochs["brainalign"] * n / n_lazy >= 10,
+        ),
+        _row(
+            "2",
+            what,
+            n / epochs["brainalign"],
+            "win/s",
+            compared_with="braindecode windows, preloaded",
+            other=n_lazy / epochs["preloaded"],
+            ratio=epochs["preloaded"] / epochs["brainalign"] * n / n_lazy,
+            goal=">= 10x",
+            met=epochs["preloaded"] / epochs["brainalign"] * n / n_lazy >= 10,
+        ),
+        _row(
+            "2",
+            "opening: cache hit (key + memory map) vs loading braindecode's saved dataset + windowing",
+            opened["brainalign"],
+            "s",
+            compared_with="braindecode lazy / preloaded",
+            other=opened["preloaded"],
+            ratio=opened["preloaded"] / opened["brainalign"],
+            note=f"lazy {opened['lazy']:.2f} s, preloaded {opened['preloaded']:.2f} s",
+        ),
+        _row(
+            "3",
+            "cache read bandwidth (same epoch)",
+            read_gbs,
+            "GB/s",
+            compared_with=f"numpy copy of {big.nbytes >> 20} MiB",
+            other=copy_gbs,
+            ratio=read_gbs / copy_gbs,
+            goal=">= 50%",
+            met=read_gbs / copy_gbs >= 0.5,
+        ),
     ]
 
 
@@ -403,19 +526,41 @@ def bench_preprocess(quick: bool) -> list[dict[str, Any]]:
         pipeline.transform(reader, progress=False, n_jobs=2)  # start the joblib workers once
 
         def ours(jobs: int) -> Callable[[], None]:
-            return lambda: shapes.__setitem__(f"ba{jobs}", pipeline.transform(reader, progress=False, n_jobs=jobs).data.shape)
+            return lambda: shapes.__setitem__(
+                f"ba{jobs}", pipeline.transform(reader, progress=False, n_jobs=jobs).data.shape
+            )
 
         with threads(1):
-            t = interleaved({"ba1": ours(1), "mne": lambda: shapes.__setitem__("mne", _plain_mne(paths).shape),
-                             "ba2": ours(2)}, rounds=2)
+            t = interleaved(
+                {"ba1": ours(1), "mne": lambda: shapes.__setitem__("mne", _plain_mne(paths).shape), "ba2": ours(2)},
+                rounds=2,
+            )
     what = f"eegmat_windows over {len(paths)} recordings {shapes['ba1']}"
     cores = os.cpu_count() or 1
     return [
-        _row("4", what + ", 1 process", t["ba1"], "s", compared_with=f"plain MNE calls, serially {shapes['mne']}",
-             other=t["mne"], ratio=t["mne"] / t["ba1"], goal=">= 1x", met=t["mne"] / t["ba1"] >= 0.97,
-             note="ratio = MNE time / brainalign time"),
-        _row("4", what + ", n_jobs=2 (joblib)", t["ba2"], "s", compared_with="the same, n_jobs=1", other=t["ba1"],
-             ratio=t["ba1"] / t["ba2"], goal=f"scales with cores ({cores})", met=t["ba1"] / t["ba2"] >= 1.5),
+        _row(
+            "4",
+            what + ", 1 process",
+            t["ba1"],
+            "s",
+            compared_with=f"plain MNE calls, serially {shapes['mne']}",
+            other=t["mne"],
+            ratio=t["mne"] / t["ba1"],
+            goal=">= 1x",
+            met=t["mne"] / t["ba1"] >= 0.97,
+            note="ratio = MNE time / brainalign time",
+        ),
+        _row(
+            "4",
+            what + ", n_jobs=2 (joblib)",
+            t["ba2"],
+            "s",
+            compared_with="the same, n_jobs=1",
+            other=t["ba1"],
+            ratio=t["ba1"] / t["ba2"],
+            goal=f"scales with cores ({cores})",
+            met=t["ba1"] / t["ba2"] >= 1.5,
+        ),
     ]
 
 
@@ -430,10 +575,10 @@ def brute_topk(queries: np.ndarray, gallery: np.ndarray, k: int, chunk: int = 64
     """Exact top-k by inner product in numpy, ``chunk`` queries at a time, best first."""
     out = np.empty((len(queries), k), dtype=np.int64)
     for i in range(0, len(queries), chunk):
-        s = queries[i:i + chunk] @ gallery.T
+        s = queries[i : i + chunk] @ gallery.T
         part = np.argpartition(-s, k - 1, axis=1)[:, :k]
         order = np.argsort(-np.take_along_axis(s, part, axis=1), axis=1, kind="stable")
-        out[i:i + chunk] = np.take_along_axis(part, order, axis=1)
+        out[i : i + chunk] = np.take_along_axis(part, order, axis=1)
     return out
 
 
@@ -454,8 +599,9 @@ def bench_scoring(quick: bool) -> list[dict[str, Any]]:
     protos = _clustered(200, dim, rng, centres)
     et, pt = torch.from_numpy(emb), torch.from_numpy(protos)
     with threads(THREADS):
-        zs = interleaved({"numpy": lambda: (emb @ protos.T).argmax(axis=1),
-                          "torch": lambda: (et @ pt.T).argmax(dim=1)}, rounds=3)
+        zs = interleaved(
+            {"numpy": lambda: (emb @ protos.T).argmax(axis=1), "torch": lambda: (et @ pt.T).argmax(dim=1)}, rounds=3
+        )
         gallery = _clustered(n_gallery, dim, rng, centres)
         queries = _clustered(n_query, dim, rng, centres)
         flat = faiss.IndexFlatIP(dim)
@@ -463,26 +609,54 @@ def bench_scoring(quick: bool) -> list[dict[str, Any]]:
         nlist = 1024
         quant = faiss.IndexFlatIP(dim)
         ivf = faiss.IndexIVFFlat(quant, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        build = timeit.Timer(lambda: (ivf.train(gallery[rng.choice(n_gallery, 40 * nlist, replace=False)]),
-                                      ivf.add(gallery))).timeit(number=1)
+        build = timeit.Timer(
+            lambda: (ivf.train(gallery[rng.choice(n_gallery, 40 * nlist, replace=False)]), ivf.add(gallery))
+        ).timeit(number=1)
         ivf.nprobe = 16
         res: dict[str, np.ndarray] = {}
-        t = interleaved({"numpy": lambda: res.__setitem__("numpy", brute_topk(queries, gallery, k)),
-                         "flat": lambda: res.__setitem__("flat", flat.search(queries, k)[1]),
-                         "ivf": lambda: res.__setitem__("ivf", ivf.search(queries, k)[1])}, rounds=2)
+        t = interleaved(
+            {
+                "numpy": lambda: res.__setitem__("numpy", brute_topk(queries, gallery, k)),
+                "flat": lambda: res.__setitem__("flat", flat.search(queries, k)[1]),
+                "ivf": lambda: res.__setitem__("ivf", ivf.search(queries, k)[1]),
+            },
+            rounds=2,
+        )
     truth = res["numpy"]
     r_flat, r_ivf = recall_at_k(res["flat"], truth), recall_at_k(res["ivf"], truth)
     what = f"retrieval top-{k}, {n_query} queries over {n_gallery:,} x {dim}"
     return [
-        _row("5", f"200-way zero-shot over {n_emb:,} embeddings (matmul + argmax, torch)", zs["torch"], "s",
-             compared_with="numpy", other=zs["numpy"], ratio=zs["numpy"] / zs["torch"], goal="< 1 s",
-             met=min(zs.values()) < 1.0),
-        _row("5", what + ": FAISS IndexFlatIP (exact)", n_query / t["flat"], "queries/s",
-             compared_with="numpy brute force", other=n_query / t["numpy"], ratio=t["numpy"] / t["flat"],
-             note=f"recall@10 {r_flat:.3f}"),
-        _row("5", what + f": FAISS IVF{nlist},Flat nprobe 16", n_query / t["ivf"], "queries/s",
-             compared_with="numpy brute force", other=n_query / t["numpy"], ratio=t["numpy"] / t["ivf"],
-             note=f"recall@10 {r_ivf:.3f}; build {build:.1f} s; clustered synthetic embeddings"),
+        _row(
+            "5",
+            f"200-way zero-shot over {n_emb:,} embeddings (matmul + argmax, torch)",
+            zs["torch"],
+            "s",
+            compared_with="numpy",
+            other=zs["numpy"],
+            ratio=zs["numpy"] / zs["torch"],
+            goal="< 1 s",
+            met=min(zs.values()) < 1.0,
+        ),
+        _row(
+            "5",
+            what + ": FAISS IndexFlatIP (exact)",
+            n_query / t["flat"],
+            "queries/s",
+            compared_with="numpy brute force",
+            other=n_query / t["numpy"],
+            ratio=t["numpy"] / t["flat"],
+            note=f"recall@10 {r_flat:.3f}",
+        ),
+        _row(
+            "5",
+            what + f": FAISS IVF{nlist},Flat nprobe 16",
+            n_query / t["ivf"],
+            "queries/s",
+            compared_with="numpy brute force",
+            other=n_query / t["numpy"],
+            ratio=t["numpy"] / t["ivf"],
+            note=f"recall@10 {r_ivf:.3f}; build {build:.1f} s; clustered synthetic embeddings",
+        ),
     ]
 
 
@@ -542,23 +716,38 @@ def bench_flops(quick: bool) -> list[dict[str, Any]]:
         size = 2048 if quick else 4096
         a, b = torch.randn(size, size), torch.randn(size, size)
         mm = interleaved({"mm": lambda: a @ b}, rounds=3)["mm"]
-        peak = 2 * size ** 3 / mm
+        peak = 2 * size**3 / mm
         name, enc = largest_default_encoder()
         deep4 = create_encoder("deep4", n_chans=19, n_times=200, sfreq=100.0, emb_dim=128)
         use_fast_kernels(deep4)
-        for label, encoder in ((f"{name} (largest default encoder, "
-                                f"{sum(p.numel() for p in enc.parameters()) / 1e6:.1f} M parameters)", enc),
-                               ("deep4 (eegmat benchmark encoder, fast kernels)", deep4)):
+        for label, encoder in (
+            (
+                f"{name} (largest default encoder, {sum(p.numel() for p in enc.parameters()) / 1e6:.1f} M parameters)",
+                enc,
+            ),
+            ("deep4 (eegmat benchmark encoder, fast kernels)", deep4),
+        ):
             model = nn.Sequential(encoder, nn.Linear(encoder.emb_dim, 2))
             model.train()
             flops, step = _step_flops(model, x, y)
             t = interleaved({"step": step, "mm": lambda: a @ b}, rounds=2)
             achieved = flops / t["step"]
-            peak = max(peak, 2 * size ** 3 / t["mm"])
+            peak = max(peak, 2 * size**3 / t["mm"])
             rows.append((label, flops, achieved))
-    return [_row("6", f"training step FLOP/s, batch {batch}: {label} ({flops / 1e9:.1f} GFLOP/step)", ach / 1e9,
-                 "GFLOP/s", compared_with=f"{size}x{size} float32 matmul", other=peak / 1e9, ratio=ach / peak,
-                 goal=">= 40% of peak", met=ach / peak >= 0.4) for label, flops, ach in rows]
+    return [
+        _row(
+            "6",
+            f"training step FLOP/s, batch {batch}: {label} ({flops / 1e9:.1f} GFLOP/step)",
+            ach / 1e9,
+            "GFLOP/s",
+            compared_with=f"{size}x{size} float32 matmul",
+            other=peak / 1e9,
+            ratio=ach / peak,
+            goal=">= 40% of peak",
+            met=ach / peak >= 0.4,
+        )
+        for label, flops, ach in rows
+    ]
 
 
 # ----------------------------------------------------------------------------- 7. memory
@@ -589,10 +778,20 @@ def bench_memory(quick: bool) -> list[dict[str, Any]]:
     finally:
         trainer_mod.evaluate_part = original
     growth = peaks[-1] - peaks[1]
-    return [_row("7", f"peak RSS after each of {epochs} epochs (brainalign train, eegmat Deep4)", peaks[-1], "MB",
-                 compared_with="peak after epoch 2", other=peaks[1], ratio=peaks[-1] / peaks[1],
-                 goal="flat", met=growth < 0.02 * peaks[1] + 8,
-                 note="per epoch: " + " ".join(f"{p:.0f}" for p in peaks))]
+    return [
+        _row(
+            "7",
+            f"peak RSS after each of {epochs} epochs (brainalign train, eegmat Deep4)",
+            peaks[-1],
+            "MB",
+            compared_with="peak after epoch 2",
+            other=peaks[1],
+            ratio=peaks[-1] / peaks[1],
+            goal="flat",
+            met=growth < 0.02 * peaks[1] + 8,
+            note="per epoch: " + " ".join(f"{p:.0f}" for p in peaks),
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------- 8. DDP
@@ -681,18 +880,32 @@ def bench_ddp(quick: bool) -> list[dict[str, Any]]:
                 best[world] = min(best[world], float(np.median(step_times)))
                 losses[world] = np.mean([r["losses"] for r in ranks], axis=0)
     diff = float(np.max(np.abs(losses[2] - losses[1])))
-    return [_row("8", f"DDP CLIP step (Deep4 + NICE ECG tower, global batch {global_batch}, gathered negatives): "
-                      f"2 gloo ranks x {THREADS // 2} thread", best[2], "s/step",
-                 compared_with=f"1 rank x {THREADS} threads", other=best[1], ratio=best[1] / best[2],
-                 goal="equal losses", met=diff < 1e-4,
-                 note=f"max |loss diff| over {steps} steps {diff:.1e}; losses " +
-                      " ".join(f"{v:.4f}" for v in losses[2]))]
+    return [
+        _row(
+            "8",
+            f"DDP CLIP step (Deep4 + NICE ECG tower, global batch {global_batch}, gathered negatives): "
+            f"2 gloo ranks x {THREADS // 2} thread",
+            best[2],
+            "s/step",
+            compared_with=f"1 rank x {THREADS} threads",
+            other=best[1],
+            ratio=best[1] / best[2],
+            goal="equal losses",
+            met=diff < 1e-4,
+            note=f"max |loss diff| over {steps} steps {diff:.1e}; losses " + " ".join(f"{v:.4f}" for v in losses[2]),
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------- driver
 BENCHMARKS: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
-    "train": bench_train, "read": bench_read, "preprocess": bench_preprocess, "scoring": bench_scoring,
-    "flops": bench_flops, "memory": bench_memory, "ddp": bench_ddp,
+    "train": bench_train,
+    "read": bench_read,
+    "preprocess": bench_preprocess,
+    "scoring": bench_scoring,
+    "flops": bench_flops,
+    "memory": bench_memory,
+    "ddp": bench_ddp,
 }
 
 
@@ -711,7 +924,7 @@ def run_benchmarks(names: list[str] | None = None, quick: bool = False) -> list[
         for row in out:
             row["seconds"] = round(timeit.default_timer() - start, 1)
         rows.extend(out)
-        print(format_table(out, header=not rows[:-len(out)]), flush=True, file=sys.stderr)
+        print(format_table(out, header=not rows[: -len(out)]), flush=True, file=sys.stderr)
     return rows
 
 
@@ -727,13 +940,17 @@ def format_table(rows: list[dict[str, Any]], header: bool = True) -> str:
     """A Markdown table: benchmark, brainalign's figure, the comparator's, ratio, goal."""
     lines = []
     if header:
-        lines += ["| # | what | brainalign | compared with | theirs | ratio | goal | met | note |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "| # | what | brainalign | compared with | theirs | ratio | goal | met | note |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
     for r in rows:
         met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
         ratio = "" if r["ratio"] is None else (f"{100 * r['ratio']:.0f}%" if "%" in r["goal"] else f"{r['ratio']:.2f}x")
-        lines.append(f"| {r['bench']} | {r['what']} | {_fmt(r['value'])} {r['unit']} | {r['compared_with']} | "
-                     f"{_fmt(r['other'])} | {ratio} | {r['goal']} | {met} | {r['note']} |")
+        lines.append(
+            f"| {r['bench']} | {r['what']} | {_fmt(r['value'])} {r['unit']} | {r['compared_with']} | "
+            f"{_fmt(r['other'])} | {ratio} | {r['goal']} | {met} | {r['note']} |"
+        )
     return "\n".join(lines)
 
 

@@ -27,6 +27,7 @@ Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
 "notes", optionally "references"}}}``) and ``report.html``. Baselines are measured
 once per data set-up and split (recipes that differ only in the model share them).
 """
+
 from __future__ import annotations
 
 import json
@@ -63,9 +64,14 @@ TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
 }
 
 
-def run_real_benchmark(out: str | os.PathLike, data_dir: str | os.PathLike | None = None, quick: bool = False,
-                       seed: int = 0, tasks: list[str] | None = None,
-                       log: Callable[[str], None] = print) -> BenchmarkResult:
+def run_real_benchmark(
+    out: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    quick: bool = False,
+    seed: int = 0,
+    tasks: list[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> BenchmarkResult:
     """Run the benchmark; writes ``results.json`` (after every task) and ``report.html`` in ``out``."""
     import mne
     import torch
@@ -80,9 +86,15 @@ def run_real_benchmark(out: str | os.PathLike, data_dir: str | os.PathLike | Non
     bench = Bench(out, data_dir, budget, seed, log)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     t0 = time.perf_counter()
-    results = BenchmarkResult(meta={"brainalign_version": __version__, "seed": seed, "quick": quick,
-                                    "data_dir": str(resolve_data_dir(data_dir)),
-                                    "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+    results = BenchmarkResult(
+        meta={
+            "brainalign_version": __version__,
+            "seed": seed,
+            "quick": quick,
+            "data_dir": str(resolve_data_dir(data_dir)),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+    )
     for name in tasks or list(TASKS):
         if name not in TASKS:
             raise DataError(None, f"unknown benchmark task {name!r}; choose from {sorted(TASKS)}")
@@ -119,10 +131,21 @@ def headline_rows(results: BenchmarkResult | dict[str, Any]) -> list[list[str]]:
         if s is None:
             continue
         bm = r.baseline_metric if r.primary_metric else m
-        best = max(((n, v.get(bm)) for n, v in r.baselines.items() if v.get(bm) is not None and n != "chance"),
-                   key=lambda t: t[1], default=("-", None))
-        rows.append([task, m, f"{s.value:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]", f"{s.p_value:.3g}",
-                     f"{s.chance:.3f}", f"{best[0]} {best[1]:.3f}" if best[1] is not None else "-"])
+        best = max(
+            ((n, v.get(bm)) for n, v in r.baselines.items() if v.get(bm) is not None and n != "chance"),
+            key=lambda t: t[1],
+            default=("-", None),
+        )
+        rows.append(
+            [
+                task,
+                m,
+                f"{s.value:.3f} [{s.ci_low:.3f}, {s.ci_high:.3f}]",
+                f"{s.p_value:.3g}",
+                f"{s.chance:.3f}",
+                f"{best[0]} {best[1]:.3f}" if best[1] is not None else "-",
+            ]
+        )
     return rows
 
 

@@ -22,12 +22,18 @@ class Budget:
 FULL = Budget(
     epochs={"eegmat_text": 8, "n170_image": 12, "n170_triplet": 12, "eegmmidb_triplet": 25, "n400_text": 25},
     folds={"eegmat_text": 4, "n170_image": 5, "n400_text": 5},
-    n_boot=1000, n_perm=1000, fusion_quick=False, baseline_epochs=15,
+    n_boot=1000,
+    n_perm=1000,
+    fusion_quick=False,
+    baseline_epochs=15,
 )
 QUICK = Budget(
     epochs={"eegmat_text": 2, "n170_image": 3, "n170_triplet": 3, "eegmmidb_triplet": 4, "n400_text": 6},
     folds={"eegmat_text": 2, "n170_image": 2, "n400_text": 2},
-    n_boot=200, n_perm=200, fusion_quick=True, baseline_epochs=3,
+    n_boot=200,
+    n_perm=200,
+    fusion_quick=True,
+    baseline_epochs=3,
 )
 
 
@@ -50,18 +56,33 @@ class FusionBudget:
 
 def _pretrain(epochs: int) -> tuple[str, ...]:
     # every epoch runs (patience = epochs), cosine decay from the first step (no warm-up)
-    return (f"train.epochs={epochs}", f"train.patience={epochs}", "train.batch_size=64", "train.lr=0.001",
-            "train.weight_decay=0.01", "train.warmup_epochs=0", "train.grad_clip=1.0")
+    return (
+        f"train.epochs={epochs}",
+        f"train.patience={epochs}",
+        "train.batch_size=64",
+        "train.lr=0.001",
+        "train.weight_decay=0.01",
+        "train.warmup_epochs=0",
+        "train.grad_clip=1.0",
+    )
 
 
 def _finetune(epochs: int, patience: int) -> tuple[str, ...]:
     # the trainer stops after patience + 1 epochs without improvement; the budget's patience counts them
-    return (f"train.epochs={epochs}", f"train.patience={patience - 1}", "train.batch_size=64", "train.lr=0.0005",
-            "train.weight_decay=0.01", "train.warmup_epochs=0", "train.grad_clip=1.0")
+    return (
+        f"train.epochs={epochs}",
+        f"train.patience={patience - 1}",
+        "train.batch_size=64",
+        "train.lr=0.0005",
+        "train.weight_decay=0.01",
+        "train.warmup_epochs=0",
+        "train.grad_clip=1.0",
+    )
 
 
 #: About 6 minutes on one free CPU core.
 FUSION_FULL = FusionBudget(pretrain=_pretrain(12), finetune=_finetune(20, 5))
 #: The same protocol with little training, for tests and demos.
-FUSION_QUICK = FusionBudget(max_pretrain_windows=192, n_boot=200, n_perm=200, pretrain=_pretrain(2),
-                            finetune=_finetune(3, 3))
+FUSION_QUICK = FusionBudget(
+    max_pretrain_windows=192, n_boot=200, n_perm=200, pretrain=_pretrain(2), finetune=_finetune(3, 3)
+)

@@ -33,8 +33,9 @@ __all__ = ["Bench", "fold_overrides", "mean_baselines", "pooled", "strip_baselin
 class Bench:
     """Shared state of one benchmark run: where runs go, data, budget, timing."""
 
-    def __init__(self, out: Path, data_dir: str | os.PathLike | None, budget: Budget, seed: int,
-                 log: Callable[[str], None]):
+    def __init__(
+        self, out: Path, data_dir: str | os.PathLike | None, budget: Budget, seed: int, log: Callable[[str], None]
+    ):
         self.out, self.data_dir, self.budget, self.seed, self.log = out, data_dir, budget, seed, log
         self.runs = out / "runs"
         self._baselines: dict[str, dict[str, dict[str, Any]]] = {}
@@ -67,9 +68,15 @@ class Bench:
         return load_eval_set(run, self.data_dir)
 
     # ---------------------------------------------------------------- baselines
-    def baselines(self, recipe: str, overrides: list[str], names: list[str],
-                  options: dict[str, dict[str, Any]] | None = None, ecg: bool = False,
-                  label_col: str = "label") -> dict[str, dict[str, Any]]:
+    def baselines(
+        self,
+        recipe: str,
+        overrides: list[str],
+        names: list[str],
+        options: dict[str, dict[str, Any]] | None = None,
+        ecg: bool = False,
+        label_col: str = "label",
+    ) -> dict[str, dict[str, Any]]:
         """Baselines on exactly the split the recipe (with overrides) trains on, predicting ``label_col``."""
         from brainalign.evaluation.baselines import run_baselines
         from brainalign.training.data import build_paired_data
@@ -82,20 +89,49 @@ class Bench:
         if key not in self._baselines:
             data = build_paired_data(rec.data, self.data_dir, progress=False, seed=self.seed)
             ecg_windows = ecg_windows_like(rec, data.windows, self.data_dir) if ecg else None
-            self._baselines[key] = run_baselines(names, data.windows, data.split, label_col=label_col, seed=self.seed,
-                                                 ecg_windows=ecg_windows, options=options or {})
+            self._baselines[key] = run_baselines(
+                names,
+                data.windows,
+                data.split,
+                label_col=label_col,
+                seed=self.seed,
+                ecg_windows=ecg_windows,
+                options=options or {},
+            )
         return self._baselines[key]
 
-    def cv_baselines(self, recipe: str, n_folds: int, by: str, extra: list[str], names: list[str],
-                     options: dict[str, dict[str, Any]] | None = None, ecg: bool = False,
-                     label_col: str = "label") -> dict[str, dict[str, float]]:
+    def cv_baselines(
+        self,
+        recipe: str,
+        n_folds: int,
+        by: str,
+        extra: list[str],
+        names: list[str],
+        options: dict[str, dict[str, Any]] | None = None,
+        ecg: bool = False,
+        label_col: str = "label",
+    ) -> dict[str, dict[str, float]]:
         """Baselines on each fold of a cross-validated task, averaged (weighted by test size)."""
-        return mean_baselines([self.baselines(recipe, [*fold_overrides(n_folds, by, f), *extra], names,
-                                               options, ecg=ecg, label_col=label_col) for f in range(n_folds)])
+        return mean_baselines(
+            [
+                self.baselines(
+                    recipe, [*fold_overrides(n_folds, by, f), *extra], names, options, ecg=ecg, label_col=label_col
+                )
+                for f in range(n_folds)
+            ]
+        )
 
     # ---------------------------------------------------------------- folds
-    def cv_task(self, recipe: str, prefix: str, n_folds: int, by: str, columns: list[str],
-                extra: list[str], shuffle: bool = False) -> tuple[dict[str, list[TaskPredictions]], list[Path]]:
+    def cv_task(
+        self,
+        recipe: str,
+        prefix: str,
+        n_folds: int,
+        by: str,
+        columns: list[str],
+        extra: list[str],
+        shuffle: bool = False,
+    ) -> tuple[dict[str, list[TaskPredictions]], list[Path]]:
         preds: dict[str, list[TaskPredictions]] = {c: [] for c in columns}
         runs = []
         for fold in range(n_folds):
@@ -124,8 +160,11 @@ def ecg_windows_like(rec: Any, windows: Any, data_dir: Any) -> Any:
     spec = dict(windows.pipeline)
     spec["modality"] = "ecg"
     # the EEG's own steps (filter, resample, ...) applied to the ECG instead; channel picks dropped
-    spec["steps"] = [{**s, "modality": "ecg"} if s.get("modality") == "eeg" else s
-                     for s in spec["steps"] if s.get("step") != "PickChannels"]
+    spec["steps"] = [
+        {**s, "modality": "ecg"} if s.get("modality") == "eeg" else s
+        for s in spec["steps"]
+        if s.get("step") != "PickChannels"
+    ]
     ecg = cached_windows(open_reader(rec.data, data_dir), Pipeline.from_dict(spec), progress=False)
     key = ["recording", "start"]
     pos = pd.Series(np.arange(len(ecg)), index=pd.MultiIndex.from_frame(ecg.table[key].astype(str)))
@@ -156,5 +195,3 @@ def pooled(preds: list[Any], kw: dict[str, Any], keep: tuple[str, ...]) -> dict[
 
 def strip_baselines(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if k in ("balanced_accuracy", "auc")}
-
-

@@ -11,6 +11,7 @@ downloaded into it first with :func:`brainalign.data.fetch.fetch` (checksummed,
 resumable; ``$BRAINALIGN_FETCH_BASE_URL`` names a mirror); without a network the
 demo ends with one line saying what to do.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,16 +70,20 @@ def ensure_demo_data(root: Path, progress: bool = True) -> list[str]:
     from brainalign.data.fetch import fetch
 
     names = [name for name, _ in DEMO_FETCH]
-    print(f"brainalign demo: no demo data in {root}; downloading {', '.join(names)} "
-          "(checksummed, resumable)", flush=True)
+    print(
+        f"brainalign demo: no demo data in {root}; downloading {', '.join(names)} (checksummed, resumable)", flush=True
+    )
     for name, subjects in DEMO_FETCH:
         try:
             fetch(name, data_dir=root, subjects=subjects, progress=progress)
         except (DataError, OSError) as err:
             reason = " ".join(str(err).split())  # one line, whatever the cause
-            raise DataError(None, f"no data to show: {root} holds none of the demo sets and downloading "
-                            f"{name} failed ({reason}). Set BRAINALIGN_DATA (or --data-dir) to a folder of "
-                            f"recordings, or run `brainalign fetch {name}` when online") from None
+            raise DataError(
+                None,
+                f"no data to show: {root} holds none of the demo sets and downloading "
+                f"{name} failed ({reason}). Set BRAINALIGN_DATA (or --data-dir) to a folder of "
+                f"recordings, or run `brainalign fetch {name}` when online",
+            ) from None
     return names
 
 
@@ -141,8 +146,9 @@ def summarise_dataset(folder: Path, out: Path, progress: bool = True) -> dict[st
     return row
 
 
-def run_demo(out: Path, data_dir: str | os.PathLike | None = None, benchmark: bool = True,
-             progress: bool = True) -> int:
+def run_demo(
+    out: Path, data_dir: str | os.PathLike | None = None, benchmark: bool = True, progress: bool = True
+) -> int:
     """Summarise every dataset of ``data_dir`` into ``out`` (one figure each and
     ``datasets.json``), printing one line per dataset; then, with ``benchmark``
     and when the data directory holds the benchmark's datasets, run the quick
@@ -184,8 +190,9 @@ def run_demo(out: Path, data_dir: str | os.PathLike | None = None, benchmark: bo
     elif benchmark:
         from brainalign.experiments.benchmark import format_headline, run_real_benchmark
 
-        print("brainalign demo: quick benchmark (small budget; `brainalign benchmark real` runs the full one)",
-              flush=True)
+        print(
+            "brainalign demo: quick benchmark (small budget; `brainalign benchmark real` runs the full one)", flush=True
+        )
         results = run_real_benchmark(out / "benchmark", data_dir=data_dir, quick=True)
         print(format_headline(results))
         print(f"report: {out / 'benchmark' / 'report.html'}")

@@ -63,8 +63,11 @@ class _RunPairs:
 def _run_file(run_dir: Path, name: str) -> Path:
     path = run_dir / name
     if not path.is_file():
-        raise DataError(path, "missing: this run folder was written before runs kept their training "
-                              "embeddings; evaluate it without --dataset (needs its training data), or retrain")
+        raise DataError(
+            path,
+            "missing: this run folder was written before runs kept their training "
+            "embeddings; evaluate it without --dataset (needs its training data), or retrain",
+        )
     return path
 
 
@@ -115,14 +118,14 @@ def _new_windows(model: TrainedModel, dataset: str, data_dir: str | os.PathLike 
     return windows, reader.name
 
 
-def load_eval_set(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-                  dataset: str | None = None) -> EvalSet:
+def load_eval_set(
+    run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None, dataset: str | None = None
+) -> EvalSet:
     model = load(run_dir)
     if dataset is not None:
         z_train, train, protocol_model = _training_reference(Path(run_dir), model)
         other, reader = _new_windows(model, dataset, data_dir)
-        z_test = model.encode_eeg(np.array(other.data), ch_names=other.ch_names, sfreq=other.sfreq,
-                                  units=other.unit)
+        z_test = model.encode_eeg(np.array(other.data), ch_names=other.ch_names, sfreq=other.sfreq, units=other.unit)
         return EvalSet(z_train, train, z_test, other.table.reset_index(drop=True), reader, protocol_model)
     recipe = recipe_from_dict(model.config["recipe"])
     data = build_paired_data(recipe.data, data_dir, progress=False, seed=recipe.seed)
@@ -136,9 +139,14 @@ def load_eval_set(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None
     return EvalSet(z_train, train, z_test, test, data.reader, model)
 
 
-def evaluate_run(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-                 dataset: str | None = None, n_boot: int = 1000, n_perm: int = 1000,
-                 seed: int = 0) -> dict[str, dict[str, dict[str, float]]]:
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    dataset: str | None = None,
+    n_boot: int = 1000,
+    n_perm: int = 1000,
+    seed: int = 0,
+) -> dict[str, dict[str, dict[str, float]]]:
     """``{task: {metric: {value, ci_low, ci_high, p_value, chance}}}`` for a run folder."""
     ev = load_eval_set(run_dir, data_dir, dataset)
     name = ev.model.config["recipe"]["name"]
@@ -146,7 +154,8 @@ def evaluate_run(run_dir: str | os.PathLike, data_dir: str | os.PathLike | None 
     for column in label_columns(ev):
         if ev.test[column].dropna().astype(str).nunique() < 2:
             continue  # the scored windows hold one class: nothing to decode
-        scores = evaluate_task(ev, column, n_boot=n_boot, n_perm=n_perm, seed=seed,
-                               few_shot=column == label_columns(ev)[0])
+        scores = evaluate_task(
+            ev, column, n_boot=n_boot, n_perm=n_perm, seed=seed, few_shot=column == label_columns(ev)[0]
+        )
         results[f"{name}:{column}"] = {metric: score.to_dict() for metric, score in scores.items()}
     return results

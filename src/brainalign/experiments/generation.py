@@ -38,6 +38,7 @@ a permutation p-value (recording labels permuted within subject), noise and
 shuffled EEG in place of the window's EEG, a decoder trained on shuffled pairs, and
 the most frequent sentence.
 """
+
 from __future__ import annotations
 
 import copy
@@ -78,8 +79,9 @@ def _balanced(y: np.ndarray, p: np.ndarray) -> float:
     return float(balanced_accuracy_score(y, p))
 
 
-def _score(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | None, seed: int,
-           n_boot: int = 1000, n_perm: int = 1000) -> dict[str, float]:
+def _score(
+    y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | None, seed: int, n_boot: int = 1000, n_perm: int = 1000
+) -> dict[str, float]:
     """Balanced accuracy with a bootstrap CI clustered by ``groups`` (recordings) and a
     trial-permutation p-value; chance 1 / n_classes."""
     from brainalign.errors import DataError
@@ -92,8 +94,14 @@ def _score(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray | None, se
     except DataError:  # too few groups for a clustered interval: fall back to trials
         low, high = bootstrap_ci(_balanced, y_true, y_pred, n_boot=n_boot, seed=seed)
     p = permutation_pvalue(_balanced, y_true, y_pred, n_perm=n_perm, seed=seed)
-    return {"value": value, "ci_low": low, "ci_high": high, "p_value": p,
-            "chance": 1.0 / len(np.unique(y_true)), "n": len(y_true)}
+    return {
+        "value": value,
+        "ci_low": low,
+        "ci_high": high,
+        "p_value": p,
+        "chance": 1.0 / len(np.unique(y_true)),
+        "n": len(y_true),
+    }
 
 
 def _json(obj: Any) -> Any:
@@ -135,8 +143,9 @@ def _erp_encoder(seed: int):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced",
-                                                              random_state=seed))
+    return make_pipeline(
+        StandardScaler(), LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced", random_state=seed)
+    )
 
 
 class _PerSubjectEncoder:
@@ -182,10 +191,21 @@ class _PerSubjectEncoder:
         return out
 
 
-def image_experiment(name: str, root: Path, labels: list[str], out_dir: Path, *, resolution: int,
-                     steps: int, time_limit_s: float | None, seed: int, gan_overrides: dict | None = None,
-                     n_figure_trials: int = 8, feature_size: int = 128, max_scored_trials: int = 240
-                     ) -> dict[str, Any]:
+def image_experiment(
+    name: str,
+    root: Path,
+    labels: list[str],
+    out_dir: Path,
+    *,
+    resolution: int,
+    steps: int,
+    time_limit_s: float | None,
+    seed: int,
+    gan_overrides: dict | None = None,
+    n_figure_trials: int = 8,
+    feature_size: int = 128,
+    max_scored_trials: int = 240,
+) -> dict[str, Any]:
     """One eeg-notebooks set: EEG encoder, image map, GAN, scores and figures."""
     from brainalign.data.splits import within_subject_split
     from brainalign.generation.figures import save_trial_grid
@@ -238,16 +258,21 @@ def image_experiment(name: str, root: Path, labels: list[str], out_dir: Path, *,
     trial_img = np.array([path_row[str(p)] for p in table["image"].astype(str)])
     map_real = ImageToEEGMap("ridge", seed=seed).fit(full_feats[trial_img[tr]], z_tr)
     map_shuf = ImageToEEGMap("ridge", seed=seed).fit(full_feats[trial_img[tr]], z_tr, shuffle=True)
-    image_map: dict[str, Any] = {"note": (
-        "which exact image a trial showed is not recorded, only its class: the map can at best learn the "
-        "class mean of the EEG embedding, so image -> EEG -> image is class-conditional generation")}
+    image_map: dict[str, Any] = {
+        "note": (
+            "which exact image a trial showed is not recorded, only its class: the map can at best learn the "
+            "class mean of the EEG embedding, so image -> EEG -> image is class-conditional generation"
+        )
+    }
     for tag, m in (("map", map_real), ("shuffled_map", map_shuf)):
         mapped_stim = m.predict(full_feats)
         image_map[tag] = {
             "n_way2_identification_test_trials": n_way_identification(
-                m.predict(full_feats[trial_img[te]]), z_te, n_way=2, items=y_te, seed=seed),
+                m.predict(full_feats[trial_img[te]]), z_te, n_way=2, items=y_te, seed=seed
+            ),
             "class_consistency_of_mapped_stimuli": map_class_consistency(mapped_stim, stim_labels, z_tr, y_tr)[
-                "balanced_accuracy"],
+                "balanced_accuracy"
+            ],
             "alpha": float(m.model[-1].alpha_),
         }
     image_map["chance"] = {"n_way2_identification_test_trials": 0.5, "class_consistency_of_mapped_stimuli": 0.5}
@@ -257,8 +282,9 @@ def image_experiment(name: str, root: Path, labels: list[str], out_dir: Path, *,
     cfg = GANConfig(resolution=resolution, cond_dim=conds.shape[1], **(gan_overrides or {}))
     torch.set_num_threads(1)
     _say(f"{name}: training the {resolution} px GAN ({steps} steps at most, {time_limit_s} s at most)")
-    result = train_gan(real_small, torch.from_numpy(conds), cfg, steps=steps, seed=seed, time_limit_s=time_limit_s,
-                       log_every=100)
+    result = train_gan(
+        real_small, torch.from_numpy(conds), cfg, steps=steps, seed=seed, time_limit_s=time_limit_s, log_every=100
+    )
     gan_dir = save_gan(result, out_dir / f"{name}_gan", extra={"dataset": name, "labels": labels})
     G = result.generator_ema
     _say(f"{name}: GAN trained, {result.steps} steps in {result.seconds:.0f} s; scoring")
@@ -305,10 +331,17 @@ def image_experiment(name: str, root: Path, labels: list[str], out_dir: Path, *,
         order = rng.permutation(len(real_feats))
         gsel = rng.choice(len(gen_feats), size=half, replace=len(gen_feats) < half)
         fds.append(frechet_distance(gen_feats[gsel], real_feats[order[:half]]))
-        kids.append(kernel_inception_distance(gen_feats[gsel], real_feats[order[:half]], subset_size=50,
-                                              n_subsets=10, seed=int(rng.integers(1 << 31)))[0])
-    distances = {"fd_effnet": float(np.mean(fds)), "kid_effnet": float(np.mean(kids)), **floor,
-                 "note": f"generated vs real sets of {half} images each, floor: two real halves of {half}"}
+        kids.append(
+            kernel_inception_distance(
+                gen_feats[gsel], real_feats[order[:half]], subset_size=50, n_subsets=10, seed=int(rng.integers(1 << 31))
+            )[0]
+        )
+    distances = {
+        "fd_effnet": float(np.mean(fds)),
+        "kid_effnet": float(np.mean(kids)),
+        **floor,
+        "note": f"generated vs real sets of {half} images each, floor: two real halves of {half}",
+    }
     div = {"generated_eeg": diversity(gen_feats), "real": diversity(real_feats)}
     for c in labels:
         sel = y_te == c
@@ -318,40 +351,62 @@ def image_experiment(name: str, root: Path, labels: list[str], out_dir: Path, *,
     memo = memorisation(gen_feats, real_feats)
 
     # --- figure: generated per held-out trial beside real stimuli of its class
-    show = np.concatenate([rng.choice(np.flatnonzero(y_te == c), size=min(n_figure_trials // 2, int((y_te == c).sum())),
-                                      replace=False) for c in labels])
+    show = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(y_te == c), size=min(n_figure_trials // 2, int((y_te == c).sum())), replace=False)
+            for c in labels
+        ]
+    )
     real_by_class = {c: real_small[stim_labels == c] for c in labels}
     fig_path = save_trial_grid(
         out_dir / f"{name}_trials.png",
-        generated=generated["eeg"][show], trial_labels=y_te[show], real_by_class=real_by_class,
-        decoded=code.predict(z_te[show]), n_real=3, seed=seed,
-        title=f"{name}: EEG-conditioned images of held-out trials (left) beside real stimuli of the trial's class")
+        generated=generated["eeg"][show],
+        trial_labels=y_te[show],
+        real_by_class=real_by_class,
+        decoded=code.predict(z_te[show]),
+        n_real=3,
+        seed=seed,
+        title=f"{name}: EEG-conditioned images of held-out trials (left) beside real stimuli of the trial's class",
+    )
 
-    return _json({
-        "dataset": name,
-        "labels": labels,
-        "n_trials": {"train": len(tr), "test": len(te)},
-        "n_stimuli": len(stim_paths),
-        "resolution": resolution,
-        "encoder": ("per subject: ERP (32 Hz) + StandardScaler + balanced logistic regression, fitted on the "
-                    "subject's training trials; embedding = decision value (training trials: out of fold)"),
-        "encoder_decoding": decoding,
-        "encoder_decoding_scored_trials": decoding_scored,
-        "n_scored_trials": len(scored),
-        "image_map": image_map,
-        "class_consistency": consistency,
-        "probe_ceiling_real_images": probe.ceiling,
-        "reconstruction_image_to_eeg_to_image": {**recon, "chance": 1.0 / len(labels),
-                                                 "note": "in-sample: the generator was trained on these images"},
-        "distances": distances,
-        "diversity": div,
-        "memorisation": memo,
-        "gan": {"steps": result.steps, "seconds": result.seconds, "ada_p": result.ada_p,
-                "config": cfg.to_dict(), "dir": str(gan_dir), "last_log": result.log[-1]},
-        "figure": str(fig_path),
-        "feature_extractor": f"EfficientNet-Lite0 (ImageNet), pooled 1280-d, input resized to {feature_size} px",
-        "seconds": time.perf_counter() - t0,
-    })
+    return _json(
+        {
+            "dataset": name,
+            "labels": labels,
+            "n_trials": {"train": len(tr), "test": len(te)},
+            "n_stimuli": len(stim_paths),
+            "resolution": resolution,
+            "encoder": (
+                "per subject: ERP (32 Hz) + StandardScaler + balanced logistic regression, fitted on the "
+                "subject's training trials; embedding = decision value (training trials: out of fold)"
+            ),
+            "encoder_decoding": decoding,
+            "encoder_decoding_scored_trials": decoding_scored,
+            "n_scored_trials": len(scored),
+            "image_map": image_map,
+            "class_consistency": consistency,
+            "probe_ceiling_real_images": probe.ceiling,
+            "reconstruction_image_to_eeg_to_image": {
+                **recon,
+                "chance": 1.0 / len(labels),
+                "note": "in-sample: the generator was trained on these images",
+            },
+            "distances": distances,
+            "diversity": div,
+            "memorisation": memo,
+            "gan": {
+                "steps": result.steps,
+                "seconds": result.seconds,
+                "ada_p": result.ada_p,
+                "config": cfg.to_dict(),
+                "dir": str(gan_dir),
+                "last_log": result.log[-1],
+            },
+            "figure": str(fig_path),
+            "feature_extractor": f"EfficientNet-Lite0 (ImageNet), pooled 1280-d, input resized to {feature_size} px",
+            "seconds": time.perf_counter() - t0,
+        }
+    )
 
 
 # ------------------------------------------------------------------------------ text
@@ -362,8 +417,15 @@ def _accuracy(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean(np.asarray(y) == np.asarray(p)))
 
 
-def _text_scores(sentences: list[str], refs: list[str], labels: np.ndarray, subjects: np.ndarray,
-                 recordings: np.ndarray, seed: int, n_perm: int = 1000) -> dict[str, Any]:
+def _text_scores(
+    sentences: list[str],
+    refs: list[str],
+    labels: np.ndarray,
+    subjects: np.ndarray,
+    recordings: np.ndarray,
+    seed: int,
+    n_perm: int = 1000,
+) -> dict[str, Any]:
     """Attribute accuracy (subject-clustered bootstrap CI; p from permuting the
     recordings' labels within subject), BLEU, ROUGE, distinct-n, distinct outputs."""
     from brainalign.evaluation.stats import bootstrap_ci, chance_level, permutation_pvalue
@@ -375,8 +437,14 @@ def _text_scores(sentences: list[str], refs: list[str], labels: np.ndarray, subj
     low, high = bootstrap_ci(_accuracy, y, parsed, n_boot=1000, seed=seed, groups=subjects)
     p = permutation_pvalue(_accuracy, y, parsed, n_perm=n_perm, seed=seed, groups=subjects, units=recordings)
     return {
-        "attribute_accuracy": {"value": acc, "ci_low": low, "ci_high": high, "p_value": p,
-                               "chance": chance_level(y, "accuracy"), "n": len(y)},
+        "attribute_accuracy": {
+            "value": acc,
+            "ci_low": low,
+            "ci_high": high,
+            "p_value": p,
+            "chance": chance_level(y, "accuracy"),
+            "n": len(y),
+        },
         "named_no_task_fraction": float(np.mean(parsed == "none")),
         "bleu4": bleu(sentences, refs),
         "rouge": rouge(sentences, refs),
@@ -386,9 +454,16 @@ def _text_scores(sentences: list[str], refs: list[str], labels: np.ndarray, subj
     }
 
 
-def text_experiment(data_dir: Path, out_dir: Path, *, n_folds: int, epochs: int, seed: int,
-                    decoder_options: dict | None = None, max_windows_per_recording: int | None = None
-                    ) -> dict[str, Any]:
+def text_experiment(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    n_folds: int,
+    epochs: int,
+    seed: int,
+    decoder_options: dict | None = None,
+    max_windows_per_recording: int | None = None,
+) -> dict[str, Any]:
     """EEG -> text on eegmat, subject-grouped folds (every subject held out once)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
@@ -431,14 +506,30 @@ def text_experiment(data_dir: Path, out_dir: Path, *, n_folds: int, epochs: int,
     subj_ids = np.unique(subjects)
     order = {s: i for i, s in enumerate(rng.permutation(subj_ids))}  # seeded assignment of subjects to folds
     groups = np.array([order[s] for s in subjects])
-    outputs: dict[str, list[str]] = {k: [""] * len(table) for k in
-                                     ("decoder", "decoder_beam", "decoder_noise_input", "decoder_shuffled_eeg_input",
-                                      "decoder_shuffled_pairs",
-                                      "retrieval", "retrieval_noise_input", "most_frequent_sentence")}
+    outputs: dict[str, list[str]] = {
+        k: [""] * len(table)
+        for k in (
+            "decoder",
+            "decoder_beam",
+            "decoder_noise_input",
+            "decoder_shuffled_eeg_input",
+            "decoder_shuffled_pairs",
+            "retrieval",
+            "retrieval_noise_input",
+            "most_frequent_sentence",
+        )
+    }
     probe_pred = np.empty(len(table), dtype=object)
     fold_log = []
-    opts = {"d_model": 64, "n_heads": 4, "n_layers": 2, "ff_dim": 128, "n_memory": 4, "max_len": 40,
-            **(decoder_options or {})}
+    opts = {
+        "d_model": 64,
+        "n_heads": 4,
+        "n_layers": 2,
+        "ff_dim": 128,
+        "n_memory": 4,
+        "max_len": 40,
+        **(decoder_options or {}),
+    }
     for fold, (tr, te) in enumerate(GroupKFold(n_splits=n_folds).split(feats, labels, groups)):
         scaler = StandardScaler().fit(feats[tr])
         e_tr, e_te = scaler.transform(feats[tr]).astype(np.float32), scaler.transform(feats[te]).astype(np.float32)
@@ -454,23 +545,32 @@ def text_experiment(data_dir: Path, out_dir: Path, *, n_folds: int, epochs: int,
         e_te_shuffled = e_te[np.random.default_rng(seed + 200 + fold).permutation(len(e_te))]
         retr = TextRetriever(encode_texts).fit(e_tr, t_tr)
         beam_rows = np.sort(np.random.default_rng(seed).choice(len(te), size=min(60, len(te)), replace=False))
-        for key, sents in (("decoder", dec.generate(e_te)),
-                           ("decoder_beam", dec.generate(e_te[beam_rows], beam_size=3) if fold == 0 else None),
-                           ("decoder_noise_input", dec.generate(noise)),
-                           ("decoder_shuffled_eeg_input", dec.generate(e_te_shuffled)),
-                           ("decoder_shuffled_pairs", dec_shuf.generate(e_te)),
-                           ("retrieval", retr.generate(e_te)),
-                           ("retrieval_noise_input", retr.generate(noise)),
-                           ("most_frequent_sentence", [most_frequent(t_tr)] * len(te))):
+        for key, sents in (
+            ("decoder", dec.generate(e_te)),
+            ("decoder_beam", dec.generate(e_te[beam_rows], beam_size=3) if fold == 0 else None),
+            ("decoder_noise_input", dec.generate(noise)),
+            ("decoder_shuffled_eeg_input", dec.generate(e_te_shuffled)),
+            ("decoder_shuffled_pairs", dec_shuf.generate(e_te)),
+            ("retrieval", retr.generate(e_te)),
+            ("retrieval_noise_input", retr.generate(noise)),
+            ("most_frequent_sentence", [most_frequent(t_tr)] * len(te)),
+        ):
             if sents is None:
                 continue
             for i, s in zip(te[beam_rows] if key == "decoder_beam" else te, sents):
                 outputs[key][i] = s
         if fold == 0:
             dec.save(out_dir / "eegmat_eeg2text_fold0")
-        fold_log.append({"fold": fold, "n_train": len(tr), "n_test": len(te),
-                         "test_subjects": sorted(set(subjects[te].tolist())),
-                         "decoder_seconds": time.perf_counter() - tf, "final_loss": dec.log[-1]["loss"]})
+        fold_log.append(
+            {
+                "fold": fold,
+                "n_train": len(tr),
+                "n_test": len(te),
+                "test_subjects": sorted(set(subjects[te].tolist())),
+                "decoder_seconds": time.perf_counter() - tf,
+                "final_loss": dec.log[-1]["loss"],
+            }
+        )
         _say(f"eegmat fold {fold}: {time.perf_counter() - tf:.0f} s, loss {dec.log[-1]['loss']:.3f}")
 
     results: dict[str, Any] = {}
@@ -480,35 +580,44 @@ def text_experiment(data_dir: Path, out_dir: Path, *, n_folds: int, epochs: int,
             rows = np.array([i for i, s in enumerate(sents) if s != ""])
             if not len(rows):
                 continue
-        results[key] = _text_scores([sents[i] for i in rows], [texts[i] for i in rows], labels[rows],
-                                    subjects[rows], recordings[rows], seed)
+        results[key] = _text_scores(
+            [sents[i] for i in rows], [texts[i] for i in rows], labels[rows], subjects[rows], recordings[rows], seed
+        )
         if key == "decoder_beam":
             results[key]["note"] = "beam search (3) on 60 windows of the first fold's test subjects only"
     probe_score = _text_scores([str(p) for p in probe_pred], texts, labels, subjects, recordings, seed)
-    results["encoder_probe_reference"] = {"attribute_accuracy": probe_score["attribute_accuracy"],
-                                          "note": "logistic regression on the same EEG embedding (class label, not text)"}
-    show = np.concatenate([rng.choice(np.flatnonzero(labels == c), size=6, replace=False) for c in ("rest", "arithmetic")])
-    table_txt = sentence_table([outputs["decoder"][i] for i in show], [texts[i] for i in show], labels[show],
-                               width=90)
+    results["encoder_probe_reference"] = {
+        "attribute_accuracy": probe_score["attribute_accuracy"],
+        "note": "logistic regression on the same EEG embedding (class label, not text)",
+    }
+    show = np.concatenate(
+        [rng.choice(np.flatnonzero(labels == c), size=6, replace=False) for c in ("rest", "arithmetic")]
+    )
+    table_txt = sentence_table([outputs["decoder"][i] for i in show], [texts[i] for i in show], labels[show], width=90)
     (out_dir / "eegmat_sentences.txt").write_text(table_txt)
-    return _json({
-        "dataset": "eegmat",
-        "protocol": f"{n_folds} subject-grouped folds (every subject held out once), 2 s windows, last 60 s of rest",
-        "eeg_embedding": "log band power (1-40 Hz, 5 bands x 19 channels), standardised on the training subjects",
-        "n_windows": len(table),
-        "results": results,
-        "note": ("the eegmat sentences are templated (age, sex, task, counting quality): BLEU/ROUGE are high for any "
-                 "sentence of the template, so attribute accuracy is the measure; age and sex are subject-level and "
-                 "cannot be known for held-out subjects"),
-        "folds": fold_log,
-        "sentence_table": table_txt,
-        "seconds": time.perf_counter() - t0,
-    })
+    return _json(
+        {
+            "dataset": "eegmat",
+            "protocol": f"{n_folds} subject-grouped folds (every subject held out once), 2 s windows, last 60 s of rest",
+            "eeg_embedding": "log band power (1-40 Hz, 5 bands x 19 channels), standardised on the training subjects",
+            "n_windows": len(table),
+            "results": results,
+            "note": (
+                "the eegmat sentences are templated (age, sex, task, counting quality): BLEU/ROUGE are high for any "
+                "sentence of the template, so attribute accuracy is the measure; age and sex are subject-level and "
+                "cannot be known for held-out subjects"
+            ),
+            "folds": fold_log,
+            "sentence_table": table_txt,
+            "seconds": time.perf_counter() - t0,
+        }
+    )
 
 
 # ------------------------------------------------------------------------------- all
-def run_generation_experiment(data_dir: str | os.PathLike, out_dir: str | os.PathLike, quick: bool,
-                              seed: int) -> dict[str, Any]:
+def run_generation_experiment(
+    data_dir: str | os.PathLike, out_dir: str | os.PathLike, quick: bool, seed: int
+) -> dict[str, Any]:
     """Images on N170 and P300, text on eegmat; results (plain JSON) also written to
     ``out_dir/results.json``, figures and the saved generators into ``out_dir``.
 
@@ -520,20 +629,29 @@ def run_generation_experiment(data_dir: str | os.PathLike, out_dir: str | os.Pat
     data_dir, out = Path(data_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    image_settings = ({"resolution": 16, "steps": 30, "time_limit_s": None, "max_scored_trials": 48} if quick else
-                      {"resolution": 32, "steps": 1_000_000, "time_limit_s": 540.0})
+    image_settings = (
+        {"resolution": 16, "steps": 30, "time_limit_s": None, "max_scored_trials": 48}
+        if quick
+        else {"resolution": 32, "steps": 1_000_000, "time_limit_s": 540.0}
+    )
     results: dict[str, Any] = {"quick": quick, "seed": seed, "images": {}}
-    for name, folder, labels in (("n170", "eegnb_n170", ["house", "face"]),
-                                 ("p300", "eegnb_p300", ["nontarget", "target"])):
+    for name, folder, labels in (
+        ("n170", "eegnb_n170", ["house", "face"]),
+        ("p300", "eegnb_p300", ["nontarget", "target"]),
+    ):
         if not (data_dir / folder).is_dir():
             results["images"][name] = {"skipped": f"{data_dir / folder} not found"}
             continue
-        results["images"][name] = image_experiment(name, data_dir / folder, labels, out, seed=seed,
-                                                   **image_settings)
+        results["images"][name] = image_experiment(name, data_dir / folder, labels, out, seed=seed, **image_settings)
     if (data_dir / "eegmat").is_dir():
         results["text"] = text_experiment(
-            data_dir, out, n_folds=2 if quick else 3, epochs=1 if quick else 12, seed=seed,
-            max_windows_per_recording=4 if quick else None)
+            data_dir,
+            out,
+            n_folds=2 if quick else 3,
+            epochs=1 if quick else 12,
+            seed=seed,
+            max_windows_per_recording=4 if quick else None,
+        )
     else:
         results["text"] = {"skipped": f"{data_dir / 'eegmat'} not found"}
     results["seconds"] = time.perf_counter() - t0

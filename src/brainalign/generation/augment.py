@@ -12,6 +12,7 @@
 
 Images are in [-1, 1]; the colour transforms work in [0, 1] internally.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,8 +33,9 @@ def _build(kind: str) -> nn.Module:
     if kind == "color":
         return K.ColorJiggle(brightness=0.3, contrast=0.4, saturation=0.8, p=0.0)
     if kind == "translation":
-        return K.RandomTranslate(translate_x=(-0.125, 0.125), translate_y=(-0.125, 0.125),
-                                 padding_mode="reflection", p=0.0)
+        return K.RandomTranslate(
+            translate_x=(-0.125, 0.125), translate_y=(-0.125, 0.125), padding_mode="reflection", p=0.0
+        )
     if kind == "cutout":
         return K.RandomErasing(scale=(0.25, 0.25), ratio=(1.0, 1.0), value=0.5, p=0.0)
     raise ConfigError(f"unknown augmentation {kind!r}; known: {', '.join(AUGMENTATIONS)}")
@@ -73,8 +75,7 @@ class AdaController:
     toward less when it is below, and is clipped to ``[0, p_max]``.
     """
 
-    def __init__(self, target: float = 0.6, interval: int = 4, step: float = 0.01,
-                 p: float = 0.0, p_max: float = 1.0):
+    def __init__(self, target: float = 0.6, interval: int = 4, step: float = 0.01, p: float = 0.0, p_max: float = 1.0):
         if not 0.0 <= p_max <= 1.0 or not 0.0 <= p <= p_max:
             raise ConfigError(f"AdaController needs 0 <= p <= p_max <= 1, got p={p}, p_max={p_max}")
         if interval < 1 or step < 0:

@@ -5,6 +5,7 @@
 * :func:`sentence_table`: generated vs reference sentences as aligned plain text
   (also usable as the body of a ``<pre>`` block in a report).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,16 @@ from brainalign.generation.images import to_uint8
 __all__ = ["save_image_grid", "save_trial_grid", "sentence_table"]
 
 
-def save_trial_grid(path: str | os.PathLike, generated: torch.Tensor, trial_labels: Sequence[str],
-                    real_by_class: Mapping[str, torch.Tensor], decoded: Sequence[str] | None = None,
-                    n_real: int = 3, seed: int = 0, title: str | None = None) -> Path:
+def save_trial_grid(
+    path: str | os.PathLike,
+    generated: torch.Tensor,
+    trial_labels: Sequence[str],
+    real_by_class: Mapping[str, torch.Tensor],
+    decoded: Sequence[str] | None = None,
+    n_real: int = 3,
+    seed: int = 0,
+    title: str | None = None,
+) -> Path:
     """Write a PNG grid: row i = generated image of trial i, then ``n_real`` real
     stimuli of its class (drawn with ``seed``)."""
     import matplotlib
@@ -32,8 +40,7 @@ def save_trial_grid(path: str | os.PathLike, generated: torch.Tensor, trial_labe
     rng = np.random.default_rng(seed)
     gen = to_uint8(generated)
     n = len(gen)
-    fig, axes = plt.subplots(max(n, 1), 1 + n_real, figsize=(1.4 * (1 + n_real), 1.4 * max(n, 1) + 0.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(max(n, 1), 1 + n_real, figsize=(1.4 * (1 + n_real), 1.4 * max(n, 1) + 0.6), squeeze=False)
     for i in range(n):
         label = str(trial_labels[i])
         axes[i, 0].imshow(gen[i])
@@ -60,8 +67,9 @@ def save_trial_grid(path: str | os.PathLike, generated: torch.Tensor, trial_labe
     return out
 
 
-def save_image_grid(path: str | os.PathLike, images: torch.Tensor, labels: Sequence[str] | None = None,
-                    n_cols: int = 8) -> Path:
+def save_image_grid(
+    path: str | os.PathLike, images: torch.Tensor, labels: Sequence[str] | None = None, n_cols: int = 8
+) -> Path:
     """Write images (n, 3, h, w) in [-1, 1] as a PNG grid, optionally titled."""
     import matplotlib
 
@@ -89,15 +97,24 @@ def save_image_grid(path: str | os.PathLike, images: torch.Tensor, labels: Seque
     return out
 
 
-def sentence_table(generated: Sequence[str], references: Sequence[str], labels: Sequence[str] | None = None,
-                   max_rows: int = 20, width: int = 70) -> str:
+def sentence_table(
+    generated: Sequence[str],
+    references: Sequence[str],
+    labels: Sequence[str] | None = None,
+    max_rows: int = 20,
+    width: int = 70,
+) -> str:
     """Plain-text table of generated vs reference sentences (first ``max_rows``)."""
+
     def cut(s: str) -> str:
         return s if len(s) <= width else s[: width - 3] + "..."
 
     head = ["#", "class", "generated", "reference"]
-    rows = [[str(i), str(labels[i]) if labels is not None else "", cut(g), cut(r)]
-            for i, (g, r) in enumerate(zip(generated, references)) if i < max_rows]
+    rows = [
+        [str(i), str(labels[i]) if labels is not None else "", cut(g), cut(r)]
+        for i, (g, r) in enumerate(zip(generated, references))
+        if i < max_rows
+    ]
     widths = [max(len(h), *(len(r[k]) for r in rows)) if rows else len(h) for k, h in enumerate(head)]
     line = lambda cells: " | ".join(c.ljust(w) for c, w in zip(cells, widths))
     out = [line(head), "-+-".join("-" * w for w in widths)] + [line(r) for r in rows]

@@ -24,6 +24,7 @@ Training is deterministic for a seed (the global torch RNG is forked, so the cal
 state is untouched). :func:`save_gan` / :func:`load_generator` use safetensors plus a
 JSON config; nothing is pickled.
 """
+
 from __future__ import annotations
 
 import copy
@@ -138,7 +139,9 @@ class MappingNetwork(nn.Module):
         super().__init__()
         self.embed = nn.Linear(cond_dim, cond_embed_dim)
         dims = [z_dim + cond_embed_dim] + [w_dim] * layers
-        self.net = nn.Sequential(*[m for a, b in itertools.pairwise(dims) for m in (nn.Linear(a, b), nn.LeakyReLU(0.2))])
+        self.net = nn.Sequential(
+            *[m for a, b in itertools.pairwise(dims) for m in (nn.Linear(a, b), nn.LeakyReLU(0.2))]
+        )
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         z = z * torch.rsqrt(z.pow(2).mean(dim=1, keepdim=True) + 1e-8)
@@ -187,8 +190,9 @@ class Generator(nn.Module):
         super().__init__()
         self.config = config
         ch = config.stage_channels()
-        self.mapping = MappingNetwork(config.z_dim, config.cond_dim, config.cond_embed_dim,
-                                      config.w_dim, config.mapping_layers)
+        self.mapping = MappingNetwork(
+            config.z_dim, config.cond_dim, config.cond_embed_dim, config.w_dim, config.mapping_layers
+        )
         self.const = nn.Parameter(torch.randn(1, ch[0], 4, 4))
         # conditions are standardised with the training conditions' statistics (set by train_gan)
         self.register_buffer("cond_mean", torch.zeros(config.cond_dim))
@@ -206,7 +210,9 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         if c.ndim != 2 or c.shape[1] != self.config.cond_dim:
-            raise DataError(None, f"the generator needs conditions (batch, {self.config.cond_dim}), got {tuple(c.shape)}")
+            raise DataError(
+                None, f"the generator needs conditions (batch, {self.config.cond_dim}), got {tuple(c.shape)}"
+            )
         c = (c - self.cond_mean) / self.cond_std
         return self.synthesis(self.mapping(z, c))
 
@@ -325,11 +331,17 @@ def train_gan(
         opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas)
         # lazy R1: the regulariser runs every r1_interval steps, so D's betas are adapted
         ratio = config.r1_interval / (config.r1_interval + 1)
-        opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d * ratio,
-                                 betas=(config.betas[0] ** ratio, config.betas[1] ** ratio))
+        opt_d = torch.optim.Adam(
+            D.parameters(), lr=config.lr_d * ratio, betas=(config.betas[0] ** ratio, config.betas[1] ** ratio)
+        )
         augment = DiffAugment(config.augment, p=config.ada_p_init)
-        ada = AdaController(target=config.ada_target, interval=config.ada_interval, step=config.ada_step,
-                            p=config.ada_p_init, p_max=config.ada_p_max)
+        ada = AdaController(
+            target=config.ada_target,
+            interval=config.ada_interval,
+            step=config.ada_step,
+            p=config.ada_p_init,
+            p_max=config.ada_p_max,
+        )
         n, bs = len(images), config.batch_size
         log: list[dict[str, float]] = []
         start = time.perf_counter()
@@ -371,9 +383,15 @@ def train_gan(
             ada.maybe_update()
             done = step + 1
             if step % log_every == 0 or done == steps:
-                row = {"step": float(step), "loss_d": loss_d.item(), "loss_g": loss_g.item(), "r1": r1.item(),
-                       "ada_p": float(ada.p), "r_t": float(ada.last_r),
-                       "seconds": time.perf_counter() - start}
+                row = {
+                    "step": float(step),
+                    "loss_d": loss_d.item(),
+                    "loss_g": loss_g.item(),
+                    "r1": r1.item(),
+                    "ada_p": float(ada.p),
+                    "r_t": float(ada.last_r),
+                    "seconds": time.perf_counter() - start,
+                }
                 log.append(row)
                 if callback is not None:
                     callback(step, row)
@@ -384,8 +402,9 @@ def train_gan(
 
 
 @torch.no_grad()
-def generate_images(generator: Generator, conds: Any, seed: int = 0, batch_size: int = 64,
-                    truncation: float = 1.0) -> torch.Tensor:
+def generate_images(
+    generator: Generator, conds: Any, seed: int = 0, batch_size: int = 64, truncation: float = 1.0
+) -> torch.Tensor:
     """Images (n, 3, res, res) in [-1, 1] for conditions ``conds`` (n, cond_dim), with
     noise drawn from ``seed`` (the same seed gives the same images). ``truncation`` < 1
     scales the noise toward zero."""
@@ -397,13 +416,18 @@ def generate_images(generator: Generator, conds: Any, seed: int = 0, batch_size:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # the per-pixel noise inputs
         for i in range(0, len(c), batch_size):
-            out.append(generator(z[i:i + batch_size], c[i:i + batch_size]))
+            out.append(generator(z[i : i + batch_size], c[i : i + batch_size]))
     return torch.cat(out) if out else torch.zeros(0, 3, generator.config.resolution, generator.config.resolution)
 
 
 # ------------------------------------------------------------------------ save/load
-def save_gan(result: GANTrainResult, out_dir: str | os.PathLike, *, extra: dict[str, Any] | None = None,
-             include_discriminator: bool = True) -> Path:
+def save_gan(
+    result: GANTrainResult,
+    out_dir: str | os.PathLike,
+    *,
+    extra: dict[str, Any] | None = None,
+    include_discriminator: bool = True,
+) -> Path:
     """Write ``gan_config.json`` and ``gan.safetensors`` (EMA generator, generator and,
     unless told otherwise, the discriminator) into ``out_dir``; returns the folder."""
     from safetensors.torch import save_file
@@ -420,8 +444,14 @@ def save_gan(result: GANTrainResult, out_dir: str | os.PathLike, *, extra: dict[
     tmp = out / (_WEIGHTS_FILE + ".tmp")
     save_file(tensors, str(tmp), metadata={"format": _FORMAT})
     tmp.replace(out / _WEIGHTS_FILE)
-    meta = {"format": _FORMAT, "config": result.config.to_dict(), "steps": result.steps,
-            "seconds": result.seconds, "ada_p": result.ada_p, "extra": extra or {}}
+    meta = {
+        "format": _FORMAT,
+        "config": result.config.to_dict(),
+        "steps": result.steps,
+        "seconds": result.seconds,
+        "ada_p": result.ada_p,
+        "extra": extra or {},
+    }
     tmp_json = out / (_CONFIG_FILE + ".tmp")
     tmp_json.write_text(json.dumps(meta, indent=2))
     tmp_json.replace(out / _CONFIG_FILE)
@@ -450,7 +480,7 @@ def load_generator(run_dir: str | os.PathLike, which: str = "g_ema") -> tuple[Ge
     except (FileNotFoundError, SafetensorError, OSError) as err:
         raise DataError(folder / _WEIGHTS_FILE, f"cannot read the weights: {err}") from None
     prefix = which + "."
-    state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     if not state:
         raise DataError(folder / _WEIGHTS_FILE, f"holds no {which!r} weights")
     G = Generator(config)

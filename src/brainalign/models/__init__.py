@@ -4,6 +4,7 @@
 encoder (``list_encoders()`` names them); importing this package is cheap, the
 encoder modules (and braindecode) load on first use of the registry.
 """
+
 from __future__ import annotations
 
 from brainalign.models.contract import InputContract

@@ -6,6 +6,7 @@ The architecture is described by a JSON-able ``spec`` (encoder config, head
 sizes, tower name and settings, class names); :func:`build_model` builds the
 same module from the spec alone, which is what ``brainalign.load`` does.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -96,8 +97,9 @@ class AlignedModel(nn.Module):
         :class:`~brainalign.models.fusion.FusionClassifier` reads the signals through the
         encoders it shares with this model (their own embeddings, or patch tokens)."""
         if isinstance(self.classifier, FusionClassifier):
-            return self.classifier(x if self.fusion != "pair" else None,
-                                   self.pair_inputs(pair_index) if self.fusion != "eeg" else None)
+            return self.classifier(
+                x if self.fusion != "pair" else None, self.pair_inputs(pair_index) if self.fusion != "eeg" else None
+            )
         return self.classifier(self.classifier_input(z, pair_index))
 
     def encode_all_pairs(self) -> torch.Tensor:

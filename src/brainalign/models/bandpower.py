@@ -18,6 +18,7 @@ reads is the absolute log power of each band on each channel. This encoder reads
 step 3, so a training loop may compute the (parameter-free) features once and train the
 head on them: the result is the same network.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,11 @@ from brainalign.models.registry import EEGEncoder, register_encoder
 
 #: default bands, half-open [low, high) Hz, capped at 40 Hz (see the eegmat quirk in the data README)
 DEFAULT_BANDS: dict[str, tuple[float, float]] = {
-    "delta": (1.0, 4.0), "theta": (4.0, 8.0), "alpha": (8.0, 13.0), "beta": (13.0, 30.0), "gamma": (30.0, 40.0),
+    "delta": (1.0, 4.0),
+    "theta": (4.0, 8.0),
+    "alpha": (8.0, 13.0),
+    "beta": (13.0, 30.0),
+    "gamma": (30.0, 40.0),
 }
 
 
@@ -83,12 +88,15 @@ class BandPowerEncoder(EEGEncoder):
         for name, (low, high) in bands.items():
             mask = (freqs >= low) & (freqs < high)
             if not low < high or high > sfreq / 2 or not mask.any():
-                raise ConfigError(f"bandpower: band {name} ({low:g}-{high:g} Hz) holds no frequency bin at "
-                                  f"{sfreq:g} Hz with {seg}-sample segments, or reaches above Nyquist")
+                raise ConfigError(
+                    f"bandpower: band {name} ({low:g}-{high:g} Hz) holds no frequency bin at "
+                    f"{sfreq:g} Hz with {seg}-sample segments, or reaches above Nyquist"
+                )
             masks.append(mask)
         self.seg, self.bands = seg, bands
-        self.register_buffer("band_weights", torch.tensor(np.stack(masks, axis=1), dtype=torch.float32)
-                             * float(freqs[1] - freqs[0]))
+        self.register_buffer(
+            "band_weights", torch.tensor(np.stack(masks, axis=1), dtype=torch.float32) * float(freqs[1] - freqs[0])
+        )
         n_features = n_chans * len(bands)
         self.n_features = n_features
         self.register_buffer("feature_mean", torch.zeros(n_features))
@@ -126,6 +134,8 @@ class BandPowerEncoder(EEGEncoder):
 
 
 register_encoder(
-    "bandpower", BandPowerEncoder, default_emb_dim=64,
+    "bandpower",
+    BandPowerEncoder,
+    default_emb_dim=64,
     description="absolute log band power per channel (Welch in the network, <= 40 Hz) -> standardisation -> MLP",
 )

@@ -32,6 +32,7 @@ with a :class:`ConfigError`):
   441 samples; ``shallow`` and ``eegnet`` need a window longer than their
   temporal kernel plus pooling (about 100 and 130 samples by default).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -155,17 +156,38 @@ class BraindecodeFeatureEncoder(EEGEncoder):
         return self.proj(self._features(x))
 
 
-register_encoder("deep4", partial(BraindecodeHeadEncoder, Deep4Net),
-                 description="braindecode Deep4Net (Schirrmeister 2017); final conv layer = embedding")
-register_encoder("shallow", partial(BraindecodeHeadEncoder, ShallowFBCSPNet),
-                 description="braindecode ShallowFBCSPNet; final conv layer = embedding")
-register_encoder("eegnet", partial(BraindecodeHeadEncoder, EEGNet, final_layer_with_constraint=True),
-                 description="braindecode EEGNet (v4); max-norm linear final layer = embedding")
-register_encoder("cbramod", partial(BraindecodeFeatureEncoder, CBraMod),
-                 description="braindecode CBraMod foundation model; pooled features -> linear (200 Hz, n_times % 200 == 0)")
-register_encoder("labram", partial(BraindecodeFeatureEncoder, Labram),
-                 description="braindecode LaBraM foundation model; pooled tokens -> linear (200 Hz, n_times % 200 == 0, 10-10 names)")
-register_encoder("biot", partial(BraindecodeFeatureEncoder, BIOT),
-                 description="braindecode BIOT foundation model; STFT-token features -> linear (200 Hz)")
-register_encoder("eegpt", partial(BraindecodeFeatureEncoder, EEGPT),
-                 description="braindecode EEGPT foundation model; pooled summary tokens -> linear (256 Hz)")
+register_encoder(
+    "deep4",
+    partial(BraindecodeHeadEncoder, Deep4Net),
+    description="braindecode Deep4Net (Schirrmeister 2017); final conv layer = embedding",
+)
+register_encoder(
+    "shallow",
+    partial(BraindecodeHeadEncoder, ShallowFBCSPNet),
+    description="braindecode ShallowFBCSPNet; final conv layer = embedding",
+)
+register_encoder(
+    "eegnet",
+    partial(BraindecodeHeadEncoder, EEGNet, final_layer_with_constraint=True),
+    description="braindecode EEGNet (v4); max-norm linear final layer = embedding",
+)
+register_encoder(
+    "cbramod",
+    partial(BraindecodeFeatureEncoder, CBraMod),
+    description="braindecode CBraMod foundation model; pooled features -> linear (200 Hz, n_times % 200 == 0)",
+)
+register_encoder(
+    "labram",
+    partial(BraindecodeFeatureEncoder, Labram),
+    description="braindecode LaBraM foundation model; pooled tokens -> linear (200 Hz, n_times % 200 == 0, 10-10 names)",
+)
+register_encoder(
+    "biot",
+    partial(BraindecodeFeatureEncoder, BIOT),
+    description="braindecode BIOT foundation model; STFT-token features -> linear (200 Hz)",
+)
+register_encoder(
+    "eegpt",
+    partial(BraindecodeFeatureEncoder, EEGPT),
+    description="braindecode EEGPT foundation model; pooled summary tokens -> linear (256 Hz)",
+)

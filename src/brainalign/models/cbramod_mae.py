@@ -39,6 +39,7 @@ masks with a fixed zero patch in signal space instead of a learned token.
 Scale: the reconstruction targets are the input values, so feed standardised
 or suitably scaled signals (CBraMod used microvolts / 100), not volts.
 """
+
 from __future__ import annotations
 
 import copy
@@ -57,9 +58,14 @@ from brainalign.models.registry import EEGEncoder, register_encoder
 _ACPE_KERNEL = (19, 7)
 
 
-def random_subset(rows: Sequence[int], n: int, ratio: float, max_count: int,
-                  device: torch.device | str | None = None,
-                  generator: torch.Generator | None = None) -> torch.Tensor:
+def random_subset(
+    rows: Sequence[int],
+    n: int,
+    ratio: float,
+    max_count: int,
+    device: torch.device | str | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """Boolean ``(*rows, n)``: in every row a uniformly random subset of the ``n`` slots is True.
 
     The subset size is ``min(floor(ratio * n + u), max_count)`` with ``u ~ U(0, 1)``
@@ -132,11 +138,17 @@ class CBraModMAE(EEGEncoder):
         nn.init.normal_(self.time_pos, std=0.02)
         self.conditional_pos = (
             nn.Conv2d(width, width, _ACPE_KERNEL, padding=(_ACPE_KERNEL[0] // 2, _ACPE_KERNEL[1] // 2), groups=width)
-            if conditional_pos else None
+            if conditional_pos
+            else None
         )
         self.layers = nn.ModuleList(
             CrissCrossTransformerEncoderLayer(
-                width, heads, dim_feedforward, dropout=dropout, batch_first=True, norm_first=True,
+                width,
+                heads,
+                dim_feedforward,
+                dropout=dropout,
+                batch_first=True,
+                norm_first=True,
             )
             for _ in range(depth)
         )
@@ -157,8 +169,9 @@ class CBraModMAE(EEGEncoder):
     def _check_mask(self, mask: torch.Tensor, batch: int) -> torch.Tensor:
         expected = (batch, self.n_chans, self.n_patches)
         if tuple(mask.shape) != expected:
-            raise ContractError(f"cbramod_mae: mask must have shape {expected} (batch, leads, patches), "
-                                f"got {tuple(mask.shape)}")
+            raise ContractError(
+                f"cbramod_mae: mask must have shape {expected} (batch, leads, patches), got {tuple(mask.shape)}"
+            )
         return mask.to(torch.bool)
 
     def _encode(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -196,12 +209,14 @@ class CBraModMAE(EEGEncoder):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(self._encode(x).mean(dim=(1, 2)))
 
-    def sample_mask(self, batch: int, device: torch.device | str | None = None,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample_mask(
+        self, batch: int, device: torch.device | str | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """A dual mask, boolean ``(batch, leads, patches)``, True where hidden (see the module docstring)."""
         leads = random_subset((batch,), self.n_chans, self.lead_mask_ratio, self.n_chans - 1, device, generator)
-        patches = random_subset((batch, self.n_chans), self.n_patches, self.patch_mask_ratio, self.n_patches,
-                                device, generator)
+        patches = random_subset(
+            (batch, self.n_chans), self.n_patches, self.patch_mask_ratio, self.n_patches, device, generator
+        )
         return patches | leads.unsqueeze(-1)
 
     def forward_mae(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> MAEOutput:
@@ -225,12 +240,14 @@ class CBraModMAE(EEGEncoder):
             pred = torch.cat([pred, scale * self.spectrum_head(tokens)], dim=-1)
             target = torch.cat([target, scale * self.spectrum(patches)], dim=-1)
         n_tokens = self.n_chans * self.n_patches
-        return MAEOutput(pred.reshape(b, n_tokens, -1), target.reshape(b, n_tokens, -1),
-                         mask.reshape(b, n_tokens).to(x.dtype))
+        return MAEOutput(
+            pred.reshape(b, n_tokens, -1), target.reshape(b, n_tokens, -1), mask.reshape(b, n_tokens).to(x.dtype)
+        )
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor, mask: torch.Tensor | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def reconstruct(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Signal-space view of a masked pass, for plotting reconstructed against true traces.
 
         Returns ``(masked_input, reconstruction, mask)``, each ``(batch, leads, n_times)``:
@@ -252,7 +269,8 @@ class CBraModMAE(EEGEncoder):
 
 
 register_encoder(
-    "cbramod_mae", CBraModMAE,
+    "cbramod_mae",
+    CBraModMAE,
     description="CBraMod-style criss-cross transformer over per-lead patches, dual (patch + whole-lead) "
-                "masked pre-training; any montage, EEG or ECG (n_times % patch_size == 0)",
+    "masked pre-training; any montage, EEG or ECG (n_times % patch_size == 0)",
 )

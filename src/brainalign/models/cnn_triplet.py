@@ -5,6 +5,7 @@ a stack of stride-2 3x3 convolutions with instance norm, LeakyReLU and light
 dropout, global average pooling, then a bias-free linear layer to the embedding;
 unit-norm output with ``normalize=True``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -62,5 +63,8 @@ class TripletCNNEncoder(EEGEncoder):
         return F.normalize(out, dim=-1) if self.normalize else out
 
 
-register_encoder("cnn_triplet", TripletCNNEncoder,
-                 description="stride-2 2-D CNN over (time, channel), global pool -> 128-d (arXiv 2310.16532)")
+register_encoder(
+    "cnn_triplet",
+    TripletCNNEncoder,
+    description="stride-2 2-D CNN over (time, channel), global pool -> 128-d (arXiv 2310.16532)",
+)

@@ -8,6 +8,7 @@ a message that names every difference, and :meth:`InputContract.adapt` fixes
 the two differences that can be fixed mechanically (channel order, sampling
 rate) when the caller asks for it.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,17 @@ import numpy as np
 from brainalign.errors import ContractError, DataError
 
 _UNIT_ALIASES = {
-    "uv": "uV", "µv": "uV", "μv": "uV", "microvolt": "uV", "microvolts": "uV",
-    "mv": "mV", "millivolt": "mV", "millivolts": "mV",
-    "v": "V", "volt": "V", "volts": "V",
+    "uv": "uV",
+    "µv": "uV",
+    "μv": "uV",
+    "microvolt": "uV",
+    "microvolts": "uV",
+    "mv": "mV",
+    "millivolt": "mV",
+    "millivolts": "mV",
+    "v": "V",
+    "volt": "V",
+    "volts": "V",
 }
 
 
@@ -58,9 +67,7 @@ class InputContract:
             if self.n_chans is None:
                 self.n_chans = len(self.ch_names)
             elif self.n_chans != len(self.ch_names):
-                raise ContractError(
-                    f"n_chans={self.n_chans} but {len(self.ch_names)} channel names were given"
-                )
+                raise ContractError(f"n_chans={self.n_chans} but {len(self.ch_names)} channel names were given")
         if self.n_chans is None or self.n_chans < 1:
             raise ContractError("a contract needs ch_names or a positive n_chans")
         if not (math.isfinite(self.sfreq) and self.sfreq > 0):

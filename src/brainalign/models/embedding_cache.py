@@ -10,6 +10,7 @@ through unchanged.
 ``tower_id`` changes with the tower's weights and settings. Files are written
 atomically; an unreadable or mis-shaped entry is recomputed and replaced.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -25,6 +25,7 @@ The mode names are the recipes' ``model.fusion`` values, one set everywhere.
 :func:`load_pretrained_encoder` fills an encoder with the weights of a
 pre-training run, read from safetensors (never from a pickle).
 """
+
 from __future__ import annotations
 
 import os
@@ -92,8 +93,11 @@ class FusionClassifier(nn.Module):
             self.attn_norm = nn.LayerNorm(hidden)
             in_dim = 2 * hidden
         else:
-            in_dim = sum(_emb_dim(e, label) for e, label in ((self.eeg_encoder, "eeg"), (self.ecg_encoder, "ecg"))
-                         if e is not None)
+            in_dim = sum(
+                _emb_dim(e, label)
+                for e, label in ((self.eeg_encoder, "eeg"), (self.ecg_encoder, "ecg"))
+                if e is not None
+            )
         self.head = _mlp(in_dim, hidden, n_classes, dropout)
 
     def _uses_tokens(self, encoder: Any) -> bool:
@@ -119,8 +123,13 @@ class FusionClassifier(nn.Module):
         for label, enc, x in (("eeg", self.eeg_encoder, eeg), ("ecg", self.ecg_encoder, ecg)):
             if enc is not None and x is None:
                 raise ContractError(f"FusionClassifier ({self.mode}) needs {label} input")
-        if eeg is not None and ecg is not None and self.eeg_encoder is not None and self.ecg_encoder is not None \
-                and eeg.shape[0] != ecg.shape[0]:
+        if (
+            eeg is not None
+            and ecg is not None
+            and self.eeg_encoder is not None
+            and self.ecg_encoder is not None
+            and eeg.shape[0] != ecg.shape[0]
+        ):
             raise ContractError(f"FusionClassifier: eeg batch {eeg.shape[0]} != ecg batch {ecg.shape[0]}")
         if self.mode == "cross_attention":
             e = self.eeg_in(self._tokens(self.eeg_encoder, eeg)) + self.modality_emb[0]
@@ -182,7 +191,7 @@ def load_pretrained_encoder(
         path, state = None, dict(source)
     else:
         path, state = _read_state(source)
-    selected = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    selected = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
     if not selected:
         raise DataError(path, f"no weights with prefix {prefix!r} (keys start {sorted(state)[:3]})")
     own = encoder.state_dict()

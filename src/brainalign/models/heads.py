@@ -1,4 +1,5 @@
 """Projection heads that map an encoder's embedding into the shared alignment space."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,8 +41,14 @@ class ProjectionHead(nn.Module):
             layers.append(nn.Linear(dims[i], dims[i + 1]))
         self.net = nn.Sequential(*layers)
         self.normalize = normalize
-        self._config = {"in_dim": in_dim, "out_dim": out_dim, "depth": depth,
-                        "hidden_dim": hidden_dim, "dropout": dropout, "normalize": normalize}
+        self._config = {
+            "in_dim": in_dim,
+            "out_dim": out_dim,
+            "depth": depth,
+            "hidden_dim": hidden_dim,
+            "dropout": dropout,
+            "normalize": normalize,
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)

@@ -8,6 +8,7 @@ there with a triplet loss on 128-d features (the CNN variant is ``cnn_triplet``)
 It returns unit-norm embeddings when built with ``normalize=True`` (as for the
 paper's triplet training); otherwise the objective normalises.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,8 +38,11 @@ class LSTMEncoder(EEGEncoder):
     ) -> None:
         super().__init__(n_chans, n_times, sfreq, emb_dim, ch_names, modality)
         self.lstm = nn.LSTM(
-            input_size=n_chans, hidden_size=hidden_size, num_layers=num_layers,
-            batch_first=True, dropout=dropout if num_layers > 1 else 0.0,
+            input_size=n_chans,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            dropout=dropout if num_layers > 1 else 0.0,
         )
         self.fc = nn.Linear(hidden_size, emb_dim, bias=False)
         self.normalize = normalize
@@ -49,5 +53,6 @@ class LSTMEncoder(EEGEncoder):
         return F.normalize(out, dim=-1) if self.normalize else out
 
 
-register_encoder("lstm", LSTMEncoder,
-                 description="stacked LSTM, channels as features, last hidden state -> 128-d (arXiv 2310.16532)")
+register_encoder(
+    "lstm", LSTMEncoder, description="stacked LSTM, channels as features, last hidden state -> 128-d (arXiv 2310.16532)"
+)

@@ -16,6 +16,7 @@ default ``patch_size`` of 4 samples (DreamDiffusion's choice at 1 kHz) suits
 short windows; use 8-16 for long windows at high rates to keep the token count
 in the low hundreds.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,8 +56,13 @@ def sincos_positions(n_positions: int, dim: int) -> torch.Tensor:
 
 def _transformer(width: int, depth: int, heads: int, mlp_ratio: float, dropout: float) -> nn.TransformerEncoder:
     layer = nn.TransformerEncoderLayer(
-        width, heads, int(width * mlp_ratio), dropout=dropout, activation="gelu",
-        batch_first=True, norm_first=True,
+        width,
+        heads,
+        int(width * mlp_ratio),
+        dropout=dropout,
+        activation="gelu",
+        batch_first=True,
+        norm_first=True,
     )
     return nn.TransformerEncoder(layer, depth, norm=nn.LayerNorm(width), enable_nested_tensor=False)
 
@@ -143,5 +149,8 @@ class MAEEncoder(EEGEncoder):
         return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
 
 
-register_encoder("mae", MAEEncoder,
-                 description="masked-autoencoder transformer over time patches of all channels (DreamDiffusion-style)")
+register_encoder(
+    "mae",
+    MAEEncoder,
+    description="masked-autoencoder transformer over time patches of all channels (DreamDiffusion-style)",
+)

@@ -26,6 +26,7 @@ flattened size for the projection is measured with a dummy forward, so any
 window of at least ``temporal_kernel + pool_kernel - 1`` samples (75 by
 default) works.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -52,7 +53,7 @@ class ChannelSelfAttention(nn.Module):
         self.key = nn.Linear(n_times, attn_dim)
         self.out = nn.Linear(n_times, n_times)
         self.dropout = nn.Dropout(dropout)
-        self.scale = attn_dim ** -0.5
+        self.scale = attn_dim**-0.5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, channels, time) -> (batch, channels, time)``, residual included."""
@@ -160,9 +161,21 @@ class NICEEncoder(EEGEncoder):
         return self.projection(self.tsconv(self.spatial(x).unsqueeze(1)))
 
 
-register_encoder("nice", NICEEncoder, default_emb_dim=768,
-                 description="NICE-EEG temporal-spatial conv + residual projection (arXiv 2308.13234)")
-register_encoder("nice_sa", partial(NICEEncoder, spatial="sa"), default_emb_dim=768,
-                 description="NICE-EEG with self-attention across channels before the convolution")
-register_encoder("nice_ga", partial(NICEEncoder, spatial="ga"), default_emb_dim=768,
-                 description="NICE-EEG with a graph-attention layer over a complete channel graph")
+register_encoder(
+    "nice",
+    NICEEncoder,
+    default_emb_dim=768,
+    description="NICE-EEG temporal-spatial conv + residual projection (arXiv 2308.13234)",
+)
+register_encoder(
+    "nice_sa",
+    partial(NICEEncoder, spatial="sa"),
+    default_emb_dim=768,
+    description="NICE-EEG with self-attention across channels before the convolution",
+)
+register_encoder(
+    "nice_ga",
+    partial(NICEEncoder, spatial="ga"),
+    default_emb_dim=768,
+    description="NICE-EEG with a graph-attention layer over a complete channel graph",
+)

@@ -6,6 +6,7 @@ input it expects, and remembers the arguments it was built with so that
 ``create_encoder(**encoder.encoder_config())`` re-creates the same
 architecture (load the weights afterwards).
 """
+
 from __future__ import annotations
 
 import copy
@@ -63,7 +64,10 @@ class EEGEncoder(nn.Module):
         try:
             self.contract = InputContract(
                 ch_names=None if ch_names is None else tuple(ch_names),
-                n_chans=n_chans, sfreq=float(sfreq), n_times=n_times, modality=modality,
+                n_chans=n_chans,
+                sfreq=float(sfreq),
+                n_times=n_times,
+                modality=modality,
             )
         except ContractError as err:
             raise ConfigError(str(err)) from err
@@ -94,9 +98,7 @@ class EEGEncoder(nn.Module):
     def encoder_config(self) -> dict[str, Any]:
         """``{"name": ..., "kwargs": {...}}`` such that ``create_encoder(**config)`` rebuilds this encoder."""
         if self._config is None:
-            raise ConfigError(
-                f"{type(self).__name__} was not built by create_encoder, so its configuration is unknown"
-            )
+            raise ConfigError(f"{type(self).__name__} was not built by create_encoder, so its configuration is unknown")
         return copy.deepcopy(self._config)
 
 

@@ -13,6 +13,7 @@ al. 2009). This encoder is that front end with learnable filters:
 3. BatchNorm (statistics of the training batches; eval mode uses their running mean),
    then an MLP.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -90,7 +91,7 @@ class SpatialFilterEncoder(EEGEncoder):
             raise ConfigError(f"spatial_filter: init method must be 'csp' or 'xdawn', not {method!r}")
         filters = np.asarray(filters, dtype=np.float64)
         if filters.shape[0] < self.n_filters:  # fewer filters than asked: keep the random rest
-            filters = np.concatenate([filters, self.filters.detach().double().numpy()[filters.shape[0]:]])
+            filters = np.concatenate([filters, self.filters.detach().double().numpy()[filters.shape[0] :]])
         filters = filters[: self.n_filters]
         filters /= np.linalg.norm(filters, axis=1, keepdims=True).clip(1e-12)
         self.filters.copy_(torch.as_tensor(filters, dtype=self.filters.dtype))
@@ -110,6 +111,8 @@ class SpatialFilterEncoder(EEGEncoder):
 
 
 register_encoder(
-    "spatial_filter", SpatialFilterEncoder, default_emb_dim=64,
+    "spatial_filter",
+    SpatialFilterEncoder,
+    default_emb_dim=64,
     description="learnable spatial filters (random, CSP or xDAWN init, pyriemann) -> log-variance / binned ERP -> MLP",
 )

@@ -17,6 +17,7 @@ what they do. This encoder puts the inductive bias in the architecture:
 The spectrum is computed in torch, so the encoder takes the same ``(batch, channels,
 samples)`` windows as every other encoder and is saved with its input contract.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,8 +29,9 @@ from brainalign.errors import ConfigError
 from brainalign.models.registry import EEGEncoder, register_encoder
 
 
-def log_power_spectrum(x: torch.Tensor, sfreq: float, seg: int, fmin: float, fmax: float,
-                       relative: bool = True) -> torch.Tensor:
+def log_power_spectrum(
+    x: torch.Tensor, sfreq: float, seg: int, fmin: float, fmax: float, relative: bool = True
+) -> torch.Tensor:
     """``(batch, channels, samples)`` -> ``(batch, channels, bins)`` log10 Welch power.
 
     Segments of ``seg`` samples with 50 % overlap and a Hann window; bins in
@@ -70,16 +72,21 @@ class SpectralEncoder(EEGEncoder):
         super().__init__(n_chans, n_times, sfreq, emb_dim, ch_names, modality)
         seg = int(round(seg_s * sfreq))
         if seg < 4 or seg > n_times:
-            raise ConfigError(f"spectral: seg_s={seg_s} s is {seg} samples at {sfreq:g} Hz; it must lie "
-                              f"between 4 samples and the window ({n_times} samples)")
+            raise ConfigError(
+                f"spectral: seg_s={seg_s} s is {seg} samples at {sfreq:g} Hz; it must lie "
+                f"between 4 samples and the window ({n_times} samples)"
+            )
         if not 0 <= fmin < fmax <= sfreq / 2:
-            raise ConfigError(f"spectral: need 0 <= fmin < fmax <= Nyquist ({sfreq / 2:g} Hz), "
-                              f"got fmin={fmin}, fmax={fmax}")
+            raise ConfigError(
+                f"spectral: need 0 <= fmin < fmax <= Nyquist ({sfreq / 2:g} Hz), got fmin={fmin}, fmax={fmax}"
+            )
         freqs = torch.fft.rfftfreq(seg, d=1.0 / sfreq)
         n_bins = int(((freqs >= fmin) & (freqs <= fmax)).sum())
         if n_bins < 2:
-            raise ConfigError(f"spectral: only {n_bins} frequency bin(s) between {fmin} and {fmax} Hz "
-                              f"with {seg_s} s segments; widen the band or lengthen seg_s")
+            raise ConfigError(
+                f"spectral: only {n_bins} frequency bin(s) between {fmin} and {fmax} Hz "
+                f"with {seg_s} s segments; widen the band or lengthen seg_s"
+            )
         self.seg, self.fmin, self.fmax, self.relative = seg, float(fmin), float(fmax), bool(relative)
         self.n_bins = n_bins
         self.norm = nn.BatchNorm1d(n_chans * n_bins)
@@ -104,6 +111,8 @@ class SpectralEncoder(EEGEncoder):
 
 
 register_encoder(
-    "spectral", SpectralEncoder, default_emb_dim=128,
+    "spectral",
+    SpectralEncoder,
+    default_emb_dim=128,
     description="log power spectrum per channel (Welch, in the network) -> shared spectral filter bank -> MLP",
 )

@@ -19,6 +19,7 @@ Riemannian mean of the training covariances. This encoder does the same in the n
 are buffers, saved with the weights. Steps 1-3 carry no trainable parameter
 (:meth:`features`), step 4 is :meth:`head`.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,8 +68,11 @@ def upper_vector(s: torch.Tensor) -> torch.Tensor:
     """pyriemann's ``upper``: the upper triangle row by row, off-diagonal terms times sqrt 2."""
     d = s.shape[-1]
     rows, cols = torch.triu_indices(d, d, device=s.device)
-    coef = torch.where(rows == cols, torch.ones((), dtype=s.dtype, device=s.device),
-                       torch.full((), math.sqrt(2.0), dtype=s.dtype, device=s.device))
+    coef = torch.where(
+        rows == cols,
+        torch.ones((), dtype=s.dtype, device=s.device),
+        torch.full((), math.sqrt(2.0), dtype=s.dtype, device=s.device),
+    )
     return s[..., rows, cols] * coef
 
 
@@ -159,8 +163,10 @@ class TangentEncoder(EEGEncoder):
             xd = Xdawn(nfilter=self.xdawn_filters, estimator="scm").fit(x_np, np.asarray(y))
             filters, evoked = np.asarray(xd.filters_), np.asarray(xd.evokeds_)
             if filters.shape != tuple(self.spatial.shape):
-                raise ConfigError(f"tangent: xDAWN gave {filters.shape[0]} filters, the encoder expects "
-                                  f"{self.spatial.shape[0]} ({self.n_classes} classes x {self.xdawn_filters})")
+                raise ConfigError(
+                    f"tangent: xDAWN gave {filters.shape[0]} filters, the encoder expects "
+                    f"{self.spatial.shape[0]} ({self.n_classes} classes x {self.xdawn_filters})"
+                )
             self.spatial.copy_(torch.as_tensor(filters, dtype=self.spatial.dtype))
             self.prototypes.copy_(torch.as_tensor(evoked, dtype=self.prototypes.dtype))
         covs = self.covariances(torch.as_tensor(x_np, dtype=self.spatial.dtype)).double().numpy()
@@ -198,7 +204,9 @@ class TangentEncoder(EEGEncoder):
 
 
 register_encoder(
-    "tangent", TangentEncoder, default_emb_dim=64,
+    "tangent",
+    TangentEncoder,
+    default_emb_dim=64,
     description="covariance (optionally xDAWN filters + prototypes, OAS) -> Riemannian tangent space at the "
-                "training mean (pyriemann) -> MLP",
+    "training mean (pyriemann) -> MLP",
 )

@@ -18,6 +18,7 @@ Every tower has a ``tower_id`` (name + digest of its weights and settings) under
 :mod:`brainalign.models.embedding_cache` stores the embeddings of frozen towers.
 Everything loads from local files; nothing is downloaded.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -92,9 +93,7 @@ class Tower(nn.Module):
         """``<name>-<16 hex>``: changes with the weights and with any setting that
         changes the embeddings, so cached embeddings never outlive their model."""
         if self._tower_id is None:
-            blob = json.dumps(
-                {"weights": self._weights_digest(), "settings": self._settings()}, sort_keys=True
-            )
+            blob = json.dumps({"weights": self._weights_digest(), "settings": self._settings()}, sort_keys=True)
             safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
             self._tower_id = f"{safe_name}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
         return self._tower_id
@@ -209,9 +208,7 @@ class TextTower(Tower):
             return self(self.tokenize(items))
 
     def _weights_digest(self) -> str:
-        files = sorted(
-            p for p in self.model_dir.iterdir() if p.suffix in {".safetensors", ".bin", ".pt", ".h5"}
-        )
+        files = sorted(p for p in self.model_dir.iterdir() if p.suffix in {".safetensors", ".bin", ".pt", ".h5"})
         return ",".join(f"{p.name}:{file_digest(p)}" for p in files)
 
     def _settings(self) -> dict[str, Any]:
@@ -363,8 +360,7 @@ class ImageTower(Tower):
         if missing or result.unexpected_keys:
             raise DataError(
                 self.weights_path,
-                f"not EfficientNet-Lite0 weights (missing {missing[:3]}, "
-                f"unexpected {result.unexpected_keys[:3]})",
+                f"not EfficientNet-Lite0 weights (missing {missing[:3]}, unexpected {result.unexpected_keys[:3]})",
             )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """brainalign.objectives: the losses that training optimises, and the gathering of
 embeddings across data-parallel ranks that the contrastive ones use."""
+
 from brainalign.objectives.distributed import gather_features
 from brainalign.objectives.loss import (
     OBJECTIVES,

@@ -13,6 +13,7 @@ in :mod:`brainalign.objectives.loss` scale ``L_r`` so that ``mean_r L_r`` equals
 loss on the concatenated batch, which makes a ``W``-rank run take exactly the step of
 a one-process run on the whole batch.
 """
+
 from __future__ import annotations
 
 import torch

@@ -22,6 +22,7 @@ the samples of every rank (see :mod:`brainalign.objectives.distributed`). Each r
 loss is scaled so that its average over ranks is the loss on the concatenated batch,
 which is what DistributedDataParallel's gradient averaging then optimises.
 """
+
 from __future__ import annotations
 
 import math
@@ -109,14 +110,10 @@ class _PairedLoss(nn.Module):
         ok = ~(torch.isnan(x).any(dim=1) | torch.isnan(y).any(dim=1))
         if valid is not None:
             if valid.shape != (x.shape[0],):
-                raise ContractError(
-                    f"valid mask must have shape ({x.shape[0]},), got {tuple(valid.shape)}"
-                )
+                raise ContractError(f"valid mask must have shape ({x.shape[0]},), got {tuple(valid.shape)}")
             ok = ok & valid.to(device=ok.device, dtype=torch.bool)
         if pair_ids is not None and pair_ids.shape != (x.shape[0],):
-            raise ContractError(
-                f"pair_ids must have shape ({x.shape[0]},), got {tuple(pair_ids.shape)}"
-            )
+            raise ContractError(f"pair_ids must have shape ({x.shape[0]},), got {tuple(pair_ids.shape)}")
         ids = pair_ids.to(device=ok.device, dtype=torch.long) if pair_ids is not None else None
         # Zero the missing rows before any arithmetic so NaNs never reach the
         # gradients of the rows that exist.
@@ -368,21 +365,14 @@ class MaskedReconstructionLoss(nn.Module):
     trailing dimensions. Values at unmasked positions, NaN included, play no part.
     """
 
-    def forward(
-        self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor
-    ) -> torch.Tensor:
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if prediction.shape != target.shape:
-            raise ContractError(
-                f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} differ"
-            )
+            raise ContractError(f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} differ")
         if mask.shape != prediction.shape[: mask.ndim]:
             raise ContractError(
-                f"mask {tuple(mask.shape)} does not cover the leading dimensions of "
-                f"{tuple(prediction.shape)}"
+                f"mask {tuple(mask.shape)} does not cover the leading dimensions of {tuple(prediction.shape)}"
             )
-        full = mask.to(torch.bool).reshape(
-            *mask.shape, *([1] * (prediction.ndim - mask.ndim))
-        ).expand_as(prediction)
+        full = mask.to(torch.bool).reshape(*mask.shape, *([1] * (prediction.ndim - mask.ndim))).expand_as(prediction)
         n_masked = int(full.sum().item())
         if n_masked == 0:
             return _graph_zero(prediction)

@@ -1,5 +1,6 @@
 """Preprocessing: declarative steps wrapping MNE, pipelines that turn Recordings into
 :class:`Windows`, named presets, and an on-disk window cache."""
+
 from brainalign.preprocessing.cache import cache_key, cached_windows, file_identity
 from brainalign.preprocessing.pipeline import (
     PREPROCESSING_VERSION,

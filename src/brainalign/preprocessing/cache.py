@@ -43,6 +43,7 @@ delete the entry (or the cache) after doing that on purpose.
 Recordings given in memory without source files are keyed by a sha256 of
 their samples and annotations instead.
 """
+
 from __future__ import annotations
 
 import errno
@@ -105,13 +106,21 @@ def _recording_identity(rec: Recording) -> dict[str, Any]:
     digest of its samples; plus what a caller may have changed after loading
     (ids, channels, rates, trials, metadata, text)."""
     ident: dict[str, Any] = {
-        "id": rec.id, "dataset": rec.dataset, "units": rec.units, "text": rec.text,
+        "id": rec.id,
+        "dataset": rec.dataset,
+        "units": rec.units,
+        "text": rec.text,
         "metadata": json.loads(json.dumps(rec.metadata, sort_keys=True, default=str)),
-        "signals": {m: {"ch_names": list(s.ch_names), "sfreq": float(s.info["sfreq"]),
-                        "n_times": len(s.times), "n_epochs": len(s) if isinstance(s, mne.BaseEpochs) else None}
-                    for m, s in rec.signals.items()},
-        "trials": None if rec.trials is None else hashlib.sha256(
-            rec.trials.to_csv(index=False).encode()).hexdigest(),
+        "signals": {
+            m: {
+                "ch_names": list(s.ch_names),
+                "sfreq": float(s.info["sfreq"]),
+                "n_times": len(s.times),
+                "n_epochs": len(s) if isinstance(s, mne.BaseEpochs) else None,
+            }
+            for m, s in rec.signals.items()
+        },
+        "trials": None if rec.trials is None else hashlib.sha256(rec.trials.to_csv(index=False).encode()).hexdigest(),
     }
     if rec.source:
         ident["files"] = [file_identity(p) for p in rec.source]
@@ -132,8 +141,7 @@ def input_identity(inputs: Inputs) -> dict[str, Any]:
             "reader_version": inputs.version,
             "root": str(inputs.root.resolve()),
             "params": json.loads(json.dumps(inputs.params, sort_keys=True, default=str)),
-            "recordings": [{"key": ref.key, "files": [file_identity(p) for p in ref.paths]}
-                           for ref in inputs.refs()],
+            "recordings": [{"key": ref.key, "files": [file_identity(p) for p in ref.paths]} for ref in inputs.refs()],
         }
     recs = [inputs] if isinstance(inputs, Recording) else list(inputs)
     return {"recordings": [_recording_identity(r) for r in recs]}
@@ -171,9 +179,14 @@ def _write_entry(entry: Path, windows: Windows, pipeline: Pipeline, key: str, pa
         windows.table.to_csv(tmp / "windows.csv", index=False)
         pipeline.save(tmp / "pipeline.yaml")
         meta = {
-            "format": CACHE_FORMAT, "key": key, "parts": parts,
-            "shape": list(windows.data.shape), "ch_names": windows.ch_names,
-            "sfreq": windows.sfreq, "unit": windows.unit, "pipeline": windows.pipeline,
+            "format": CACHE_FORMAT,
+            "key": key,
+            "parts": parts,
+            "shape": list(windows.data.shape),
+            "ch_names": windows.ch_names,
+            "sfreq": windows.sfreq,
+            "unit": windows.unit,
+            "pipeline": windows.pipeline,
             "dtypes": {c: str(t) for c, t in windows.table.dtypes.items()},
             "sha256": {name: _sha256(tmp / name) for name in DIGESTED},
         }
@@ -203,14 +216,20 @@ def _read_entry(entry: Path, key: str, verify: bool = True) -> Windows:
             for name, digest in meta["sha256"].items():
                 found = _sha256(entry / name)
                 if found != digest:
-                    raise _CorruptEntry(f"checksum mismatch of {name} (recorded sha256 {digest[:12]}..., "
-                                        f"found {found[:12]}...)")
+                    raise _CorruptEntry(
+                        f"checksum mismatch of {name} (recorded sha256 {digest[:12]}..., found {found[:12]}...)"
+                    )
         data = np.load(entry / "data.npy", mmap_mode="r", allow_pickle=False)
         if data.dtype != np.float32 or list(data.shape) != meta["shape"]:
             raise _CorruptEntry(f"array {data.dtype} {data.shape} does not match {meta['shape']}")
         dtypes: dict[str, str] = meta["dtypes"]
-        table = pd.read_csv(entry / "windows.csv", dtype={c: t for c, t in dtypes.items() if t == "object"},
-                            keep_default_na=False, na_values=[""], float_precision="round_trip")
+        table = pd.read_csv(
+            entry / "windows.csv",
+            dtype={c: t for c, t in dtypes.items() if t == "object"},
+            keep_default_na=False,
+            na_values=[""],
+            float_precision="round_trip",
+        )
         if list(table.columns) != list(dtypes):
             raise _CorruptEntry("window table columns do not match")
         table = normalise_table(table).astype({c: t for c, t in dtypes.items() if t != "object"})
@@ -221,8 +240,15 @@ def _read_entry(entry: Path, key: str, verify: bool = True) -> Windows:
         raise _CorruptEntry(f"{type(err).__name__}: {err}") from None
 
 
-def cached_windows(inputs: Inputs, pipeline: Pipeline, cache_dir: str | os.PathLike | None = None,
-                   *, progress: bool | None = None, verify: bool = True, n_jobs: int = 1) -> Windows:
+def cached_windows(
+    inputs: Inputs,
+    pipeline: Pipeline,
+    cache_dir: str | os.PathLike | None = None,
+    *,
+    progress: bool | None = None,
+    verify: bool = True,
+    n_jobs: int = 1,
+) -> Windows:
     """Windows of ``inputs`` (a Recording, several, or a Reader) through ``pipeline``,
     from the cache when an entry with the same key exists, else computed (in
     ``n_jobs`` processes, see :meth:`Pipeline.transform`: the same bytes as a serial

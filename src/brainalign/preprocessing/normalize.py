@@ -34,6 +34,7 @@ is passed explicitly (to demonstrate the effect, as a test does).
 Arrays: rows on axis 0. ``(n, features)`` arrays are normalised per feature; ``(n, channels,
 times)`` signals per channel (over rows and times); Euclidean alignment needs signals.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -98,9 +99,16 @@ def check_label_level(normalizer: Normalizer, labels: Any, groups: Any, allow_su
 
 
 # ---------------------------------------------------------------------- calibration
-def calibration_mask(table: pd.DataFrame, *, by: str = "subject", where: dict[str, Any] | None = None,
-                     first_s: float | None = None, first_n: int | None = None,
-                     time_col: str = "start", order_cols: Sequence[str] = ("recording",)) -> np.ndarray:
+def calibration_mask(
+    table: pd.DataFrame,
+    *,
+    by: str = "subject",
+    where: dict[str, Any] | None = None,
+    first_s: float | None = None,
+    first_n: int | None = None,
+    time_col: str = "start",
+    order_cols: Sequence[str] = ("recording",),
+) -> np.ndarray:
     """Rows of ``table`` that form each group's calibration block.
 
     ``where`` keeps rows whose columns equal the given values (e.g. ``{"label": "rest"}``:
@@ -140,8 +148,11 @@ def check_disjoint(calibration: np.ndarray, evaluated: np.ndarray) -> None:
     """DataError when a calibration row is also an evaluated row."""
     both = np.asarray(calibration, bool) & np.asarray(evaluated, bool)
     if both.any():
-        raise DataError(None, f"{int(both.sum())} calibration row(s) are also evaluated; a calibration block "
-                              "must never hold a test window")
+        raise DataError(
+            None,
+            f"{int(both.sum())} calibration row(s) are also evaluated; a calibration block "
+            "must never hold a test window",
+        )
 
 
 # ----------------------------------------------------------------------- normalisers
@@ -194,8 +205,7 @@ class Normalizer:
 
     # --------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "source": self.source, "by": self.by, "eps": self.eps,
-                "state": self._state()}
+        return {"method": self.method, "source": self.source, "by": self.by, "eps": self.eps, "state": self._state()}
 
     def _state(self) -> dict[str, Any]:
         return {}
@@ -204,8 +214,7 @@ class Normalizer:
         return None
 
     # --------------------------------------------------------------------- fitting
-    def fit(self, x: Any, groups: Any = None, labels: Any = None, *,
-            allow_subject_level: bool = False) -> Normalizer:
+    def fit(self, x: Any, groups: Any = None, labels: Any = None, *, allow_subject_level: bool = False) -> Normalizer:
         """Fit on training rows. ``labels`` (with ``groups``) enable the label-level guard."""
         x = np.asarray(x, dtype=np.float64)
         if labels is not None and self.per_group:
@@ -251,10 +260,18 @@ class Normalizer:
             out[rows] = self._apply(x[rows], stats)
         return out
 
-    def fit_transform(self, x: Any, groups: Any = None, labels: Any = None, *,
-                      calibration: tuple[Any, Any] | None = None, allow_subject_level: bool = False) -> np.ndarray:
+    def fit_transform(
+        self,
+        x: Any,
+        groups: Any = None,
+        labels: Any = None,
+        *,
+        calibration: tuple[Any, Any] | None = None,
+        allow_subject_level: bool = False,
+    ) -> np.ndarray:
         return self.fit(x, groups, labels, allow_subject_level=allow_subject_level).transform(
-            x, groups, calibration=calibration)
+            x, groups, calibration=calibration
+        )
 
     # ---------------------------------------------------------------- to implement
     def _statistics(self, x: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
@@ -290,8 +307,9 @@ class Standardizer(Normalizer):
 
     def _apply(self, x: np.ndarray, stats: dict[str, np.ndarray]) -> np.ndarray:
         if stats["mean"].shape[1:] != (x.shape[1],) + (1,) * (x.ndim - 2):
-            raise DataError(None, f"{self.describe()}: statistics of {stats['mean'].shape[1]} features, "
-                                  f"input has {x.shape[1]}")
+            raise DataError(
+                None, f"{self.describe()}: statistics of {stats['mean'].shape[1]} features, input has {x.shape[1]}"
+            )
         return (x - stats["mean"]) / stats["std"]
 
     def _fit(self, x: np.ndarray) -> None:

@@ -7,6 +7,7 @@ plus one table row per window. The pipeline is data: :meth:`Pipeline.to_dict`
 to every output, and :meth:`Pipeline.hash` is a stable digest of what it does
 (used as a cache key).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,8 +37,7 @@ from brainalign.utils.io import atomic_write_text
 PREPROCESSING_VERSION = "2"
 
 #: Columns every window table has, in this order (extra trial columns follow).
-TABLE_COLUMNS = ("recording", "dataset", "subject", "session", "run", "window", "start",
-                 "label", "image", "text")
+TABLE_COLUMNS = ("recording", "dataset", "subject", "session", "run", "window", "start", "label", "image", "text")
 
 Inputs = Recording | Iterable[Recording] | Reader
 
@@ -124,8 +124,10 @@ class Windows:
         return dataclasses.replace(self, data=self.data[idx], table=self.table.iloc[idx].reset_index(drop=True))
 
     def __repr__(self) -> str:
-        return (f"<Windows {len(self)} x {self.n_channels} ch x {self.n_times} samples @ "
-                f"{self.sfreq:g} Hz, {self.unit}, {self.table['recording'].nunique()} recordings>")
+        return (
+            f"<Windows {len(self)} x {self.n_channels} ch x {self.n_times} samples @ "
+            f"{self.sfreq:g} Hz, {self.unit}, {self.table['recording'].nunique()} recordings>"
+        )
 
 
 def canonical_form(obj: Any) -> Any:
@@ -166,8 +168,7 @@ class Pipeline:
 
     # ------------------------------------------------------------- serialising
     def to_dict(self) -> dict[str, Any]:
-        return {"modality": self.modality, "units": self.units,
-                "steps": [step.to_dict() for step in self.steps]}
+        return {"modality": self.modality, "units": self.units, "steps": [step.to_dict() for step in self.steps]}
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> Pipeline:
@@ -180,8 +181,11 @@ class Pipeline:
         steps = spec.get("steps", [])
         if not isinstance(steps, list):
             raise ConfigError("pipeline: 'steps' must be a list")
-        return cls(steps=[Step.from_dict(s) for s in steps],
-                   modality=spec.get("modality", "eeg"), units=spec.get("units", "uV"))
+        return cls(
+            steps=[Step.from_dict(s) for s in steps],
+            modality=spec.get("modality", "eeg"),
+            units=spec.get("units", "uV"),
+        )
 
     def hash(self) -> str:
         """Stable 16-hex-digit digest of :meth:`to_dict` (independent of key order,
@@ -230,13 +234,15 @@ class Pipeline:
             raise DataError(where(rec), f"no {self.modality!r} signal (has {', '.join(sorted(out.signals))})")
         signal = out.signals[self.modality]
         if not isinstance(signal, mne.BaseEpochs):
-            raise ConfigError("the pipeline leaves continuous data: end it with a Window, "
-                              "EventWindow or AverageRepetitions step")
+            raise ConfigError(
+                "the pipeline leaves continuous data: end it with a Window, EventWindow or AverageRepetitions step"
+            )
         data = out.get_data(self.modality, units=self.units)
         if not np.isfinite(data).all():  # e.g. NaN samples and a pipeline without CheckFinite
             bad = int((~np.isfinite(data)).any(axis=tuple(range(1, data.ndim))).sum())
-            raise DataError(where(rec), f"{bad} of {len(data)} windows hold NaN/Inf samples "
-                                        "(a CheckFinite step names the channels)")
+            raise DataError(
+                where(rec), f"{bad} of {len(data)} windows hold NaN/Inf samples (a CheckFinite step names the channels)"
+            )
         stored = out.units.get(self.modality, "V")
         unit = self.units if stored == "V" else stored
         n = data.shape[0]
@@ -263,8 +269,14 @@ class Pipeline:
         table["session"], table["run"], table["window"] = out.session, out.run, np.arange(n)
         extras = [c for c in table.columns if c not in TABLE_COLUMNS]
         table = normalise_table(table[list(TABLE_COLUMNS) + extras])
-        return Windows(np.ascontiguousarray(data, dtype=np.float32), list(signal.ch_names),
-                       float(signal.info["sfreq"]), table, unit, self.to_dict())
+        return Windows(
+            np.ascontiguousarray(data, dtype=np.float32),
+            list(signal.ch_names),
+            float(signal.info["sfreq"]),
+            table,
+            unit,
+            self.to_dict(),
+        )
 
     def transform(self, inputs: Inputs, progress: bool | None = None, n_jobs: int = 1) -> Windows:
         """Windows of one or many recordings (or a Reader's), stacked. Every
@@ -292,8 +304,9 @@ class Pipeline:
                 _check_compatible(parts[0], value, label)
             parts.append(value)
         if skipped:
-            warnings.warn(f"{len(skipped)} recording(s) gave no window and were skipped: " + "; ".join(skipped),
-                          stacklevel=2)
+            warnings.warn(
+                f"{len(skipped)} recording(s) gave no window and were skipped: " + "; ".join(skipped), stacklevel=2
+            )
         if not parts:
             raise DataError(None, "no recording gave a window: " + "; ".join(skipped))
         if len(parts) == 1:
@@ -340,14 +353,15 @@ class Pipeline:
 def _check_compatible(ref: Windows, new: Windows, label: str) -> None:
     """DataError unless ``new`` (from the recording ``label`` names) can be stacked under ``ref``."""
     if new.ch_names != ref.ch_names:
-        raise DataError(label, f"channels {new.ch_names} differ from the first recording's "
-                        f"{ref.ch_names}; add a PickChannels step")
+        raise DataError(
+            label, f"channels {new.ch_names} differ from the first recording's {ref.ch_names}; add a PickChannels step"
+        )
     if not np.isclose(new.sfreq, ref.sfreq):
-        raise DataError(label, f"sampled at {new.sfreq:g} Hz, the first recording at "
-                        f"{ref.sfreq:g} Hz; add a Resample step")
+        raise DataError(
+            label, f"sampled at {new.sfreq:g} Hz, the first recording at {ref.sfreq:g} Hz; add a Resample step"
+        )
     if new.n_times != ref.n_times:
-        raise DataError(label, f"windows of {new.n_times} samples, the first recording's "
-                        f"have {ref.n_times}")
+        raise DataError(label, f"windows of {new.n_times} samples, the first recording's have {ref.n_times}")
     if new.unit != ref.unit:
         raise DataError(label, f"unit {new.unit!r} differs from {ref.unit!r}")
 
@@ -369,6 +383,9 @@ def align_windows(eeg: Windows, ecg: Windows) -> tuple[Windows, Windows]:  # noq
     lacking = np.flatnonzero(np.isnan(rows))
     if len(lacking):
         first = eeg.table.iloc[lacking[0]]
-        raise DataError(None, f"{len(lacking)} EEG window(s) have no ECG window of the same span, first "
-                              f"{first['recording']} at {first['start']} s")
+        raise DataError(
+            None,
+            f"{len(lacking)} EEG window(s) have no ECG window of the same span, first "
+            f"{first['recording']} at {first['start']} s",
+        )
     return eeg, ecg.select(rows.astype(int))

@@ -29,8 +29,18 @@ from brainalign.errors import ConfigError
 from brainalign.preprocessing.pipeline import Pipeline
 from brainalign.registry import Registry
 
-__all__ = ["EEGCLIP_CHANNELS", "PRESETS", "TEN_TWENTY_19", "THINGS_EEG2_CHANNELS", "available_presets",
-           "get_preset", "preset_reader", "preset_spec", "register_preset", "run_preset"]
+__all__ = [
+    "EEGCLIP_CHANNELS",
+    "PRESETS",
+    "TEN_TWENTY_19",
+    "THINGS_EEG2_CHANNELS",
+    "available_presets",
+    "get_preset",
+    "preset_reader",
+    "preset_spec",
+    "register_preset",
+    "run_preset",
+]
 
 _FIELDS = ("description", "reader", "source", "params", "pipeline")
 
@@ -87,8 +97,9 @@ def get_preset(name: str, **params: Any) -> Pipeline:
     preset = PRESETS.get(name)
     unknown = sorted(set(params) - set(preset["params"]))
     if unknown:
-        raise ConfigError(f"preset {name!r}: unknown parameter(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(preset['params']))}")
+        raise ConfigError(
+            f"preset {name!r}: unknown parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(preset['params']))}"
+        )
     values = {**preset["params"], **params}
     return Pipeline.from_dict(_substitute(copy.deepcopy(preset["pipeline"]), values))
 

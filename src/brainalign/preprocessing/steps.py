@@ -23,6 +23,7 @@ Conventions shared by every step:
 * Bad input raises :class:`~brainalign.errors.DataError` naming the recording's
   source file and the problem.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -86,9 +87,7 @@ def _uv_to_stored(rec: Recording, modality: str, value_uv: float, what: str) -> 
     """Convert a threshold in µV to the unit the signal is stored in."""
     unit = rec.units.get(modality, "V")
     if unit not in UNIT_SCALE:
-        raise DataError(
-            where(rec), f"{what} is given in µV but the {modality!r} signal is in {unit!r}"
-        )
+        raise DataError(where(rec), f"{what} is given in µV but the {modality!r} signal is in {unit!r}")
     return value_uv * UNIT_SCALE[unit] / UNIT_SCALE["uV"]
 
 
@@ -136,11 +135,15 @@ class Step:
         for mod in mods:
             is_epochs = isinstance(rec.signals[mod], mne.BaseEpochs)
             if self.accepts == "raw" and is_epochs:
-                raise DataError(where(rec), f"{type(self).__name__} needs continuous data; "
-                                f"the {mod!r} signal is already epoched")
+                raise DataError(
+                    where(rec), f"{type(self).__name__} needs continuous data; the {mod!r} signal is already epoched"
+                )
             if self.accepts == "epochs" and not is_epochs:
-                raise DataError(where(rec), f"{type(self).__name__} needs epoched data; the {mod!r} "
-                                "signal is continuous (add a Window or EventWindow step first)")
+                raise DataError(
+                    where(rec),
+                    f"{type(self).__name__} needs epoched data; the {mod!r} "
+                    "signal is continuous (add a Window or EventWindow step first)",
+                )
         return mods
 
     def apply(self, rec: Recording) -> Recording:
@@ -259,8 +262,7 @@ class DropStart(Step):
     def transform(self, rec: Recording, modality: str, inst: Signal) -> Signal:
         duration = inst.n_times / inst.info["sfreq"]
         if self.seconds >= duration:
-            raise DataError(where(rec), f"recording lasts {duration:g} s, not more than the "
-                            f"{self.seconds:g} s to drop")
+            raise DataError(where(rec), f"recording lasts {duration:g} s, not more than the {self.seconds:g} s to drop")
         return inst.copy().crop(tmin=self.seconds)
 
 
@@ -479,8 +481,16 @@ def _epochs_at(inst: mne.io.BaseRaw, events: np.ndarray, offset: int, n_samples:
     ).astype(int)
     data = inst.get_data()
     samples = data[:, events[:, None] + offset + np.arange(n_samples)]  # (channels, epochs, times)
-    return mne.EpochsArray(np.ascontiguousarray(samples.transpose(1, 0, 2)), inst.info, events=mne_events,
-                           tmin=offset / sfreq, event_id={"window": 1}, baseline=None, proj=False, verbose="error")
+    return mne.EpochsArray(
+        np.ascontiguousarray(samples.transpose(1, 0, 2)),
+        inst.info,
+        events=mne_events,
+        tmin=offset / sfreq,
+        event_id={"window": 1},
+        baseline=None,
+        proj=False,
+        verbose="error",
+    )
 
 
 def _window_table(rows: pd.DataFrame | None, n: int, starts_s: np.ndarray) -> pd.DataFrame:
@@ -621,8 +631,11 @@ class EventWindow(Step):
             keep &= (events + s0 >= 0) & (events + s0 + n <= rec.signals[mod].n_times)
         trials, onset = trials[keep], onset[keep]
         if len(trials) == 0:
-            raise NoWindows(where(rec), f"no trial{' with label in ' + str(self.labels) if self.labels else ''} "
-                            f"has a full {self.tmin:g}..{self.tmax:g} s window inside the recording")
+            raise NoWindows(
+                where(rec),
+                f"no trial{' with label in ' + str(self.labels) if self.labels else ''} "
+                f"has a full {self.tmin:g}..{self.tmax:g} s window inside the recording",
+            )
         signals = dict(rec.signals)
         for mod in mods:
             s0, n, events = self._samples(rec.signals[mod], onset)

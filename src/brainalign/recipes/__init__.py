@@ -46,4 +46,6 @@ def resolve_recipe(name_or_path: str | Path) -> Path:
     try:
         return recipe_path(name)
     except DataError:
-        raise DataError(path, f"no such recipe file, nor a shipped recipe (shipped: {', '.join(list_recipes())})") from None
+        raise DataError(
+            path, f"no such recipe file, nor a shipped recipe (shipped: {', '.join(list_recipes())})"
+        ) from None

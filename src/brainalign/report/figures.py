@@ -3,6 +3,7 @@
 All figures are written atomically (temporary file, then rename) with the Agg
 backend, so they work on headless machines.
 """
+
 from __future__ import annotations
 
 import os

@@ -20,6 +20,7 @@ Every metric is taken to be higher-is-better (as everywhere in
 :mod:`brainalign.evaluation`). A score is marked green when it is above chance at
 p < 0.05, grey otherwise.
 """
+
 from __future__ import annotations
 
 import base64
@@ -153,8 +154,9 @@ def _td(text: Any, *, num: bool = False, raw: str = "", cls: str = "") -> str:
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: Sequence[int], *, id_: str = "") -> str:
     """A table of pre-rendered rows; the headers of the ``numeric`` columns are right-aligned
     like their cells."""
-    head = "".join(f'<th class="num">{_esc(h)}</th>' if i in numeric else f"<th>{_esc(h)}</th>"
-                   for i, h in enumerate(headers))
+    head = "".join(
+        f'<th class="num">{_esc(h)}</th>' if i in numeric else f"<th>{_esc(h)}</th>" for i, h in enumerate(headers)
+    )
     body = "".join(f"<tr>{''.join(r)}</tr>" for r in rows)
     attr = f' id="{_esc(id_)}"' if id_ else ""
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -178,10 +180,12 @@ class _Score:
     def cells(self, marker: bool = True) -> list[str]:
         """Value (with its significance marker unless ``marker`` is false), interval,
         p-value and chance cells."""
-        return [_td(_fmt(self.value), num=True, raw=_dot(self.significant) if marker else ""),
-                _td(_fmt_ci(self.ci_low, self.ci_high), num=True),
-                _td(_fmt_p(self.p_value), num=True),
-                _td(_fmt(self.chance), num=True)]
+        return [
+            _td(_fmt(self.value), num=True, raw=_dot(self.significant) if marker else ""),
+            _td(_fmt_ci(self.ci_low, self.ci_high), num=True),
+            _td(_fmt_p(self.p_value), num=True),
+            _td(_fmt(self.chance), num=True),
+        ]
 
 
 def _best_baseline(reader: _Reader, baselines: Mapping[str, Any], metric: str, where: str) -> tuple[str, float] | None:
@@ -208,8 +212,9 @@ def _control_problems(reader: _Reader, controls: Mapping[str, Any], where: str) 
     """The failed controls of a task: shuffled-pairing scores above chance, a confounded block design."""
     problems = []
     shuffled = reader.mapping(controls.get("shuffled_pairing"), f"{where}.shuffled_pairing")
-    leaks = [str(m) for m, entry in shuffled.items()
-             if _Score(reader, entry, f"{where}.shuffled_pairing.{m}").significant]
+    leaks = [
+        str(m) for m, entry in shuffled.items() if _Score(reader, entry, f"{where}.shuffled_pairing.{m}").significant
+    ]
     if leaks:
         problems.append(f"shuffled pairing above chance ({', '.join(leaks)})")
     if reader.mapping(controls.get("block_design"), f"{where}.block_design").get("confounded"):
@@ -249,15 +254,37 @@ def _headline(reader: _Reader, tasks: Mapping[str, Any]) -> str:
         score = _Score(reader, metrics[metric], f"{where}.metrics.{metric}")
         # baselines may report the primary metric under another name (``baseline_metric``,
         # e.g. a probe's "svm_bacc" against the baselines' "balanced_accuracy")
-        best = _best_baseline(reader, reader.mapping(task.get("baselines"), f"{where}.baselines"),
-                              str(task.get("baseline_metric", metric)), f"{where}.baselines")
+        best = _best_baseline(
+            reader,
+            reader.mapping(task.get("baselines"), f"{where}.baselines"),
+            str(task.get("baseline_metric", metric)),
+            f"{where}.baselines",
+        )
         model = f"{_fmt(score.value)} {_fmt_ci(score.ci_low, score.ci_high)}"
-        rows.append([f"<td>{link}</td>", _td(metric), _td(model, num=True, raw=_dot(score.significant)),
-                     _td(_fmt_p(score.p_value), num=True), _td(_fmt(score.chance), num=True),
-                     _td(best[0] if best else "—"), _td(_fmt(best[1]) if best else "—", num=True),
-                     _td(_beats(score, best)), controls])
-    headers = ["Task", "Metric", "Model [95% CI]", "p", "Chance", "Best baseline", "Baseline value", "Model beats it",
-               "Controls"]
+        rows.append(
+            [
+                f"<td>{link}</td>",
+                _td(metric),
+                _td(model, num=True, raw=_dot(score.significant)),
+                _td(_fmt_p(score.p_value), num=True),
+                _td(_fmt(score.chance), num=True),
+                _td(best[0] if best else "—"),
+                _td(_fmt(best[1]) if best else "—", num=True),
+                _td(_beats(score, best)),
+                controls,
+            ]
+        )
+    headers = [
+        "Task",
+        "Metric",
+        "Model [95% CI]",
+        "p",
+        "Chance",
+        "Best baseline",
+        "Baseline value",
+        "Model beats it",
+        "Controls",
+    ]
     return _table(headers, rows, numeric=(2, 3, 4, 6, 7), id_="headline")
 
 
@@ -270,36 +297,50 @@ def _metrics_table(reader: _Reader, metrics: Mapping[str, Any], where: str, verd
         score = _Score(reader, entry, f"{where}.{metric}")
         row = [_td(metric)] + score.cells(marker=not verdict)
         if verdict:
-            row.append('<td class="warn">above chance: check for leakage</td>' if score.significant
-                       else '<td class="ok">at chance, as it must be</td>')
+            row.append(
+                '<td class="warn">above chance: check for leakage</td>'
+                if score.significant
+                else '<td class="ok">at chance, as it must be</td>'
+            )
         rows.append(row)
     headers = ["Metric", "Value", "95% CI", "p", "Chance"] + (["Verdict"] if verdict else [])
     return _table(headers, rows, numeric=(1, 2, 3, 4))
 
 
-def _baselines_table(reader: _Reader, metrics: Mapping[str, Any], baselines: Mapping[str, Any], where: str,
-                     model_metric: str | None = None, baseline_metric: str | None = None) -> str:
+def _baselines_table(
+    reader: _Reader,
+    metrics: Mapping[str, Any],
+    baselines: Mapping[str, Any],
+    where: str,
+    model_metric: str | None = None,
+    baseline_metric: str | None = None,
+) -> str:
     """Model and every baseline on every metric; the best of each column in bold.
     With ``baseline_metric``, the model's ``model_metric`` is shown in that column
     (e.g. a probe's balanced accuracy beside the baselines'), so the table lists
     only the baselines' own metrics instead of one mostly empty column per model metric."""
     if baseline_metric and model_metric in metrics:
-        names = sorted({m for b in baselines.values() for m in reader.mapping(b, where)},
-                       key=lambda m: (m != baseline_metric, m))
+        names = sorted(
+            {m for b in baselines.values() for m in reader.mapping(b, where)}, key=lambda m: (m != baseline_metric, m)
+        )
         value = _Score(reader, metrics[model_metric], f"{where}.metrics.{model_metric}").value
         table: dict[str, list[float | None]] = {
-            f"model ({model_metric})": [value if m == baseline_metric else None for m in names]}
+            f"model ({model_metric})": [value if m == baseline_metric else None for m in names]
+        }
     else:
         names = list(metrics) + sorted({m for b in baselines.values() for m in reader.mapping(b, where)} - set(metrics))
-        table = {"model": [_Score(reader, metrics[m], f"{where}.metrics.{m}").value if m in metrics else None
-                           for m in names]}
+        table = {
+            "model": [_Score(reader, metrics[m], f"{where}.metrics.{m}").value if m in metrics else None for m in names]
+        }
     for bname, scores in baselines.items():
         scores = reader.mapping(scores, f"{where}.baselines.{bname}")
         table[str(bname)] = [reader.number(scores.get(m), f"{where}.baselines.{bname}.{m}") for m in names]
     best = [max((v[j] for v in table.values() if _known(v[j])), default=None) for j in range(len(names))]
-    rows = [[_td(label)] + [_td(_fmt(v), num=True, cls="best" if _known(v) and v == best[j] else "")
-                            for j, v in enumerate(values)]
-            for label, values in table.items()]
+    rows = [
+        [_td(label)]
+        + [_td(_fmt(v), num=True, cls="best" if _known(v) and v == best[j] else "") for j, v in enumerate(values)]
+        for label, values in table.items()
+    ]
     return _table(["", *names], rows, numeric=range(1, len(names) + 1))
 
 
@@ -309,22 +350,30 @@ def _controls(reader: _Reader, controls: Mapping[str, Any], where: str) -> str:
         cwhere = f"{where}.{name}"
         control = reader.mapping(control, cwhere)
         if name == "shuffled_pairing":
-            parts.append("<h4>Shuffled pairing</h4><p>The same evaluation with EEG and stimuli paired at random: "
-                         "every score must sit at chance, otherwise information leaks into the evaluation.</p>")
+            parts.append(
+                "<h4>Shuffled pairing</h4><p>The same evaluation with EEG and stimuli paired at random: "
+                "every score must sit at chance, otherwise information leaks into the evaluation.</p>"
+            )
             parts.append(_metrics_table(reader, control, cwhere, verdict=True))
         elif name == "block_design":
             acc = reader.number(control.get("accuracy"), f"{cwhere}.accuracy")
             chance = reader.number(control.get("chance"), f"{cwhere}.chance")
             p = reader.number(control.get("p_value"), f"{cwhere}.p_value")
             confounded = bool(control.get("confounded"))
-            verdict = ('<td class="warn">confounded: the class can be told from when the trial was recorded, '
-                       "so the task score may reflect slow drift rather than the stimulus</td>" if confounded
-                       else '<td class="ok">not confounded</td>')
+            verdict = (
+                '<td class="warn">confounded: the class can be told from when the trial was recorded, '
+                "so the task score may reflect slow drift rather than the stimulus</td>"
+                if confounded
+                else '<td class="ok">not confounded</td>'
+            )
             parts.append("<h4>Block design</h4><p>Can the class be decoded from the recording block/time alone?</p>")
-            parts.append(_table(["Accuracy", "Chance", "p", "Verdict"],
-                                [[_td(_fmt(acc), num=True),
-                                  _td(_fmt(chance), num=True), _td(_fmt_p(p), num=True), verdict]],
-                                numeric=(0, 1, 2)))
+            parts.append(
+                _table(
+                    ["Accuracy", "Chance", "p", "Verdict"],
+                    [[_td(_fmt(acc), num=True), _td(_fmt(chance), num=True), _td(_fmt_p(p), num=True), verdict]],
+                    numeric=(0, 1, 2),
+                )
+            )
         else:  # any other control: its scores, without a verdict
             parts.append(f"<h4>{_esc(name)}</h4>")
             parts.append(_metrics_table(reader, control, cwhere))
@@ -362,8 +411,10 @@ def _figures(reader: _Reader, figures: Mapping[str, Any], base_dir: Path, task_n
             parts.append(f'<div class="missing">Figure <b>{_esc(key)}</b> could not be shown: {_esc(err)}</div>')
             continue
         caption = _FIGURE_CAPTIONS.get(key, "")
-        parts.append(f'<figure><img src="{src}" alt="{_esc(key)} figure for {_esc(task_name)}">'
-                     f"<figcaption><b>{_esc(key)}</b>. {_esc(caption)}</figcaption></figure>")
+        parts.append(
+            f'<figure><img src="{src}" alt="{_esc(key)} figure for {_esc(task_name)}">'
+            f"<figcaption><b>{_esc(key)}</b>. {_esc(caption)}</figcaption></figure>"
+        )
     return f'<div class="figs">{"".join(parts)}</div>' if parts else "<p>No figures.</p>"
 
 
@@ -383,16 +434,32 @@ def _task_section(reader: _Reader, index: int, name: str, task: Mapping[str, Any
     parts.append(_metrics_table(reader, metrics, f"{where}.metrics") if metrics else "<p>No metrics.</p>")
     parts.append("<h3>Baselines</h3>")
     primary = task.get("primary_metric")
-    parts.append(_baselines_table(reader, metrics, baselines, where, primary, task.get("baseline_metric"))
-                 if baselines else "<p>No baselines.</p>")
+    parts.append(
+        _baselines_table(reader, metrics, baselines, where, primary, task.get("baseline_metric"))
+        if baselines
+        else "<p>No baselines.</p>"
+    )
     references = reader.mapping(task.get("references") or {}, f"{where}.references")
     if references:
         parts.append("<h3>References (not EEG methods)</h3>")
         names = sorted({m for r in references.values() for m in reader.mapping(r, f"{where}.references")})
-        parts.append(_table(["", *names], [
-            [_td(str(rname))] + [_td(_fmt(reader.number(reader.mapping(r, where).get(m), f"{where}.references.{rname}")),
-                                     num=True) for m in names]
-            for rname, r in references.items()], numeric=range(1, len(names) + 1)))
+        parts.append(
+            _table(
+                ["", *names],
+                [
+                    [_td(str(rname))]
+                    + [
+                        _td(
+                            _fmt(reader.number(reader.mapping(r, where).get(m), f"{where}.references.{rname}")),
+                            num=True,
+                        )
+                        for m in names
+                    ]
+                    for rname, r in references.items()
+                ],
+                numeric=range(1, len(names) + 1),
+            )
+        )
     parts.append("<h3>Controls</h3>")
     parts.append(_controls(reader, controls, f"{where}.controls") if controls else "<p>No controls.</p>")
     if notes:
@@ -459,18 +526,24 @@ def write_report(
     body = [f"<h1>{_esc(title)}</h1>", _meta(meta)]
     if tasks:
         toc = " · ".join(f'<a href="#task-{i}">{_esc(name)}</a>' for i, name in enumerate(tasks))
-        body += ["<h2>Headline</h2>",
-                 '<p class="legend"><span class="dot sig"></span>above chance at p &lt; 0.05 '
-                 '<span class="dot ns"></span>not. "CI above": the whole 95 % interval lies above the '
-                 "best baseline.</p>",
-                 _headline(reader, tasks), f'<p class="meta">Tasks: {toc}</p>']
-        body += [_task_section(reader, i, str(name), reader.mapping(task, f"tasks.{name}"), base)
-                 for i, (name, task) in enumerate(tasks.items())]
+        body += [
+            "<h2>Headline</h2>",
+            '<p class="legend"><span class="dot sig"></span>above chance at p &lt; 0.05 '
+            '<span class="dot ns"></span>not. "CI above": the whole 95 % interval lies above the '
+            "best baseline.</p>",
+            _headline(reader, tasks),
+            f'<p class="meta">Tasks: {toc}</p>',
+        ]
+        body += [
+            _task_section(reader, i, str(name), reader.mapping(task, f"tasks.{name}"), base)
+            for i, (name, task) in enumerate(tasks.items())
+        ]
     else:
         body.append("<p>The results hold no tasks.</p>")
     body.append(f'<p class="meta">Generated by brainalign {_esc(__version__)}.</p>')
-    page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{_esc(title)}</title><style>{_CSS}</style></head>\n<body>\n"
-            + "\n".join(body) + "\n</body></html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_esc(title)}</title><style>{_CSS}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+    )
     return atomic_write_text(out_dir / REPORT_NAME, page)

@@ -11,6 +11,7 @@ Conventions shared by all figures, so a reader learns them once: the model is
 blue, chance is a grey dashed line, a filled marker means "above chance at
 p < 0.05" and a hollow one means it is not.
 """
+
 from __future__ import annotations
 
 import os
@@ -190,15 +191,23 @@ def plot_confusion(
     if n <= _MAX_ANNOTATED:
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if frac[i, j] > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(counts[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if frac[i, j] > 0.6 else "black",
+                )
     fontsize = 8 if n <= _MAX_ANNOTATED else 6
     ax.set_xticks(range(n), names, rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center", fontsize=fontsize)
     ax.set_yticks(range(n), [f"{nm} (n={t})" for nm, t in zip(names, totals[:, 0])], fontsize=fontsize)
     ax.set(xlabel="predicted", ylabel="true")
     balanced = float(np.mean(np.diag(frac)[totals[:, 0] > 0]))
-    ax.set_title(f"{title}\nbalanced accuracy {balanced:.3f} (chance {1 / n:.3f}); numbers are trial counts",
-                 fontsize=10)
+    ax.set_title(
+        f"{title}\nbalanced accuracy {balanced:.3f} (chance {1 / n:.3f}); numbers are trial counts", fontsize=10
+    )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
     return save_figure(fig, path)
 
@@ -259,8 +268,16 @@ def plot_retrieval_grid(
         query = str(query_labels[i])
         ax = axes[i, 0]
         ax.set_axis_off()
-        ax.text(0.5, 0.5, "EEG query\ntrue class:\n" + textwrap.fill(query, 14), ha="center", va="center",
-                fontsize=8, transform=ax.transAxes, bbox={"boxstyle": "round", "fc": "0.93", "ec": "0.6"})
+        ax.text(
+            0.5,
+            0.5,
+            "EEG query\ntrue class:\n" + textwrap.fill(query, 14),
+            ha="center",
+            va="center",
+            fontsize=8,
+            transform=ax.transAxes,
+            bbox={"boxstyle": "round", "fc": "0.93", "ec": "0.6"},
+        )
         ranked = list(ranked_gallery_images[i])[:k]
         for j in range(k):
             ax = axes[i, j + 1]
@@ -278,8 +295,11 @@ def plot_retrieval_grid(
                 spine.set(color=color, linewidth=4)
             ax.set_title(f"#{j + 1} {textwrap.shorten(cls, 16, placeholder='…')}", fontsize=7, color=color)
     shown = sum(min(len(ranked_gallery_images[i]), k) for i in range(rows))
-    fig.suptitle(f"{title}: top-{k} per query; green frame = same class as the query, red = other class "
-                 f"({n_hits}/{shown} correct)", fontsize=9)
+    fig.suptitle(
+        f"{title}: top-{k} per query; green frame = same class as the query, red = other class "
+        f"({n_hits}/{shown} correct)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -313,8 +333,10 @@ def plot_few_shot(
         raise DataError(None, f"fractions must lie in (0, 1], got {fractions.tolist()}")
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    styles = {"probe": (MODEL_COLOR, "o", "linear probe on frozen embeddings"),
-              "scratch": (SCRATCH_COLOR, "s", "trained from scratch")}
+    styles = {
+        "probe": (MODEL_COLOR, "o", "linear probe on frozen embeddings"),
+        "scratch": (SCRATCH_COLOR, "s", "trained from scratch"),
+    }
     for name, (color, marker, label) in styles.items():
         if name not in curve_dict:
             continue
@@ -325,8 +347,13 @@ def plot_few_shot(
         ax.plot(fractions, mean, marker=marker, ms=4, color=color, label=f"{label} (mean ± std)")
         ax.fill_between(fractions, mean - std, mean + std, color=color, alpha=0.2, lw=0)
     if full_score is not None:
-        ax.axhline(float(full_score), color=MODEL_COLOR, linestyle="--", lw=1.2,
-                   label=f"full training data ({float(full_score):.3f})")
+        ax.axhline(
+            float(full_score),
+            color=MODEL_COLOR,
+            linestyle="--",
+            lw=1.2,
+            label=f"full training data ({float(full_score):.3f})",
+        )
     if chance is not None:
         ax.axhline(float(chance), **CHANCE_STYLE, label=f"chance ({float(chance):.3f})")
     ax.set_xscale("log")
@@ -391,15 +418,29 @@ def plot_topomap(
 
     fig, ax = plt.subplots(figsize=(5.0, 4.6))
     show_names = len(kept) <= _MAX_TOPO_NAMES
-    im, _ = mne.viz.plot_topomap(values[kept], info, axes=ax, show=False, cmap="RdBu_r", contours=4,
-                                 names=info.ch_names if show_names else None,
-                                 sensors=True)
+    im, _ = mne.viz.plot_topomap(
+        values[kept],
+        info,
+        axes=ax,
+        show=False,
+        cmap="RdBu_r",
+        contours=4,
+        names=info.ch_names if show_names else None,
+        sensors=True,
+    )
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=cbar_label)
     ax.set_title(title, fontsize=10)
     if skipped:
         note = f"no position, not shown ({len(skipped)}): " + ", ".join(skipped)
-        fig.text(0.5, 0.01, textwrap.fill(textwrap.shorten(note, 300, placeholder=" …"), 80),
-                 ha="center", va="bottom", fontsize=7, color="0.35")
+        fig.text(
+            0.5,
+            0.01,
+            textwrap.fill(textwrap.shorten(note, 300, placeholder=" …"), 80),
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            color="0.35",
+        )
     return save_figure(fig, path)
 
 
@@ -422,8 +463,15 @@ def plot_scores_with_ci(task_results: Mapping[str, Any], path: str | os.PathLike
 
     fig, ax = plt.subplots(figsize=(7.5, 1.2 + 0.6 * len(names)))
     colors = [MODEL_COLOR if _is_significant(s) else "0.7" for s in scores]
-    ax.barh(y, [s.value for s in scores], height=0.55, color=colors, xerr=_ci_err(scores),
-            error_kw={"ecolor": "0.15", "capsize": 3, "lw": 1}, label="model (95% CI)")
+    ax.barh(
+        y,
+        [s.value for s in scores],
+        height=0.55,
+        color=colors,
+        xerr=_ci_err(scores),
+        error_kw={"ecolor": "0.15", "capsize": 3, "lw": 1},
+        label="model (95% CI)",
+    )
     for yi, s in zip(y, scores):
         ax.text(max(s.value, 0) + 0.01, yi + 0.3, f"{s.value:.3f}", fontsize=7, va="bottom")
         if np.isfinite(s.chance):
@@ -433,8 +481,15 @@ def plot_scores_with_ci(task_results: Mapping[str, Any], path: str | os.PathLike
     for b, (bname, bvals) in enumerate(baselines.items()):
         pts = [(yi, bvals[m]) for yi, m in zip(y, names) if isinstance(bvals, Mapping) and bvals.get(m) is not None]
         if pts:
-            ax.scatter([v for _, v in pts], [yi for yi, _ in pts], marker=markers[b % len(markers)], s=36,
-                       color=plt.get_cmap("Dark2")(b % 8), zorder=3, label=f"baseline: {bname}")
+            ax.scatter(
+                [v for _, v in pts],
+                [yi for yi, _ in pts],
+                marker=markers[b % len(markers)],
+                s=36,
+                color=plt.get_cmap("Dark2")(b % 8),
+                zorder=3,
+                label=f"baseline: {bname}",
+            )
     ax.set_yticks(y, names, fontsize=8)
     ax.set_xlabel("score (grey bar: not above chance at p < 0.05)")
     ax.set_title(title if title is not None else str(task_results.get("description", "")), fontsize=10)
@@ -466,8 +521,7 @@ def plot_score_by_group(
     values = np.array([s.value for s in vals])
     ax.plot(x, values, color=MODEL_COLOR, lw=0.8, alpha=0.5)
     ax.scatter(x[sig], values[sig], color=MODEL_COLOR, s=40, zorder=3, label="above chance (p < 0.05)")
-    ax.scatter(x[~sig], values[~sig], facecolor="white", edgecolor=MODEL_COLOR, s=40, zorder=3,
-               label="not significant")
+    ax.scatter(x[~sig], values[~sig], facecolor="white", edgecolor=MODEL_COLOR, s=40, zorder=3, label="not significant")
     chance = np.array([s.chance for s in vals])
     ok = np.isfinite(chance)
     ax.hlines(chance[ok], x[ok] - 0.4, x[ok] + 0.4, **CHANCE_STYLE, label="chance")

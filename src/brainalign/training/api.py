@@ -5,6 +5,7 @@ executes pickled code. The model refuses input that violates its input contract
 (channels, rate, units, window length) unless the caller asks to adapt it
 (reorder channels, resample).
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,10 @@ class TrainedModel:
 
     def __repr__(self) -> str:
         c = self.contract
-        return (f"<TrainedModel {self.config['recipe']['name']} | {c.n_chans} ch @ {c.sfreq:g} Hz x "
-                f"{c.n_times} samples ({c.units}), pair={self.config.get('pair_kind')}>")
+        return (
+            f"<TrainedModel {self.config['recipe']['name']} | {c.n_chans} ch @ {c.sfreq:g} Hz x "
+            f"{c.n_times} samples ({c.units}), pair={self.config.get('pair_kind')}>"
+        )
 
     @torch.no_grad()
     def encode_eeg(
@@ -64,7 +67,9 @@ class TrainedModel:
             data = np.asarray(c.adapt(data, names, rate), dtype=np.float32)
             names, rate = list(c.ch_names) if c.ch_names else names, c.sfreq
         c.check(names, rate, unit, n_times=data.shape[-1])
-        out = [self.model.encode_eeg(torch.from_numpy(data[i:i + batch_size])) for i in range(0, len(data), batch_size)]
+        out = [
+            self.model.encode_eeg(torch.from_numpy(data[i : i + batch_size])) for i in range(0, len(data), batch_size)
+        ]
         return torch.cat(out).numpy()
 
     @torch.no_grad()

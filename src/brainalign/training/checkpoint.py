@@ -14,6 +14,7 @@ two renames. A checkpoint whose files no longer match their checksums (a disk
 fault, a partial copy of the run folder) is not resumed from: it is reported and
 the previous complete one is used, or none, so the run starts again.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -163,8 +164,9 @@ def latest_checkpoint(folder: Path) -> Path | None:
         if problem is None:
             return candidate
         if i + 1 < len(found):
-            warnings.warn(f"{candidate}: damaged checkpoint ({problem}); using the previous one, {found[i + 1]}",
-                          stacklevel=2)
+            warnings.warn(
+                f"{candidate}: damaged checkpoint ({problem}); using the previous one, {found[i + 1]}", stacklevel=2
+            )
     return found[0] if found else None
 
 
@@ -206,8 +208,11 @@ def _load_tensors(path: Path) -> Any:
     except pickle.UnpicklingError as err:
         # torch's own message advises weights_only=False; name only what was refused
         detail = str(err).partition("WeightsUnpickler error:")[2].strip().split("\n\n")[0]
-        raise DataError(path, "refused: holds objects other than tensors and plain containers, so it is "
-                              f"not unpickled ({detail or 'unsupported content'})") from None
+        raise DataError(
+            path,
+            "refused: holds objects other than tensors and plain containers, so it is "
+            f"not unpickled ({detail or 'unsupported content'})",
+        ) from None
     except Exception as err:  # RuntimeError / EOFError for truncated or corrupt files
         first_line = (str(err).splitlines() or [""])[0]
         raise DataError(path, f"refused: not a readable tensor checkpoint ({first_line})") from None

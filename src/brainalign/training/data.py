@@ -6,6 +6,7 @@ keys (the text, the image path, or the label) and integer class codes. Pairs are
 stored once per distinct value (``pair_values``) and referenced by index, so a
 frozen tower embeds each text or image once.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -92,14 +93,20 @@ class WindowDataset(Dataset):
             return x, int(self.data.pair_index[w]), int(self.data.labels[w]), w
         return self.batch(i)
 
-    def batch(self, indices: Sequence[int] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(
+        self, indices: Sequence[int] | np.ndarray
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Items ``indices`` stacked: ``(x (n, ch, t) float32, pair index, label code, window index)``."""
         w = self.index[np.asarray(indices, dtype=np.int64)]
         x = np.take(self.data.windows.data, w, axis=0)
         if x.dtype != np.float32:
             x = x.astype(np.float32)
-        return (torch.from_numpy(x), torch.from_numpy(self.data.pair_index[w]),
-                torch.from_numpy(self.data.labels[w]), torch.from_numpy(w))
+        return (
+            torch.from_numpy(x),
+            torch.from_numpy(self.data.pair_index[w]),
+            torch.from_numpy(self.data.labels[w]),
+            torch.from_numpy(w),
+        )
 
 
 class BatchLoader:
@@ -109,8 +116,14 @@ class BatchLoader:
     collation, and none of DataLoader's per-batch profiling and fetcher layers
     (which cost as much as the gather itself: measured by benchmarks/bench_read.py)."""
 
-    def __init__(self, ds: WindowDataset, sampler: Sampler[int], batch_size: int, drop_last: bool,
-                 generator: torch.Generator | None = None):
+    def __init__(
+        self,
+        ds: WindowDataset,
+        sampler: Sampler[int],
+        batch_size: int,
+        drop_last: bool,
+        generator: torch.Generator | None = None,
+    ):
         self.dataset = ds
         self.batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.generator = generator
@@ -126,8 +139,9 @@ class BatchLoader:
             yield self.dataset.batch(indices)
 
 
-def batch_loader(ds: WindowDataset, sampler: Sampler[int], batch_size: int, drop_last: bool,
-                 generator: torch.Generator | None = None) -> BatchLoader:
+def batch_loader(
+    ds: WindowDataset, sampler: Sampler[int], batch_size: int, drop_last: bool, generator: torch.Generator | None = None
+) -> BatchLoader:
     """See :class:`BatchLoader`."""
     return BatchLoader(ds, sampler, batch_size, drop_last, generator)
 
@@ -163,7 +177,9 @@ def standardize_per_recording(windows: Windows) -> np.ndarray:
     return out
 
 
-def last_seconds_mask(table: pd.DataFrame, last_s: dict[str, float], window_s: float, label: str = "label") -> np.ndarray:
+def last_seconds_mask(
+    table: pd.DataFrame, last_s: dict[str, float], window_s: float, label: str = "label"
+) -> np.ndarray:
     """Boolean mask: every window of a recording whose label is not in ``last_s``, and the
     windows of one whose label is that start in its last ``last_s[label]`` seconds (its end
     being its last window's start plus ``window_s``)."""
@@ -193,7 +209,7 @@ def join_epochs(windows: Windows, n_samples: int) -> Windows:
         raise DataError(None, "fewer than two epochs to join")
     head = np.asarray(windows.data[: 2 * n_pairs, :, :n_samples])
     data = np.concatenate([head[0::2], head[1::2]], axis=-1)
-    table = windows.table.iloc[0: 2 * n_pairs: 2].reset_index(drop=True)
+    table = windows.table.iloc[0 : 2 * n_pairs : 2].reset_index(drop=True)
     return dataclasses.replace(windows, data=np.ascontiguousarray(data), table=table)
 
 
@@ -213,8 +229,9 @@ def _standardized(windows: Windows, how: str, rows: np.ndarray | None) -> Window
     return dataclasses.replace(windows, data=data)
 
 
-def load_extra(cfg: ExtraDataConfig, data_dir: str | os.PathLike | None, progress: bool, seed: int,
-               standardize: bool) -> np.ndarray:
+def load_extra(
+    cfg: ExtraDataConfig, data_dir: str | os.PathLike | None, progress: bool, seed: int, standardize: bool
+) -> np.ndarray:
     """One ``data.extra`` corpus: its windows (joined epochs where asked), a random subset of
     at most ``max_windows``, standardised with the corpus's own statistics."""
     if not cfg.dataset or not cfg.preset:
@@ -241,7 +258,7 @@ def _val_from_train_end(table: pd.DataFrame, split: splits_mod.Split, fraction: 
     for _, grp in train.groupby("recording", sort=False):
         order = grp.sort_values(["start", "window"]).index.to_numpy()
         n_val = int(round(len(order) * fraction))
-        val_pos.extend(order[len(order) - n_val:].tolist())
+        val_pos.extend(order[len(order) - n_val :].tolist())
     val = np.array(sorted(val_pos), dtype=np.int64)
     keep = np.setdiff1d(split.train, val)
     return dataclasses.replace(split, train=keep, val=val, shared=tuple(split.shared) + ("recording",))
@@ -271,9 +288,7 @@ def make_split(table: pd.DataFrame, cfg: SplitConfig) -> splits_mod.Split:
         "class": lambda: splits_mod.class_split(
             table, test=cfg.test_groups or cfg.test, val=cfg.val_groups or cfg.val, seed=cfg.seed
         ),
-        "within_subject": lambda: splits_mod.within_subject_split(
-            table, test=cfg.test, val=cfg.val, seed=cfg.seed
-        ),
+        "within_subject": lambda: splits_mod.within_subject_split(table, test=cfg.test, val=cfg.val, seed=cfg.seed),
         "kfold": lambda: _nth_fold(table, cfg),
     }
     if cfg.kind not in kinds:
@@ -283,8 +298,9 @@ def make_split(table: pd.DataFrame, cfg: SplitConfig) -> splits_mod.Split:
     return split
 
 
-def open_reader(cfg: DataConfig, data_dir: str | os.PathLike | None = None, dataset: str | None = None,
-                reader: str | None = None) -> Reader:
+def open_reader(
+    cfg: DataConfig, data_dir: str | os.PathLike | None = None, dataset: str | None = None, reader: str | None = None
+) -> Reader:
     """The recipe's dataset folder (or ``dataset``), opened with ``reader``, else the
     recipe's ``data.reader``, else the reader detected from the layout, with
     ``data.reader_params`` (checked against the reader's parameters)."""
@@ -318,8 +334,9 @@ def pair_pipeline(cfg: DataConfig) -> Pipeline:
     if cfg.pair_pipeline is not None:
         return Pipeline.from_dict(check_pipeline_spec(cfg.pair_pipeline, "data.pair_pipeline"))
     if not cfg.pair_preset:
-        raise ConfigError(f"data.pair_preset (or data.pair_pipeline) is required with data.pair: {cfg.pair} "
-                          "(e.g. eegmat_ecg_windows)")
+        raise ConfigError(
+            f"data.pair_preset (or data.pair_pipeline) is required with data.pair: {cfg.pair} (e.g. eegmat_ecg_windows)"
+        )
     return get_preset(cfg.pair_preset, **cfg.pair_preset_params)
 
 
@@ -334,8 +351,9 @@ def _read_windows(cfg: DataConfig, data_dir: str | os.PathLike | None, progress:
     return reader, cached_windows(reader, pipeline, progress=progress)
 
 
-def _paired_signal_windows(cfg: DataConfig, windows: Windows, data_dir: str | os.PathLike | None,
-                           progress: bool) -> Windows:
+def _paired_signal_windows(
+    cfg: DataConfig, windows: Windows, data_dir: str | os.PathLike | None, progress: bool
+) -> Windows:
     """The paired signal's windows (``cfg.pair_preset`` or ``cfg.pair_pipeline``),
     row i = the time span of EEG window i."""
     pipeline = pair_pipeline(cfg)
@@ -418,11 +436,14 @@ def build_paired_data(
     for k, e in enumerate(cfg.extra):
         data = load_extra(e, data_dir, progress, seed + 104_729 * (k + 1), cfg.standardize != "none")
         if data.shape[2] != windows.n_times:
-            raise ConfigError(f"data.extra[{k}] ({e.dataset}): windows of {data.shape[2]} samples, the main "
-                              f"windows have {windows.n_times}")
+            raise ConfigError(
+                f"data.extra[{k}] ({e.dataset}): windows of {data.shape[2]} samples, the main "
+                f"windows have {windows.n_times}"
+            )
         extra[e.dataset if e.dataset not in extra else f"{e.dataset}_{k}"] = data
-    return PairedData(windows, split, pair_index, pair_values, cfg.pair, labels, classes, pair_windows, extra,
-                      reader=reader.name)
+    return PairedData(
+        windows, split, pair_index, pair_values, cfg.pair, labels, classes, pair_windows, extra, reader=reader.name
+    )
 
 
 def describe(data: PairedData) -> dict[str, Any]:
@@ -436,6 +457,8 @@ def describe(data: PairedData) -> dict[str, Any]:
         out[part] = {
             "windows": int(len(idx)),
             "subjects": sorted(t["subject"].astype(str).unique().tolist()) if "subject" in t else [],
-            "per_class": {data.classes[c]: int(n) for c, n in zip(*np.unique(data.labels[idx], return_counts=True)) if c >= 0},
+            "per_class": {
+                data.classes[c]: int(n) for c, n in zip(*np.unique(data.labels[idx], return_counts=True)) if c >= 0
+            },
         }
     return out

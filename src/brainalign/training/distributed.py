@@ -4,6 +4,7 @@ torchrun sets RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT; the
 trainer then uses DDP and a DistributedSampler, and the contrastive losses gather
 embeddings across ranks (``brainalign.objectives.distributed.gather_features``).
 """
+
 from __future__ import annotations
 
 import os

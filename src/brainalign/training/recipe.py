@@ -12,6 +12,7 @@ against the reader's own), and ``data.pipeline`` an inline preprocessing pipelin
 step of an inline pipeline is validated like the rest of the recipe: an unknown
 step or option is named with its position (``data.pipeline.steps[2].tmaxx``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -283,8 +284,10 @@ def check_pipeline_spec(spec: Any, key: str = "data.pipeline") -> dict[str, Any]
     for k in spec:
         if k not in _PIPELINE_KEYS:
             raise _unknown_key(f"{key}.{k}", k, _PIPELINE_KEYS)
-    out: dict[str, Any] = {"modality": _coerce(spec.get("modality", "eeg"), str, f"{key}.modality"),
-                           "units": _coerce(spec.get("units", "uV"), str, f"{key}.units")}
+    out: dict[str, Any] = {
+        "modality": _coerce(spec.get("modality", "eeg"), str, f"{key}.modality"),
+        "units": _coerce(spec.get("units", "uV"), str, f"{key}.units"),
+    }
     if out["units"] not in UNIT_SCALE:
         raise ConfigError(f"{key}.units: expected one of {', '.join(map(repr, UNIT_SCALE))}, got {out['units']!r}")
     steps = spec.get("steps")
@@ -299,7 +302,9 @@ def check_pipeline_spec(spec: Any, key: str = "data.pipeline") -> dict[str, Any]
         if name not in STEPS:
             close = difflib.get_close_matches(str(name), list(STEPS), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ConfigError(f"{where}.step: unknown preprocessing step {name!r} ({hint}known: {', '.join(sorted(STEPS))})")
+            raise ConfigError(
+                f"{where}.step: unknown preprocessing step {name!r} ({hint}known: {', '.join(sorted(STEPS))})"
+            )
         cls = STEPS[name]
         hints = typing.get_type_hints(cls)
         fields = list(dataclasses.fields(cls))
@@ -312,8 +317,11 @@ def check_pipeline_spec(spec: Any, key: str = "data.pipeline") -> dict[str, Any]
             if k not in names:
                 raise _unknown_key(f"{key}.steps[{i}].{k}", k, names, what=f"{name} option")
             step[k] = _coerce(v, hints[k], f"{key}.steps[{i}].{k}")
-        missing = [f.name for f in fields if f.name not in step and f.default is dataclasses.MISSING
-                   and f.default_factory is dataclasses.MISSING]
+        missing = [
+            f.name
+            for f in fields
+            if f.name not in step and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        ]
         if missing:
             raise ConfigError(f"{where}: missing required option(s) {', '.join(missing)}")
         try:
@@ -341,8 +349,11 @@ def check_reader_params(cls: Any, params: dict[str, Any], key: str = "data.reade
     import inspect
 
     sig = inspect.signature(cls.__init__)
-    valid = [p.name for p in list(sig.parameters.values())[2:]  # after self, root
-             if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    valid = [
+        p.name
+        for p in list(sig.parameters.values())[2:]  # after self, root
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
     for k in params:
         if k not in valid:
             raise _unknown_key(f"{key}.{k}", k, valid, what=f"{cls.name} reader parameter")
@@ -355,8 +366,10 @@ def check_data(cfg: DataConfig) -> DataConfig:
     if cfg.preset and cfg.pipeline is not None:
         raise ConfigError("data: give data.preset or data.pipeline, not both")
     if not cfg.preset and cfg.pipeline is None:
-        raise ConfigError("data: give data.preset (a named preset, see brainalign.preprocessing.available_presets) "
-                          "or data.pipeline (an inline pipeline: modality, units, steps)")
+        raise ConfigError(
+            "data: give data.preset (a named preset, see brainalign.preprocessing.available_presets) "
+            "or data.pipeline (an inline pipeline: modality, units, steps)"
+        )
     if cfg.preset_params and cfg.pipeline is not None:
         raise ConfigError("data.preset_params: only with data.preset (an inline data.pipeline holds its values)")
     if cfg.pair_preset and cfg.pair_pipeline is not None:

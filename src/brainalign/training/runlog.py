@@ -1,4 +1,5 @@
 """Training logs: CSV, TensorBoard, and a plot of the training curves."""
+
 from __future__ import annotations
 
 import csv

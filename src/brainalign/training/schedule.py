@@ -1,4 +1,5 @@
 """Learning-rate schedule: linear warm-up then cosine decay (per optimisation step)."""
+
 from __future__ import annotations
 
 import math

@@ -14,6 +14,7 @@ the objectives (CLIP, SigLIP, semi-hard triplet, cross-entropy, weighted sums).
 * Scale: under ``torchrun`` the model is wrapped in DDP, data are sharded with a
   DistributedSampler and the contrastive losses gather embeddings across ranks.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -144,15 +145,17 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _loader(data: PairedData, part: str, batch_size: int, shuffle: bool, seed: int, epoch: int,
-            info: dist_mod.DistInfo) -> BatchLoader:
+def _loader(
+    data: PairedData, part: str, batch_size: int, shuffle: bool, seed: int, epoch: int, info: dist_mod.DistInfo
+) -> BatchLoader:
     """Batches of one part. Each batch is one gather from the window array
     (:class:`~brainalign.training.data.BatchLoader`); order and random draws are
     those of a per-item ``DataLoader(ds, batch_size, shuffle, generator)``."""
     ds = data.dataset(part)
     if info.enabled:
-        sampler = DistributedSampler(ds, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle,
-                                     seed=seed, drop_last=shuffle)
+        sampler = DistributedSampler(
+            ds, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle, seed=seed, drop_last=shuffle
+        )
         sampler.set_epoch(epoch)
         return batch_loader(ds, sampler, batch_size, drop_last=shuffle)
     gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
@@ -173,7 +176,9 @@ def embed_part(model: AlignedModel, data: PairedData, part: str, batch_size: int
 
 
 @torch.no_grad()
-def predict_proba(model: AlignedModel, data: PairedData, part: str, batch_size: int, device: torch.device) -> np.ndarray:
+def predict_proba(
+    model: AlignedModel, data: PairedData, part: str, batch_size: int, device: torch.device
+) -> np.ndarray:
     """Class probabilities ``(windows, classes)`` of one split part, in split order."""
     model.eval()
     out = []
@@ -184,8 +189,9 @@ def predict_proba(model: AlignedModel, data: PairedData, part: str, batch_size: 
     return torch.cat(out).numpy()
 
 
-def write_predictions(path: Path, model: AlignedModel, data: PairedData, part: str, batch_size: int,
-                      device: torch.device) -> None:
+def write_predictions(
+    path: Path, model: AlignedModel, data: PairedData, part: str, batch_size: int, device: torch.device
+) -> None:
     """``path`` (CSV, written atomically): one row per window of ``part`` with its keys
     (recording, subject, start, label, where the window table has them) and ``p_<class>``."""
 
@@ -204,8 +210,9 @@ def _extra_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np
     return [np.sort(b) for b in np.array_split(order, max(1, int(np.ceil(n / batch_size)))) if len(b) > 1]
 
 
-def _epoch_batches(data: PairedData, batch_size: int, seed: int, epoch: int, info: dist_mod.DistInfo
-                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]]:
+def _epoch_batches(
+    data: PairedData, batch_size: int, seed: int, epoch: int, info: dist_mod.DistInfo
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]]:
     """One epoch's training batches ``(x, pair index, labels, extra)``: the training part's,
     and with ``data.extra`` each corpus's batches (one corpus per batch), interleaved at
     random by a generator seeded with (seed, epoch)."""
@@ -220,7 +227,7 @@ def _epoch_batches(data: PairedData, batch_size: int, seed: int, epoch: int, inf
     for name, corpus in data.extra.items():
         rows = _extra_batches(len(corpus), batch_size, rng)
         if info.enabled:  # each rank takes an equal share of the corpus's batches (same step count)
-            rows = rows[: len(rows) - len(rows) % info.world_size][info.rank::info.world_size]
+            rows = rows[: len(rows) - len(rows) % info.world_size][info.rank :: info.world_size]
         plan += [(name, r) for r in rows]
     for i in rng.permutation(len(plan)):
         name, item = plan[i]
@@ -245,12 +252,16 @@ def _check_extra(data: PairedData, objectives: list[dict[str, Any]], model: Alig
         raise ConfigError(f"data.extra: unlabelled corpora train the masked objective only, not {other}")
     leads = {int(c.shape[1]) for c in data.extra.values()}
     if leads != {data.windows.n_channels} and not hasattr(model.eeg_encoder, "with_channels"):
-        raise ConfigError(f"data.extra: corpora of {sorted(leads)} leads need an encoder that takes any montage "
-                          f"(e.g. cbramod_mae), not {type(model.eeg_encoder).__name__}")
+        raise ConfigError(
+            f"data.extra: corpora of {sorted(leads)} leads need an encoder that takes any montage "
+            f"(e.g. cbramod_mae), not {type(model.eeg_encoder).__name__}"
+        )
 
 
 @torch.no_grad()
-def evaluate_part(tm: TrainModule, data: PairedData, part: str, batch_size: int, device: torch.device) -> dict[str, float]:
+def evaluate_part(
+    tm: TrainModule, data: PairedData, part: str, batch_size: int, device: torch.device
+) -> dict[str, float]:
     """Loss and a quick score of one part: for aligned models, top-1 of EEG -> pair
     among the part's distinct pairs; for label methods, 5-NN balanced accuracy
     against the training embeddings. Chance is reported beside each score."""
@@ -299,8 +310,15 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
 
     w = data.windows
     enc = recipe.model.eeg
-    encoder = create_encoder(enc.name, n_chans=w.n_channels, n_times=w.n_times, sfreq=w.sfreq,
-                             emb_dim=enc.emb_dim, ch_names=list(w.ch_names), **enc.kwargs)
+    encoder = create_encoder(
+        enc.name,
+        n_chans=w.n_channels,
+        n_times=w.n_times,
+        sfreq=w.sfreq,
+        emb_dim=enc.emb_dim,
+        ch_names=list(w.ch_names),
+        **enc.kwargs,
+    )
     tower = None
     if recipe.data.pair not in ("label", "none"):
         t = recipe.model.pair
@@ -308,10 +326,20 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
             raise ConfigError(f"model.pair.name is required when data.pair is {recipe.data.pair}")
         if recipe.data.pair == "ecg":  # the paired signal gets an encoder of its own from the registry
             pw = data.pair_windows
-            ecg = create_encoder(t.name, n_chans=pw.n_channels, n_times=pw.n_times, sfreq=pw.sfreq,
-                                 ch_names=list(pw.ch_names), **t.kwargs)
-            tower = {"name": "signal", "encoder": ecg.encoder_config(), "trainable": t.trainable,
-                     "lr_factor": t.lr_factor}
+            ecg = create_encoder(
+                t.name,
+                n_chans=pw.n_channels,
+                n_times=pw.n_times,
+                sfreq=pw.sfreq,
+                ch_names=list(pw.ch_names),
+                **t.kwargs,
+            )
+            tower = {
+                "name": "signal",
+                "encoder": ecg.encoder_config(),
+                "trainable": t.trainable,
+                "lr_factor": t.lr_factor,
+            }
         else:
             tower = {"name": t.name, "trainable": t.trainable, "lr_factor": t.lr_factor, "kwargs": dict(t.kwargs)}
     uses_ce = any(o.name == "ce" for o in recipe.objectives)
@@ -325,8 +353,11 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
         raise ConfigError(f"model.fusion: {fusion} needs a paired signal (data.pair: ecg)")
     if recipe.model.classifier not in ("linear", "mlp"):
         raise ConfigError(f"model.classifier: {recipe.model.classifier!r} is not one of linear, mlp")
-    if (recipe.model.classifier == "mlp" or fusion == "cross_attention") and fusion != "eeg" \
-            and recipe.data.pair != "ecg":
+    if (
+        (recipe.model.classifier == "mlp" or fusion == "cross_attention")
+        and fusion != "eeg"
+        and recipe.data.pair != "ecg"
+    ):
         raise ConfigError(f"model.fusion: {fusion} with an mlp classifier needs a paired signal (data.pair: ecg)")
     spec["fusion"] = fusion
     spec["classifier"] = recipe.model.classifier
@@ -348,8 +379,9 @@ def _check_same_recipe(out: Path, recipe: dict[str, Any]) -> None:
 
     changed = diff(before, now)
     if changed:
-        raise DataError(out, f"--resume with a different recipe than the run was started with "
-                             f"(changed: {', '.join(changed[:5])})")
+        raise DataError(
+            out, f"--resume with a different recipe than the run was started with (changed: {', '.join(changed[:5])})"
+        )
 
 
 def _initialise(model: AlignedModel, recipe: Recipe) -> None:
@@ -371,8 +403,9 @@ def _param_groups(tm: TrainModule, lr: float, weight_decay: float) -> list[dict[
     groups = [{"params": main, "lr": lr, "weight_decay": weight_decay, "name": "eeg"}]
     trainable_tower = [p for p in (tower.parameters() if tower is not None else []) if p.requires_grad]
     if trainable_tower:
-        groups.append({"params": trainable_tower, "lr": lr * tower.lr_factor, "weight_decay": weight_decay,
-                       "name": "pair_tower"})
+        groups.append(
+            {"params": trainable_tower, "lr": lr * tower.lr_factor, "weight_decay": weight_decay, "name": "pair_tower"}
+        )
     return groups
 
 
@@ -388,8 +421,9 @@ TRAIN_WINDOWS = "train_windows.json"
 PAIR_EMBEDDINGS = "pair_embeddings.npy"
 
 
-def save_eval_reference(out: Path, model: AlignedModel, data: PairedData, batch_size: int,
-                        device: torch.device) -> None:
+def save_eval_reference(
+    out: Path, model: AlignedModel, data: PairedData, batch_size: int, device: torch.device
+) -> None:
     """What ``brainalign evaluate RUN --dataset NEW`` takes from the training part,
     so that it needs only the run folder and the new data: the training windows'
     embeddings (``train_embeddings.npy``, split order), their table
@@ -404,8 +438,10 @@ def save_eval_reference(out: Path, model: AlignedModel, data: PairedData, batch_
     if data.pair_kind in ("text", "image") and model.pair_head is not None and data.pair_values:
         model.eval()
         with torch.no_grad():
-            chunks = [model.encode_pairs(torch.arange(i, min(i + 1024, len(data.pair_values)), device=device))
-                      for i in range(0, len(data.pair_values), 1024)]
+            chunks = [
+                model.encode_pairs(torch.arange(i, min(i + 1024, len(data.pair_values)), device=device))
+                for i in range(0, len(data.pair_values), 1024)
+            ]
         _save_array(out / PAIR_EMBEDDINGS, torch.cat(chunks).float().cpu().numpy())
 
 
@@ -425,8 +461,9 @@ def table_to_json(table: Any) -> dict[str, Any]:
             columns[name] = [None if kind == "f" and np.isnan(v) else v.item() for v in values.to_numpy()]
         else:
             dtypes[name] = "str"
-            columns[name] = [None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-                             else str(v) for v in values]
+            columns[name] = [
+                None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else str(v) for v in values
+            ]
     return {"n_rows": int(len(table)), "columns": columns, "dtypes": dtypes}
 
 
@@ -457,8 +494,13 @@ def table_from_json(tree: dict[str, Any], path: str | os.PathLike) -> Any:
 
 
 # ---------------------------------------------------------------------------- train
-def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | None = None,
-          resume: bool = False, progress: bool = True) -> dict[str, Any]:
+def train(
+    recipe: Recipe,
+    out: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Train ``recipe`` into the run folder ``out``; returns the final metrics."""
     out = Path(out)
     cfg = recipe.train
@@ -493,12 +535,19 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
     if info.enabled:
         runner = nn.parallel.DistributedDataParallel(tm, find_unused_parameters=True)
     optimizer = torch.optim.AdamW(_param_groups(tm, cfg.lr, cfg.weight_decay))
-    steps_per_epoch = max(1, len(_loader(data, "train", cfg.batch_size, True, recipe.seed, 0, info))
-                          + _n_extra_batches(data, cfg.batch_size, info))
+    steps_per_epoch = max(
+        1,
+        len(_loader(data, "train", cfg.batch_size, True, recipe.seed, 0, info))
+        + _n_extra_batches(data, cfg.batch_size, info),
+    )
     scheduler = warmup_cosine(optimizer, int(cfg.warmup_epochs * steps_per_epoch), cfg.epochs * steps_per_epoch)
-    contract = InputContract(ch_names=tuple(data.windows.ch_names), sfreq=data.windows.sfreq,
-                             n_times=data.windows.n_times, units=data.windows.unit,
-                             preprocessing=data.windows.pipeline or {})
+    contract = InputContract(
+        ch_names=tuple(data.windows.ch_names),
+        sfreq=data.windows.sfreq,
+        n_times=data.windows.n_times,
+        units=data.windows.unit,
+        preprocessing=data.windows.pipeline or {},
+    )
     config = {
         "brainalign_version": __version__,
         "recipe": recipe.to_dict(),
@@ -506,10 +555,16 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
         "contract": contract.to_dict(),
         "pair_kind": data.pair_kind,
         "pair_values": data.pair_values,
-        "pair_contract": None if data.pair_windows is None else InputContract(
-            ch_names=tuple(data.pair_windows.ch_names), sfreq=data.pair_windows.sfreq,
-            n_times=data.pair_windows.n_times, units=data.pair_windows.unit,
-            preprocessing=data.pair_windows.pipeline or {}, modality=data.pair_kind).to_dict(),
+        "pair_contract": None
+        if data.pair_windows is None
+        else InputContract(
+            ch_names=tuple(data.pair_windows.ch_names),
+            sfreq=data.pair_windows.sfreq,
+            n_times=data.pair_windows.n_times,
+            units=data.pair_windows.unit,
+            preprocessing=data.pair_windows.pipeline or {},
+            modality=data.pair_kind,
+        ).to_dict(),
         "classes": data.classes,
         "split": data.split.to_dict(),
         "data": describe(data),
@@ -529,8 +584,13 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
         atomic_write_text(out / "config.json", json.dumps(config, indent=2, default=str))
 
     amp = cfg.amp and device.type == "cuda"
-    bar = tqdm(range(state["epoch"] + 1, cfg.epochs), desc=f"train {recipe.name}", disable=not (progress and info.is_main),
-               initial=state["epoch"] + 1, total=cfg.epochs)
+    bar = tqdm(
+        range(state["epoch"] + 1, cfg.epochs),
+        desc=f"train {recipe.name}",
+        disable=not (progress and info.is_main),
+        initial=state["epoch"] + 1,
+        total=cfg.epochs,
+    )
     for epoch in bar:
         if state["bad_epochs"] > cfg.patience:
             break
@@ -571,8 +631,11 @@ def train(recipe: Recipe, out: str | os.PathLike, data_dir: str | os.PathLike | 
     # ---- the selected weights, evaluated once on the test part
     dist_mod.barrier(info)
     load_weights(tm, out / "checkpoints" / "best.safetensors")
-    metrics: dict[str, Any] = {"best_epoch": state["best_epoch"], "epochs_run": state["epoch"] + 1,
-                               "best_val_loss": state["best"]}
+    metrics: dict[str, Any] = {
+        "best_epoch": state["best_epoch"],
+        "epochs_run": state["epoch"] + 1,
+        "best_val_loss": state["best"],
+    }
     metrics.update(evaluate_part(tm, data, "test", cfg.batch_size, device))
     if info.is_main:
         save_weights(model, out / "model.safetensors", metadata={"format": "brainalign", "version": __version__})

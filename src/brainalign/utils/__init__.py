@@ -1,4 +1,5 @@
 """Small shared utilities (atomic file writes, hashing, progress)."""
+
 from brainalign.utils.io import (
     atomic_path,
     atomic_write_bytes,

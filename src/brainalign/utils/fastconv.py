@@ -19,6 +19,7 @@ whose ``forward`` computes the same function through the fast kernel (conv1d,
 and safetensors files are interchangeable with the unmodified model. Results
 agree to float32 rounding (different summation order), not bit for bit.
 """
+
 from __future__ import annotations
 
 import torch
@@ -28,8 +29,14 @@ from torch import nn
 
 def _width_one(conv: nn.Conv2d, x: torch.Tensor) -> bool:
     """A (k, 1) kernel on a width-1 map without width padding: a conv1d over time."""
-    return (x.dim() == 4 and x.shape[-1] == 1 and conv.kernel_size[1] == 1
-            and isinstance(conv.padding, tuple) and conv.padding[1] == 0 and conv.padding_mode == "zeros")
+    return (
+        x.dim() == 4
+        and x.shape[-1] == 1
+        and conv.kernel_size[1] == 1
+        and isinstance(conv.padding, tuple)
+        and conv.padding[1] == 0
+        and conv.padding_mode == "zeros"
+    )
 
 
 class FastConv2d(nn.Conv2d):
@@ -43,8 +50,15 @@ class FastConv2d(nn.Conv2d):
             # the kernel covers the whole time axis: one output sample, a dense layer
             out = F.linear(x.flatten(1), self.weight.flatten(1), self.bias)
             return out[:, :, None, None]
-        out = F.conv1d(x.squeeze(-1), self.weight.squeeze(-1), self.bias, self.stride[0],
-                       self.padding[0], self.dilation[0], self.groups)
+        out = F.conv1d(
+            x.squeeze(-1),
+            self.weight.squeeze(-1),
+            self.bias,
+            self.stride[0],
+            self.padding[0],
+            self.dilation[0],
+            self.groups,
+        )
         return out.unsqueeze(-1)
 
 
@@ -57,8 +71,13 @@ class IdentityMaxPool2d(nn.MaxPool2d):
 
 def _is_identity_pool(pool: nn.MaxPool2d) -> bool:
     pair = nn.modules.utils._pair
-    return (pair(pool.kernel_size) == (1, 1) and pair(pool.stride or pool.kernel_size) == (1, 1)
-            and pair(pool.padding) == (0, 0) and pair(pool.dilation) == (1, 1) and not pool.return_indices)
+    return (
+        pair(pool.kernel_size) == (1, 1)
+        and pair(pool.stride or pool.kernel_size) == (1, 1)
+        and pair(pool.padding) == (0, 0)
+        and pair(pool.dilation) == (1, 1)
+        and not pool.return_indices
+    )
 
 
 def use_fast_kernels(model: nn.Module) -> int:

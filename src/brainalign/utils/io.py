@@ -4,6 +4,7 @@ Everything brainalign writes goes to a temporary name in the destination folder
 and is renamed into place only when complete, so a reader never sees a
 half-written file, even after a crash or SIGKILL.
 """
+
 from __future__ import annotations
 
 import contextlib

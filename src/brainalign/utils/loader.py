@@ -9,6 +9,7 @@ default. :func:`make_loader` always sets a timeout when there are workers, and
 :class:`~brainalign.errors.WorkerError` that names the loader and says what to do,
 instead of a traceback from inside PyTorch or a silent hang.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -58,8 +59,14 @@ class GuardedLoader:
         return getattr(self.loader, name)
 
 
-def make_loader(dataset: Dataset, *, num_workers: int = 0, timeout_s: float = DEFAULT_TIMEOUT_S,
-                name: str = "data loader", **kwargs: Any) -> GuardedLoader:
+def make_loader(
+    dataset: Dataset,
+    *,
+    num_workers: int = 0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    name: str = "data loader",
+    **kwargs: Any,
+) -> GuardedLoader:
     """``DataLoader(dataset, num_workers=..., **kwargs)`` with a ``timeout`` whenever
     there are workers, wrapped in :class:`GuardedLoader`."""
     if num_workers < 0:

@@ -9,6 +9,7 @@ code. Everything here only ever builds objects from an explicit allowlist of
 globals and raises :class:`~brainalign.errors.DataError` naming the file for
 anything else, and for truncated or corrupt files.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -27,11 +28,9 @@ from brainalign.errors import DataError
 #: protocols 2 to 5), plus the two harmless helpers Python itself emits for bytes
 #: under protocol 2 and for ordered dicts. Each rebuilds data; none runs code.
 NUMPY_GLOBALS: frozenset[tuple[str, str]] = frozenset(
-    {(f"numpy.{core}.multiarray", name) for core in ("core", "_core")
-     for name in ("_reconstruct", "scalar")}
+    {(f"numpy.{core}.multiarray", name) for core in ("core", "_core") for name in ("_reconstruct", "scalar")}
     | {(f"numpy.{core}.numeric", "_frombuffer") for core in ("core", "_core")}
-    | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
-       ("collections", "OrderedDict")}
+    | {("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"), ("collections", "OrderedDict")}
 )
 
 #: What is refused is reported with this phrase, so that callers and users can
@@ -40,9 +39,19 @@ REFUSED = "contains pickled code objects; refusing to load"
 
 _NPY_MAGIC = b"\x93NUMPY"
 #: Errors that unpickling a truncated or corrupt stream raises.
-_CORRUPT = (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
-            IndexError, KeyError, struct.error, UnicodeDecodeError, MemoryError,
-            OverflowError)
+_CORRUPT = (
+    pickle.UnpicklingError,
+    EOFError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    KeyError,
+    struct.error,
+    UnicodeDecodeError,
+    MemoryError,
+    OverflowError,
+)
 
 
 class _RefusedGlobal(pickle.UnpicklingError):
@@ -53,13 +62,12 @@ def _resolve(module: str, name: str) -> Any:
     """Import ``module.name``; numpy 1.x's ``numpy.core`` paths are mapped to
     numpy 2.x's ``numpy._core`` so old files load without the deprecation shim."""
     if module.startswith("numpy.core") and hasattr(np, "_core"):
-        module = "numpy._core" + module[len("numpy.core"):]
+        module = "numpy._core" + module[len("numpy.core") :]
     return getattr(importlib.import_module(module), name)
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, fileobj: IO[bytes], allowed: set[tuple[str, str]] | frozenset[tuple[str, str]],
-                 encoding: str):
+    def __init__(self, fileobj: IO[bytes], allowed: set[tuple[str, str]] | frozenset[tuple[str, str]], encoding: str):
         super().__init__(fileobj, encoding=encoding)
         self._allowed = allowed
 
@@ -72,8 +80,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise _RefusedGlobal(f"persistent id {pid!r}")
 
 
-def restricted_unpickle(fileobj: IO[bytes], allowed: set[tuple[str, str]] | frozenset[tuple[str, str]],
-                        path: str | os.PathLike, *, encoding: str = "latin1") -> Any:
+def restricted_unpickle(
+    fileobj: IO[bytes],
+    allowed: set[tuple[str, str]] | frozenset[tuple[str, str]],
+    path: str | os.PathLike,
+    *,
+    encoding: str = "latin1",
+) -> Any:
     """Unpickle one object from ``fileobj``, allowing only the ``(module, name)``
     globals in ``allowed``.
 
@@ -89,9 +102,12 @@ def restricted_unpickle(fileobj: IO[bytes], allowed: set[tuple[str, str]] | froz
         raise DataError(path, f"truncated or corrupt pickle ({type(err).__name__}: {err})") from None
 
 
-def load_pickle_safely(path: str | os.PathLike,
-                       allowed: set[tuple[str, str]] | frozenset[tuple[str, str]] = NUMPY_GLOBALS,
-                       *, encoding: str = "latin1") -> Any:
+def load_pickle_safely(
+    path: str | os.PathLike,
+    allowed: set[tuple[str, str]] | frozenset[tuple[str, str]] = NUMPY_GLOBALS,
+    *,
+    encoding: str = "latin1",
+) -> Any:
     """Read a pickle file that may hold only builtin containers, strings, numbers
     and numpy arrays (or the globals in ``allowed``)."""
     path = Path(path)
@@ -126,8 +142,9 @@ def load_numpy_pickle(path: str | os.PathLike) -> Any:
                 # without unpickling, and refuses object arrays by itself
                 fh.seek(0)
                 return np.lib.format.read_array(fh, allow_pickle=False)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
             shape, _fortran, dtype = read_header(fh)
             if not dtype.hasobject:
                 fh.seek(0)
@@ -136,8 +153,9 @@ def load_numpy_pickle(path: str | os.PathLike) -> Any:
             raise DataError(path, f"truncated or corrupt .npy file ({err})") from None
         arr = restricted_unpickle(fh, NUMPY_GLOBALS, path)
     if not isinstance(arr, np.ndarray) or arr.shape != tuple(shape):
-        raise DataError(path, f".npy header says an object array of shape {tuple(shape)}, "
-                              f"the payload holds {type(arr).__name__}")
+        raise DataError(
+            path, f".npy header says an object array of shape {tuple(shape)}, the payload holds {type(arr).__name__}"
+        )
     return arr
 
 
@@ -157,13 +175,14 @@ def load_torch_safely(path: str | os.PathLike) -> Any:
     except pickle.UnpicklingError as err:
         text = str(err)
         if "Weights only load failed" in text:
-            detail = next((line.strip() for line in text.splitlines()
-                           if "GLOBAL" in line or "Unsupported" in line), "")
+            detail = next((line.strip() for line in text.splitlines() if "GLOBAL" in line or "Unsupported" in line), "")
             raise DataError(path, f"{REFUSED}" + (f" ({detail})" if detail else "")) from None
         raise DataError(path, f"truncated or corrupt torch file ({text})") from None
     except (RuntimeError, OSError, *_CORRUPT) as err:
-        raise DataError(path, f"truncated or corrupt torch file ({type(err).__name__}: "
-                              f"{str(err).splitlines()[0] if str(err) else ''})") from None
+        raise DataError(
+            path,
+            f"truncated or corrupt torch file ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})",
+        ) from None
 
 
 def _open(path: Path) -> IO[bytes]:

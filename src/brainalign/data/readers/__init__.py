@@ -1,4 +1,5 @@
 """Built-in readers; importing this package registers them all."""
+
 from brainalign.data.readers import (  # noqa: F401
     amigos,
     bids,

@@ -2,6 +2,7 @@
 (THINGS-EEG2, EEGCVPR40, ThoughtViz, the Kaneshiro object set): turn a
 ``(trials, channels, times)`` array into MNE epochs, build the trials table, list
 stimulus images. Kept in one place so that every such reader validates alike."""
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,15 @@ from brainalign.errors import DataError
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
 
-def epochs_from_array(data: np.ndarray, ch_names: Sequence[str], sfreq: float, *,
-                      path: str | os.PathLike, tmin: float = 0.0,
-                      ch_types: str | Sequence[str] = "eeg") -> mne.EpochsArray:
+def epochs_from_array(
+    data: np.ndarray,
+    ch_names: Sequence[str],
+    sfreq: float,
+    *,
+    path: str | os.PathLike,
+    tmin: float = 0.0,
+    ch_types: str | Sequence[str] = "eeg",
+) -> mne.EpochsArray:
     """MNE epochs from ``data`` of shape ``(trials, channels, times)``.
 
     Raises :class:`DataError` naming ``path`` when the array is not 3-D, does not

@@ -28,6 +28,7 @@ per trial: ``onset``, ``label`` (``"<label>_high"``/``"<label>_low"``), ``durati
 ``threshold``). The files hold no age or sex (those are in spreadsheets the reader
 does not read).
 """
+
 from __future__ import annotations
 
 import re
@@ -105,8 +106,11 @@ def _read_trials(path: Path) -> list[_Trial]:
     mat = read_mat(path, _VARIABLES)
     data, ratings, videos = (mat_cells(mat[name]) for name in _VARIABLES)
     if not (len(data) == len(ratings) == len(videos)) or not data:
-        raise DataError(path, f"joined_data, labels_selfassessment and VideoIDs hold {len(data)}, "
-                              f"{len(ratings)} and {len(videos)} trials")
+        raise DataError(
+            path,
+            f"joined_data, labels_selfassessment and VideoIDs hold {len(data)}, "
+            f"{len(ratings)} and {len(videos)} trials",
+        )
     trials = []
     for k, (cell, rating, video) in enumerate(zip(data, ratings, videos), start=1):
         video_id = mat_text(video) or f"trial {k}"
@@ -166,9 +170,17 @@ class AmigosReader(Reader):
     name = "amigos"
     modalities = ("eeg", "ecg")
 
-    def __init__(self, root: str | Path, bad_trials: str = "raise", label: str = "valence",
-                 threshold: float = 5.0, include_gsr: bool = False, eeg_unit: str = "uV",
-                 ecg_unit: str = "mV", **params: Any):
+    def __init__(
+        self,
+        root: str | Path,
+        bad_trials: str = "raise",
+        label: str = "valence",
+        threshold: float = 5.0,
+        include_gsr: bool = False,
+        eeg_unit: str = "uV",
+        ecg_unit: str = "mV",
+        **params: Any,
+    ):
         super().__init__(root, **params)
         check_choice(bad_trials, BAD_TRIALS, "amigos bad_trials")
         check_choice(label, RATED, "amigos label")
@@ -183,8 +195,10 @@ class AmigosReader(Reader):
         return root.is_dir() and bool(_participant_files(root))
 
     def refs(self) -> list[RecordingRef]:
-        return [RecordingRef(key=f"P{number:02d}", subject=f"{number:02d}", paths=(path,))
-                for number, path in sorted(_participant_files(self.root).items())]
+        return [
+            RecordingRef(key=f"P{number:02d}", subject=f"{number:02d}", paths=(path,))
+            for number, path in sorted(_participant_files(self.root).items())
+        ]
 
     def n_trials(self, refs: list[RecordingRef]) -> int | None:
         """Usable trials over ``refs`` (recorded ones, less the bad ones when they are
@@ -215,12 +229,14 @@ class AmigosReader(Reader):
 
         durations = np.array([len(t.data) / SFREQ for t in kept])
         ratings = np.vstack([t.ratings for t in kept])
-        table = pd.DataFrame({
-            "onset": np.concatenate([[0.0], np.cumsum(durations)[:-1]]),
-            "duration": durations,
-            "trial": [t.position for t in kept],
-            "video": [t.video for t in kept],
-        })
+        table = pd.DataFrame(
+            {
+                "onset": np.concatenate([[0.0], np.cumsum(durations)[:-1]]),
+                "duration": durations,
+                "trial": [t.position for t in kept],
+                "video": [t.video for t in kept],
+            }
+        )
         scores = {name: ratings[:, k] for k, name in enumerate(SELF_ASSESSMENT)}
         for name, column in score_columns(scores, RATED, self.threshold).items():
             table[name] = column
@@ -232,17 +248,23 @@ class AmigosReader(Reader):
         n_eeg = len(ELECTRODES)
         signals = {
             "eeg": clips_to_raw([s[:, :n_eeg] for s in samples], ELECTRODES, "eeg", SFREQ, self.eeg_scale),
-            "ecg": clips_to_raw([s[:, n_eeg:n_eeg + 2] for s in samples], ECG_CHANNELS, "ecg", SFREQ,
-                                self.ecg_scale),
+            "ecg": clips_to_raw([s[:, n_eeg : n_eeg + 2] for s in samples], ECG_CHANNELS, "ecg", SFREQ, self.ecg_scale),
         }
         units = {"eeg": "V", "ecg": "V"}
         if self.include_gsr:
-            signals["misc"] = clips_to_raw([s[:, n_eeg + 2:] for s in samples], [GSR_CHANNEL], "gsr", SFREQ, 1.0)
+            signals["misc"] = clips_to_raw([s[:, n_eeg + 2 :] for s in samples], [GSR_CHANNEL], "gsr", SFREQ, 1.0)
             units["misc"] = "a.u."
         meta = {
             "subject": ref.subject,
             "missing_videos": [t.video for t in trials if t.data is None and t.problem is None],
             "dropped_videos": dropped,
         }
-        return Recording(signals=signals, subject=ref.subject, dataset=self.name, source=(path,),
-                         metadata=meta, trials=table, units=units)
+        return Recording(
+            signals=signals,
+            subject=ref.subject,
+            dataset=self.name,
+            source=(path,),
+            metadata=meta,
+            trials=table,
+            units=units,
+        )

@@ -16,6 +16,7 @@ with :func:`mne_bids.read_raw_bids`.
 * ``metadata``: the subject's row of ``participants.tsv`` (age, sex, hand...;
   ``n/a`` -> None) plus the BIDS entities (task, session, run...).
 """
+
 from __future__ import annotations
 
 import os
@@ -66,9 +67,7 @@ class BidsReader(Reader):
     @classmethod
     def detect(cls, root: Path) -> bool:
         root = Path(root)
-        return (root / "dataset_description.json").is_file() and any(
-            p.is_dir() for p in root.glob("sub-*")
-        )
+        return (root / "dataset_description.json").is_file() and any(p.is_dir() for p in root.glob("sub-*"))
 
     # ---------------------------------------------------------------- listing
     def refs(self) -> list[RecordingRef]:

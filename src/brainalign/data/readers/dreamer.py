@@ -33,6 +33,7 @@ identical for EEG and ECG), ``kind`` (``"stimulus"``, or ``"baseline"`` with
 The helpers shared with the AMIGOS reader (reading MATLAB files, cached counts,
 clips to a continuous Raw, score columns) live here too.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -70,9 +71,21 @@ BASELINE_MODES = ("none", "trials", "subtract")
 
 _TOP_FIELDS = ("Data", "EEG_SamplingRate", "ECG_SamplingRate", "EEG_Electrodes")
 #: What scipy raises on a truncated, corrupt or non-MATLAB file.
-_MAT_ERRORS = (OSError, ValueError, TypeError, KeyError, IndexError, EOFError, AttributeError,
-               UnicodeDecodeError, MemoryError, OverflowError, struct.error, zlib.error,
-               scipy.io.matlab.MatReadError)
+_MAT_ERRORS = (
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    EOFError,
+    AttributeError,
+    UnicodeDecodeError,
+    MemoryError,
+    OverflowError,
+    struct.error,
+    zlib.error,
+    scipy.io.matlab.MatReadError,
+)
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -90,8 +103,11 @@ def read_mat(path: Path, variables: Sequence[str], **kwargs: Any) -> dict[str, A
         raise DataError(path, "empty file")
     try:
         if scipy.io.matlab.matfile_version(path)[0] == 2:
-            raise DataError(path, "MATLAB v7.3 (HDF5) file; this dataset is published as MATLAB v5 "
-                                  "files (re-save it with save(..., '-v7'))")
+            raise DataError(
+                path,
+                "MATLAB v7.3 (HDF5) file; this dataset is published as MATLAB v5 "
+                "files (re-save it with save(..., '-v7'))",
+            )
         mat = scipy.io.loadmat(path, variable_names=list(variables), **kwargs)
     except NotImplementedError as err:
         raise DataError(path, f"unsupported MATLAB file ({err})") from None
@@ -148,8 +164,9 @@ def nonfinite(arr: np.ndarray) -> str | None:
     return f"{int(bad.sum())} NaN/Inf samples in {int(bad.any(axis=0).sum())} channel(s)"
 
 
-def clips_to_raw(clips: Sequence[np.ndarray], ch_names: Sequence[str], ch_types: str | Sequence[str],
-                 sfreq: float, to_volts: float) -> mne.io.BaseRaw:
+def clips_to_raw(
+    clips: Sequence[np.ndarray], ch_names: Sequence[str], ch_types: str | Sequence[str], sfreq: float, to_volts: float
+) -> mne.io.BaseRaw:
     """One continuous Raw from ``clips`` (each samples x channels, in the file's unit),
     in order, scaled to volts by ``to_volts``; junctions carry MNE's ``BAD boundary``
     and ``EDGE boundary`` annotations so that filters do not smear across clips."""
@@ -214,8 +231,7 @@ def mat_cells(value: Any) -> list[Any]:
     arr = np.asarray(value)
     if arr.dtype != object:
         return [arr]
-    return [mat_item(v) if isinstance(v, np.ndarray) and v.dtype == object else v
-            for v in arr.ravel(order="F")]
+    return [mat_item(v) if isinstance(v, np.ndarray) and v.dtype == object else v for v in arr.ravel(order="F")]
 
 
 def mat_text(value: Any) -> str | None:
@@ -239,8 +255,9 @@ def _number(value: Any, path: Path, what: str) -> float:
     return number
 
 
-def _align_clip(eeg: np.ndarray, ecg: np.ndarray, fs_eeg: float, fs_ecg: float, path: Path,
-                what: str) -> tuple[np.ndarray, np.ndarray]:
+def _align_clip(
+    eeg: np.ndarray, ecg: np.ndarray, fs_eeg: float, fs_ecg: float, path: Path, what: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Trim the EEG and ECG of one clip to the seconds both cover, so that clip onsets
     agree in the two concatenated signals (the published clips agree to the sample; a
     warning says when more than one EEG sample had to go)."""
@@ -251,8 +268,11 @@ def _align_clip(eeg: np.ndarray, ecg: np.ndarray, fs_eeg: float, fs_ecg: float, 
     n_ecg = min(len(ecg), int(round(n_eeg / fs_eeg * fs_ecg)))
     lost = max(len(eeg) - n_eeg, (len(ecg) - n_ecg) * fs_eeg / fs_ecg)
     if lost > 1:
-        warnings.warn(f"{path}: {what}: EEG lasts {len(eeg) / fs_eeg:.3f} s, ECG {len(ecg) / fs_ecg:.3f} s; "
-                      f"both trimmed to {n_eeg / fs_eeg:.3f} s", stacklevel=3)
+        warnings.warn(
+            f"{path}: {what}: EEG lasts {len(eeg) / fs_eeg:.3f} s, ECG {len(ecg) / fs_ecg:.3f} s; "
+            f"both trimmed to {n_eeg / fs_eeg:.3f} s",
+            stacklevel=3,
+        )
     return eeg[:n_eeg], ecg[:n_ecg]
 
 
@@ -297,8 +317,16 @@ class DreamerReader(Reader):
     name = "dreamer"
     modalities = ("eeg", "ecg")
 
-    def __init__(self, root: str | Path, baseline: str = "none", label: str = "valence",
-                 threshold: float = 3.0, eeg_unit: str = "uV", ecg_unit: str = "mV", **params: Any):
+    def __init__(
+        self,
+        root: str | Path,
+        baseline: str = "none",
+        label: str = "valence",
+        threshold: float = 3.0,
+        eeg_unit: str = "uV",
+        ecg_unit: str = "mV",
+        **params: Any,
+    ):
         super().__init__(root, **params)
         check_choice(baseline, BASELINE_MODES, "dreamer baseline")
         check_choice(label, list(SCORES), "dreamer label")
@@ -332,6 +360,7 @@ class DreamerReader(Reader):
     def _index(self) -> dict[str, Any]:
         """``{"clips": [number of film clips per participant]}``, from the cache when
         the file was read before."""
+
         def compute() -> dict[str, Any]:
             clips = []
             for i, subject in enumerate(self._subjects(), start=1):
@@ -343,9 +372,12 @@ class DreamerReader(Reader):
 
     def refs(self) -> list[RecordingRef]:
         clips = self._index()["clips"]
-        return [RecordingRef(key=f"sub-{i:02d}", subject=f"{i:02d}", paths=(self.path,),
-                             extra=(("index", i - 1), ("clips", n)))
-                for i, n in enumerate(clips, start=1)]
+        return [
+            RecordingRef(
+                key=f"sub-{i:02d}", subject=f"{i:02d}", paths=(self.path,), extra=(("index", i - 1), ("clips", n))
+            )
+            for i, n in enumerate(clips, start=1)
+        ]
 
     def n_trials(self, refs: list[RecordingRef]) -> int | None:
         per_clip = 2 if self.baseline == "trials" else 1
@@ -389,8 +421,10 @@ class DreamerReader(Reader):
         segments = self._segments(subject, where, len(electrodes))
         n_clips = len(segments["EEG", "stimuli"])
         try:
-            scores = {name: np.asarray(_field(subject, field, path, where), dtype=float).ravel()
-                      for name, field in SCORES.items()}
+            scores = {
+                name: np.asarray(_field(subject, field, path, where), dtype=float).ravel()
+                for name, field in SCORES.items()
+            }
         except (TypeError, ValueError):
             raise DataError(path, f"{where}: self-assessment scores are not numeric") from None
         counts = {f"{m}.{p}": len(v) for (m, p), v in segments.items()}
@@ -404,21 +438,33 @@ class DreamerReader(Reader):
         parts = ("baseline", "stimuli") if self.baseline == "trials" else ("stimuli",)
         for k in range(n_clips):
             for part in parts:
-                eeg, ecg = _align_clip(segments["EEG", part][k], segments["ECG", part][k],
-                                       fs_eeg, fs_ecg, path, f"{where} {part} clip {k + 1}")
+                eeg, ecg = _align_clip(
+                    segments["EEG", part][k],
+                    segments["ECG", part][k],
+                    fs_eeg,
+                    fs_ecg,
+                    path,
+                    f"{where} {part} clip {k + 1}",
+                )
                 if self.baseline == "subtract":
                     eeg = eeg - segments["EEG", "baseline"][k].mean(axis=0)
                     ecg = ecg - segments["ECG", "baseline"][k].mean(axis=0)
                 eeg_parts.append(eeg)
                 ecg_parts.append(ecg)
-                rows.append({"duration": len(eeg) / fs_eeg,
-                             "kind": "stimulus" if part == "stimuli" else "baseline", "clip": k + 1})
+                rows.append(
+                    {
+                        "duration": len(eeg) / fs_eeg,
+                        "kind": "stimulus" if part == "stimuli" else "baseline",
+                        "clip": k + 1,
+                    }
+                )
 
         trials = pd.DataFrame(rows)
         trials.insert(0, "onset", np.concatenate([[0.0], np.cumsum(trials["duration"].to_numpy())[:-1]]))
         is_stim = (trials["kind"] == "stimulus").to_numpy()
-        per_trial = {name: np.where(is_stim, values[trials["clip"].to_numpy() - 1], np.nan)
-                     for name, values in scores.items()}
+        per_trial = {
+            name: np.where(is_stim, values[trials["clip"].to_numpy() - 1], np.nan) for name, values in scores.items()
+        }
         for name, values in per_trial.items():
             if np.isnan(values[is_stim]).any():
                 raise DataError(path, f"{where}.{SCORES[name]} has missing values")
@@ -428,7 +474,18 @@ class DreamerReader(Reader):
 
         eeg_raw = clips_to_raw(eeg_parts, electrodes, "eeg", fs_eeg, self.eeg_scale)
         ecg_raw = clips_to_raw(ecg_parts, ECG_CHANNELS, "ecg", fs_ecg, self.ecg_scale)
-        meta = {"subject": ref.subject, "age": _age(mat_text(getattr(subject, "Age", None))),
-                "sex": _sex(mat_text(getattr(subject, "Gender", None))), "baseline": self.baseline}
-        return Recording(signals={"eeg": eeg_raw, "ecg": ecg_raw}, subject=ref.subject, dataset=self.name,
-                         source=(path,), metadata=meta, trials=trials, units={"eeg": "V", "ecg": "V"})
+        meta = {
+            "subject": ref.subject,
+            "age": _age(mat_text(getattr(subject, "Age", None))),
+            "sex": _sex(mat_text(getattr(subject, "Gender", None))),
+            "baseline": self.baseline,
+        }
+        return Recording(
+            signals={"eeg": eeg_raw, "ecg": ecg_raw},
+            subject=ref.subject,
+            dataset=self.name,
+            source=(path,),
+            metadata=meta,
+            trials=trials,
+            units={"eeg": "V", "ecg": "V"},
+        )

@@ -17,6 +17,7 @@ objects other than tensors and builtin containers is refused. Trials are cropped
 to samples ``20:460`` by default, as the reference loader does. The signals come
 band-passed and standardised, so units are arbitrary (``"a.u."``).
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,7 @@ from brainalign.data.recording import Recording
 from brainalign.errors import ConfigError, DataError
 from brainalign.utils.safeload import load_torch_safely
 
-EEG_FILES = ("eeg_5_95_std.pth", "eeg_55_95_std.pth", "eeg_14_70_std.pth",
-             "eeg_signals_raw_with_mean_std.pth")
+EEG_FILES = ("eeg_5_95_std.pth", "eeg_55_95_std.pth", "eeg_14_70_std.pth", "eeg_signals_raw_with_mean_std.pth")
 SPLIT_FILES = ("block_splits_by_image_all.pth", "block_splits_by_image_single.pth")
 PARTS = ("train", "val", "test")
 SFREQ = 1000.0
@@ -43,19 +43,46 @@ _IMAGE_FOLDERS = ("images", "imageNet_images")
 
 #: The 40 ImageNet classes of the set, WordNet id -> ImageNet class name (the text of a trial).
 CLASS_NAMES = {
-    "n02106662": "German shepherd", "n02124075": "Egyptian cat", "n02281787": "lycaenid butterfly",
-    "n02389026": "sorrel horse", "n02492035": "capuchin monkey", "n02504458": "African elephant",
-    "n02510455": "giant panda", "n02607072": "anemone fish", "n02690373": "airliner",
-    "n02906734": "broom", "n02951358": "canoe", "n02992529": "cellular telephone",
-    "n03063599": "coffee mug", "n03100240": "convertible", "n03180011": "desktop computer",
-    "n03197337": "digital watch", "n03272010": "electric guitar", "n03272562": "electric locomotive",
-    "n03297495": "espresso maker", "n03376595": "folding chair", "n03445777": "golf ball",
-    "n03452741": "grand piano", "n03584829": "iron", "n03590841": "jack-o'-lantern",
-    "n03709823": "mailbag", "n03773504": "missile", "n03775071": "mitten",
-    "n03792782": "mountain bike", "n03792972": "mountain tent", "n03877472": "pajama",
-    "n03888257": "parachute", "n03982430": "pool table", "n04044716": "radio telescope",
-    "n04069434": "reflex camera", "n04086273": "revolver", "n04120489": "running shoe",
-    "n07753592": "banana", "n07873807": "pizza", "n11939491": "daisy", "n13054560": "bolete",
+    "n02106662": "German shepherd",
+    "n02124075": "Egyptian cat",
+    "n02281787": "lycaenid butterfly",
+    "n02389026": "sorrel horse",
+    "n02492035": "capuchin monkey",
+    "n02504458": "African elephant",
+    "n02510455": "giant panda",
+    "n02607072": "anemone fish",
+    "n02690373": "airliner",
+    "n02906734": "broom",
+    "n02951358": "canoe",
+    "n02992529": "cellular telephone",
+    "n03063599": "coffee mug",
+    "n03100240": "convertible",
+    "n03180011": "desktop computer",
+    "n03197337": "digital watch",
+    "n03272010": "electric guitar",
+    "n03272562": "electric locomotive",
+    "n03297495": "espresso maker",
+    "n03376595": "folding chair",
+    "n03445777": "golf ball",
+    "n03452741": "grand piano",
+    "n03584829": "iron",
+    "n03590841": "jack-o'-lantern",
+    "n03709823": "mailbag",
+    "n03773504": "missile",
+    "n03775071": "mitten",
+    "n03792782": "mountain bike",
+    "n03792972": "mountain tent",
+    "n03877472": "pajama",
+    "n03888257": "parachute",
+    "n03982430": "pool table",
+    "n04044716": "radio telescope",
+    "n04069434": "reflex camera",
+    "n04086273": "revolver",
+    "n04120489": "running shoe",
+    "n07753592": "banana",
+    "n07873807": "pizza",
+    "n11939491": "daisy",
+    "n13054560": "bolete",
 }
 
 
@@ -78,12 +105,27 @@ class EEGCVPR40Reader(Reader):
     name = "eegcvpr40"
     modalities = ("eeg", "image", "text")
 
-    def __init__(self, root: str | os.PathLike, eeg_file: str | None = None,
-                 splits_file: str = SPLIT_FILES[0], split: int = 0, part: str | None = None,
-                 subject: int | None = None, time_range: tuple[int, int] = (20, 460),
-                 images_root: str | os.PathLike | None = None):
-        super().__init__(root, eeg_file=eeg_file, splits_file=splits_file, split=split, part=part,
-                         subject=subject, time_range=time_range, images_root=images_root)
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        eeg_file: str | None = None,
+        splits_file: str = SPLIT_FILES[0],
+        split: int = 0,
+        part: str | None = None,
+        subject: int | None = None,
+        time_range: tuple[int, int] = (20, 460),
+        images_root: str | os.PathLike | None = None,
+    ):
+        super().__init__(
+            root,
+            eeg_file=eeg_file,
+            splits_file=splits_file,
+            split=split,
+            part=part,
+            subject=subject,
+            time_range=time_range,
+            images_root=images_root,
+        )
         if part is not None and part not in PARTS:
             raise ConfigError(f"eegcvpr40: part must be one of {PARTS} or None, not {part!r}")
         lo, hi = (int(t) for t in time_range)
@@ -117,8 +159,14 @@ class EEGCVPR40Reader(Reader):
         path = self._eeg_path()
         subject = "all" if self.subject is None else str(self.subject)
         part = "all" if self.part is None else f"split{self.split}-{self.part}"
-        return [RecordingRef(key=f"{path.stem}_sub-{subject}_{part}", subject=subject, paths=(path,),
-                             extra=(("part", self.part), ("split", self.split)))]
+        return [
+            RecordingRef(
+                key=f"{path.stem}_sub-{subject}_{part}",
+                subject=subject,
+                paths=(path,),
+                extra=(("part", self.part), ("split", self.split)),
+            )
+        ]
 
     # ------------------------------------------------------------------- data
     def _read(self) -> tuple[list[dict[str, Any]], list[str], list[str]]:
@@ -132,8 +180,12 @@ class EEGCVPR40Reader(Reader):
                 raise DataError(path, "expected a dict with keys dataset, labels, images")
             dataset, labels, images = obj["dataset"], [str(x) for x in obj["labels"]], [str(x) for x in obj["images"]]
             for i, item in enumerate(dataset):
-                if not (isinstance(item, dict) and isinstance(item.get("eeg"), torch.Tensor)
-                        and item["eeg"].ndim == 2 and all(k in item for k in ("image", "label", "subject"))):
+                if not (
+                    isinstance(item, dict)
+                    and isinstance(item.get("eeg"), torch.Tensor)
+                    and item["eeg"].ndim == 2
+                    and all(k in item for k in ("image", "label", "subject"))
+                ):
                     raise DataError(path, f"dataset[{i}] is not {{eeg: 2-D tensor, image, label, subject}}")
                 if not (0 <= int(item["label"]) < len(labels) and 0 <= int(item["image"]) < len(images)):
                     raise DataError(path, f"dataset[{i}] has label/image index out of range")
@@ -202,16 +254,30 @@ class EEGCVPR40Reader(Reader):
         names = [images[int(dataset[i]["image"])] for i in keep]
         folder = self._image_dir()
         trials = trials_frame(
-            len(keep), label=wnids, text=[CLASS_NAMES.get(w, w) for w in wnids],
+            len(keep),
+            label=wnids,
+            text=[CLASS_NAMES.get(w, w) for w in wnids],
             image=[str(self._image_path(folder, n)) for n in names] if folder is not None else None,
-            image_name=names, class_index=[int(dataset[i]["label"]) for i in keep],
+            image_name=names,
+            class_index=[int(dataset[i]["label"]) for i in keep],
             image_index=[int(dataset[i]["image"]) for i in keep],
-            subject=[int(dataset[i]["subject"]) for i in keep], index=keep)
+            subject=[int(dataset[i]["subject"]) for i in keep],
+            index=keep,
+        )
         return Recording(
-            signals={"eeg": epochs}, subject=ref.subject, dataset=self.name, source=(path,),
-            trials=trials, units={"eeg": "a.u."},
-            metadata={"eeg_file": path.name, "split": self.split, "part": self.part,
-                      "time_range": (lo, hi), "dropped_short_trials": len(selected) - len(keep)},
+            signals={"eeg": epochs},
+            subject=ref.subject,
+            dataset=self.name,
+            source=(path,),
+            trials=trials,
+            units={"eeg": "a.u."},
+            metadata={
+                "eeg_file": path.name,
+                "split": self.split,
+                "part": self.part,
+                "time_range": (lo, hi),
+                "dropped_short_trials": len(selected) - len(keep),
+            },
         )
 
     def n_trials(self, refs: list[RecordingRef]) -> int | None:

@@ -19,6 +19,7 @@ potential between the two ear electrodes) and ``ECG ECG``. The reader returns
 
 There are no trials: the condition is per recording (``metadata["label"]``).
 """
+
 from __future__ import annotations
 
 import re
@@ -94,8 +95,11 @@ class EEGMATReader(Reader):
         super().__init__(root, **params)
         self.text_template = text_template
         # the template changes every window's text, so it is part of the cache key
-        self.params["text_template"] = (text_template if isinstance(text_template, str) else
-                                        f"{text_template.__module__}.{text_template.__qualname__}")
+        self.params["text_template"] = (
+            text_template
+            if isinstance(text_template, str)
+            else f"{text_template.__module__}.{text_template.__qualname__}"
+        )
         self._info: dict[str, dict[str, Any]] | None = None
 
     @classmethod
@@ -195,7 +199,9 @@ def _read_subject_info(path: Path) -> dict[str, dict[str, Any]]:
         match = re.fullmatch(r"Subject(\d+)", str(record["Subject"]).strip())
         sex = str(record["Gender"]).strip().upper()
         if match is None or sex not in ("F", "M"):
-            raise DataError(path, f"line {line}: unexpected subject {record['Subject']!r} or gender {record['Gender']!r}")
+            raise DataError(
+                path, f"line {line}: unexpected subject {record['Subject']!r} or gender {record['Gender']!r}"
+            )
         try:
             quality = int(record["Count quality"])
             meta = {

@@ -16,6 +16,7 @@ wfdb-python skips the event at sample 0 of these files (the first T0, and the on
 event of R01/R02), so the EDF+ annotations are the complete source.
 Channel names (``"Fc5."``) become standard 10-10 names (``"FC5"``).
 """
+
 from __future__ import annotations
 
 import re

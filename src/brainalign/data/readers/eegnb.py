@@ -32,6 +32,7 @@ Choices this reader makes, all documented on the parameters below:
   are ignored; data are converted from µV to V. The marker column may be named
   ``Marker0``, ``Marker`` or ``stim`` (:data:`MARKER_COLUMNS`).
 """
+
 from __future__ import annotations
 
 import glob
@@ -65,9 +66,7 @@ MARKER_COLUMNS = ("Marker0", "Marker", "stim")
 TIME_COLUMN = "timestamps"
 COLUMNS = (TIME_COLUMN, *EEG_CHANNELS, AUX_CHANNEL, MARKER_COLUMN)
 DEFAULT_MARKER_MAP: Mapping[int, str] = MappingProxyType({1: "house", 2: "face"})
-DEFAULT_STIMULUS_DIRS: Mapping[str, str] = MappingProxyType(
-    {"house": "stimuli/houses", "face": "stimuli/faces"}
-)
+DEFAULT_STIMULUS_DIRS: Mapping[str, str] = MappingProxyType({"house": "stimuli/houses", "face": "stimuli/faces"})
 #: eeg-notebooks paradigms, recognised by the layout of ``stimuli/``: the first whose
 #: stimulus entries all exist gives the defaults (marker map, stimuli, description).
 #: A stimulus entry is a folder or a glob pattern, relative to the dataset root.

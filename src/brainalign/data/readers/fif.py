@@ -21,6 +21,7 @@ related/unrelated label. They are kept in ``trials`` because they are part of th
 source, and listed in ``Recording.metadata["leaky_columns"]``: never feed them to a
 model as inputs.
 """
+
 from __future__ import annotations
 
 import os
@@ -133,8 +134,9 @@ class FifReader(Reader):
         self.label_column = label_column
         self.leaky_columns = tuple(leaky_columns)
         # these change the windows' texts and labels, so they belong in the cache key
-        self.params.update(text_template=text_template, label_column=label_column,
-                           leaky_columns=list(self.leaky_columns))
+        self.params.update(
+            text_template=text_template, label_column=label_column, leaky_columns=list(self.leaky_columns)
+        )
 
     @classmethod
     def detect(cls, root: Path) -> bool:
@@ -233,9 +235,7 @@ class FifReader(Reader):
                 return None
             raise DataError(path, f"text_template needs metadata column(s) {missing}; metadata has {columns}")
         rows = meta[fields].to_dict("records")
-        return [
-            np.nan if any(pd.isna(v) for v in row.values()) else template.format(**row) for row in rows
-        ]
+        return [np.nan if any(pd.isna(v) for v in row.values()) else template.format(**row) for row in rows]
 
 
 def _annotation_trials(raw: mne.io.BaseRaw) -> pd.DataFrame:

@@ -22,6 +22,7 @@ Each file is its own subject unless ``subject_regex`` says how to read the subje
 from the file's path relative to the root (first group, or the group named
 ``subject``), e.g. ``r"sub-(\\w+)/"``.
 """
+
 from __future__ import annotations
 
 import os
@@ -108,11 +109,24 @@ def trial_annotations(raw: mne.io.BaseRaw, path: Path) -> mne.Annotations:
         codes = raw.get_data(picks=[pick])[0] / _UNIT_SCALE.get(units.get(name, ""), 1.0)
         if not np.isfinite(codes).all():
             raise DataError(path, f"trigger channel {name!r} holds NaN/Inf samples")
-        channel = mne.io.RawArray(np.round(codes)[np.newaxis], mne.create_info([name], raw.info["sfreq"], "stim"),
-                                  first_samp=raw.first_samp, verbose="error")
+        channel = mne.io.RawArray(
+            np.round(codes)[np.newaxis],
+            mne.create_info([name], raw.info["sfreq"], "stim"),
+            first_samp=raw.first_samp,
+            verbose="error",
+        )
         try:
-            found.append(mne.find_events(channel, stim_channel=name, shortest_event=1, mask=mask,
-                                         mask_type="and", initial_event=True, verbose="error"))
+            found.append(
+                mne.find_events(
+                    channel,
+                    stim_channel=name,
+                    shortest_event=1,
+                    mask=mask,
+                    mask_type="and",
+                    initial_event=True,
+                    verbose="error",
+                )
+            )
         except ValueError as err:  # e.g. an event of one sample at the very end
             raise DataError(path, f"trigger channel {name!r} cannot be read as events ({err})") from None
     events = np.concatenate(found)
@@ -121,8 +135,12 @@ def trial_annotations(raw: mne.io.BaseRaw, path: Path) -> mne.Annotations:
         return raw.annotations
     codes = sorted({int(c) for c in events[:, 2]})
     return mne.annotations_from_events(
-        events, raw.info["sfreq"], event_desc={c: str(c) for c in codes}, first_samp=raw.first_samp,
-        orig_time=raw.info["meas_date"], verbose="error",
+        events,
+        raw.info["sfreq"],
+        event_desc={c: str(c) for c in codes},
+        first_samp=raw.first_samp,
+        orig_time=raw.info["meas_date"],
+        verbose="error",
     )
 
 
@@ -218,9 +236,7 @@ class GenericReader(Reader):
         return total
 
 
-def read_single_file(
-    path: str | os.PathLike, subject: str | None = None, canonical_names: bool = False
-) -> Recording:
+def read_single_file(path: str | os.PathLike, subject: str | None = None, canonical_names: bool = False) -> Recording:
     """One MNE-readable raw file as a Recording, whatever folder it is in.
 
     ``subject`` defaults to the file name without extension; ``canonical_names`` as in

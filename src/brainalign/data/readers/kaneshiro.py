@@ -13,6 +13,7 @@ The re-exported files used by the MatClassRSA toolbox (``S01.mat``: ``X``,
 MATLAB v7.3 (HDF5) files. Stimulus images are optional: ``root/stimuli/`` with one
 file per exemplar whose name ends in its number (``stimulus01.png`` .. ``stimulus72.png``).
 """
+
 from __future__ import annotations
 
 import re
@@ -37,11 +38,16 @@ SFREQ = 62.5
 N_CHANNELS = 124
 _FILE = re.compile(r"^S(\d{1,2})\.mat$")
 #: Variable names: original release first, MatClassRSA re-export second.
-_MAT_ERRORS = (OSError, ValueError, TypeError, KeyError, NotImplementedError,
-               scipy.io.matlab.MatReadError)
-_NAMES = {"data": ("X_3D", "X"), "category": ("categoryLabels", "labels6"),
-          "exemplar": ("exemplarLabels", "labels72"), "block": ("blockLabels",),
-          "sfreq": ("Fs", "fs"), "times": ("t",), "subject": ("sub", "subID")}
+_MAT_ERRORS = (OSError, ValueError, TypeError, KeyError, NotImplementedError, scipy.io.matlab.MatReadError)
+_NAMES = {
+    "data": ("X_3D", "X"),
+    "category": ("categoryLabels", "labels6"),
+    "exemplar": ("exemplarLabels", "labels72"),
+    "block": ("blockLabels",),
+    "sfreq": ("Fs", "fs"),
+    "times": ("t",),
+    "subject": ("sub", "subID"),
+}
 
 
 def _variables(path: Path) -> dict[str, Any]:
@@ -77,8 +83,9 @@ def _shapes(path: Path) -> dict[str, tuple[int, ...]]:
     try:
         if scipy.io.matlab.matfile_version(path)[0] == 2:
             with h5py.File(path, "r") as h5:
-                return {name: tuple(reversed(node.shape)) for name, node in h5.items()
-                        if isinstance(node, h5py.Dataset)}
+                return {
+                    name: tuple(reversed(node.shape)) for name, node in h5.items() if isinstance(node, h5py.Dataset)
+                }
         return {name: tuple(shape) for name, shape, _cls in scipy.io.whosmat(path)}
     except _MAT_ERRORS as err:
         raise DataError(path, f"cannot read MATLAB file ({type(err).__name__}: {err})") from None
@@ -124,10 +131,10 @@ class KaneshiroReader(Reader):
         return "X_3D" in names or {"X", "labels6"} <= names
 
     def refs(self) -> list[RecordingRef]:
-        files = sorted((p for p in self.root.iterdir() if _FILE.match(p.name)),
-                       key=lambda p: int(_FILE.match(p.name).group(1)))
-        return [RecordingRef(key=p.stem, subject=f"{int(_FILE.match(p.name).group(1)):02d}", paths=(p,))
-                for p in files]
+        files = sorted(
+            (p for p in self.root.iterdir() if _FILE.match(p.name)), key=lambda p: int(_FILE.match(p.name).group(1))
+        )
+        return [RecordingRef(key=p.stem, subject=f"{int(_FILE.match(p.name).group(1)):02d}", paths=(p,)) for p in files]
 
     def _stimuli(self) -> dict[int, Path] | None:
         folder = self.root / "stimuli"
@@ -157,9 +164,13 @@ class KaneshiroReader(Reader):
         if category.min() < 1 or category.max() > len(CATEGORIES):
             raise DataError(path, f"category labels outside 1..{len(CATEGORIES)}")
         sfreq = float(_scalar(_pick(var, "sfreq")) or SFREQ)
-        epochs = epochs_from_array(np.transpose(x, (2, 0, 1)).astype(np.float64) * 1e-6,
-                                   [f"E{i + 1}" for i in range(N_CHANNELS)], sfreq,
-                                   tmin=self._tmin(_pick(var, "times"), x.shape[1], sfreq), path=path)
+        epochs = epochs_from_array(
+            np.transpose(x, (2, 0, 1)).astype(np.float64) * 1e-6,
+            [f"E{i + 1}" for i in range(N_CHANNELS)],
+            sfreq,
+            tmin=self._tmin(_pick(var, "times"), x.shape[1], sfreq),
+            path=path,
+        )
         epochs.set_montage("GSN-HydroCel-128", on_missing="ignore")
         names = [CATEGORIES[c - 1] for c in category]
         stimuli = self._stimuli()
@@ -171,15 +182,23 @@ class KaneshiroReader(Reader):
             if missing:
                 raise DataError(self.root / "stimuli", f"no image for exemplar(s) {missing[:5]}")
             image = [str(stimuli[e]) for e in exemplar]
-        columns: dict[str, Any] = {"label": names, "image": image, "text": [s.lower() for s in names],
-                                   "category": category}
+        columns: dict[str, Any] = {
+            "label": names,
+            "image": image,
+            "text": [s.lower() for s in names],
+            "category": category,
+        }
         if exemplar is not None:
             columns["exemplar"] = exemplar
         if block is not None:
             columns["block"] = block
         return Recording(
-            signals={"eeg": epochs}, subject=ref.subject, dataset=self.name, source=(path,),
-            trials=trials_frame(n, **columns), units={"eeg": "V"},
+            signals={"eeg": epochs},
+            subject=ref.subject,
+            dataset=self.name,
+            source=(path,),
+            trials=trials_frame(n, **columns),
+            units={"eeg": "V"},
             metadata={"subject_in_file": _scalar(_pick(var, "subject"))},
         )
 

@@ -35,6 +35,7 @@ removes the group by construction (see :mod:`brainalign.preprocessing.normalize`
 stimulus condition is confounded with trial order (data README): treat it like a block
 design.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -120,14 +121,22 @@ def read_trial_file(path: str | os.PathLike) -> dict[str, Any]:
         elif (m := _CHANNEL.match(line)) is not None:
             channels.append(m.group(1))
     if condition is None:
-        raise DataError(path, "no stimulus line ('# S1 obj , trial N', '# S2 match ...', '# S2 nomatch ...') "
-                              "in the header")
+        raise DataError(
+            path, "no stimulus line ('# S1 obj , trial N', '# S2 match ...', '# S2 nomatch ...') in the header"
+        )
     if period is None or period <= 0:
         raise DataError(path, "no sampling interval ('# 3.906000 msecs uV') in the header")
     try:
-        rows = pd.read_csv(io.StringIO(text), sep=" ", comment="#", header=None, skipinitialspace=True,
-                           names=["trial", "channel", "sample", "value"], dtype={"channel": str},
-                           skip_blank_lines=True)
+        rows = pd.read_csv(
+            io.StringIO(text),
+            sep=" ",
+            comment="#",
+            header=None,
+            skipinitialspace=True,
+            names=["trial", "channel", "sample", "value"],
+            dtype={"channel": str},
+            skip_blank_lines=True,
+        )
     except (ValueError, pd.errors.ParserError) as err:
         raise DataError(path, f"garbage rows (expected 'trial channel sample value'): {err}") from None
     if rows.empty:
@@ -137,8 +146,11 @@ def read_trial_file(path: str | os.PathLike) -> dict[str, Any]:
         values = pd.to_numeric(rows[name], errors="coerce").to_numpy(dtype=np.float64)
         if np.isnan(values).any():
             bad = int(np.flatnonzero(np.isnan(values))[0])
-            raise DataError(path, f"non-numeric or missing {name} {rows[name].iloc[bad]!r} in sample row {bad + 1} "
-                                  "(expected 'trial channel sample value')")
+            raise DataError(
+                path,
+                f"non-numeric or missing {name} {rows[name].iloc[bad]!r} in sample row {bad + 1} "
+                "(expected 'trial channel sample value')",
+            )
         numbers[name] = values
     if (numbers["trial"] != trial).any():
         others = sorted(set(numbers["trial"].astype(int).tolist()) - {trial})[:3]
@@ -151,8 +163,11 @@ def read_trial_file(path: str | os.PathLike) -> dict[str, Any]:
     if extra or not (labels.reshape(len(names), n) == np.array(names, dtype=object)[:, None]).all():
         counts = pd.Series(labels).value_counts()
         short = counts[counts != counts.max()].index.tolist()[:3]
-        raise DataError(path, f"channels of unequal length or interleaved rows ({int(counts.max())} samples in "
-                              f"most channels, not in {short}); truncated?")
+        raise DataError(
+            path,
+            f"channels of unequal length or interleaved rows ({int(counts.max())} samples in "
+            f"most channels, not in {short}); truncated?",
+        )
     samples = numbers["sample"].reshape(len(names), n)
     if not (samples == np.arange(n)).all():
         raise DataError(path, "sample numbers are not 0..n-1 within every channel (rows out of order or missing)")
@@ -162,8 +177,14 @@ def read_trial_file(path: str | os.PathLike) -> dict[str, Any]:
     sfreq = 1000.0 / period
     if abs(sfreq - round(sfreq)) < 0.05:  # 3.906 ms is 1/256 s printed with 3 decimals
         sfreq = float(round(sfreq))
-    return {"data": data, "ch_names": names, "sfreq": sfreq, "trial": trial, "condition": condition,
-            "error": bool(error)}
+    return {
+        "data": data,
+        "ch_names": names,
+        "sfreq": sfreq,
+        "trial": trial,
+        "condition": condition,
+        "error": bool(error),
+    }
 
 
 @register_reader
@@ -184,8 +205,9 @@ class SMNIReader(Reader):
     name = "smni"
     modalities = ("eeg", "text")
 
-    def __init__(self, root: str | os.PathLike, label: str = "group",
-                 text_template: str = DEFAULT_TEXT_TEMPLATE, **params: Any):
+    def __init__(
+        self, root: str | os.PathLike, label: str = "group", text_template: str = DEFAULT_TEXT_TEMPLATE, **params: Any
+    ):
         super().__init__(root, **params)
         if label not in ("group", "condition"):
             raise ConfigError(f"smni: label must be 'group' or 'condition', not {label!r}")
@@ -207,9 +229,15 @@ class SMNIReader(Reader):
             if not files:
                 continue
             group = GROUPS[_SUBJECT_DIR.match(folder.name).group(1)]  # type: ignore[union-attr]
-            refs.append(RecordingRef(key=folder.name if part is None else f"{part}/{folder.name}",
-                                     subject=folder.name, paths=tuple(files), run=part,
-                                     extra=(("group", group),)))
+            refs.append(
+                RecordingRef(
+                    key=folder.name if part is None else f"{part}/{folder.name}",
+                    subject=folder.name,
+                    paths=tuple(files),
+                    run=part,
+                    extra=(("group", group),),
+                )
+            )
         return refs
 
     def n_trials(self, refs: list[RecordingRef]) -> int | None:
@@ -232,19 +260,32 @@ class SMNIReader(Reader):
         group = ref.get("group")
         rows = []
         for path, t in zip(ref.paths, trials):
-            fields = {"subject": ref.subject, "group": group, "group_text": GROUP_TEXT[group],
-                      "condition": t["condition"], "condition_text": CONDITION_TEXT[t["condition"]],
-                      "trial": t["trial"]}
-            rows.append({**fields, "error": t["error"], "file": path.name,
-                         "text": self.text_template.format(**fields)})
+            fields = {
+                "subject": ref.subject,
+                "group": group,
+                "group_text": GROUP_TEXT[group],
+                "condition": t["condition"],
+                "condition_text": CONDITION_TEXT[t["condition"]],
+                "trial": t["trial"],
+            }
+            rows.append({**fields, "error": t["error"], "file": path.name, "text": self.text_template.format(**fields)})
         table = pd.DataFrame(rows)
-        trials_table = trials_frame(len(table), **{c: table[c].to_numpy() for c in
-                                                   ("trial", "condition", "condition_text", "error", "group",
-                                                    "group_text", "file", "text")})
+        trials_table = trials_frame(
+            len(table),
+            **{
+                c: table[c].to_numpy()
+                for c in ("trial", "condition", "condition_text", "error", "group", "group_text", "file", "text")
+            },
+        )
         trials_table["label"] = table[self.label].to_numpy()
         signals = split_modalities(epochs)
         return Recording(
-            signals=signals, subject=ref.subject, dataset=self.name, source=tuple(ref.paths), run=ref.run,
+            signals=signals,
+            subject=ref.subject,
+            dataset=self.name,
+            source=tuple(ref.paths),
+            run=ref.run,
             metadata={"subject": ref.subject, "group": group, "alcoholic": group == "alcoholic"},
-            trials=trials_table, units={m: "V" for m in signals},
+            trials=trials_table,
+            units={m: "V" for m in signals},
         )

@@ -17,6 +17,7 @@ The ``.npy`` files are pickles (``np.save`` of a dict); they are read with the
 restricted unpickler of :mod:`brainalign.utils.safeload`, never ``np.load(allow_pickle=True)``.
 The data are multivariate-noise-normalised, so units are arbitrary (``"a.u."``).
 """
+
 from __future__ import annotations
 
 import os
@@ -57,10 +58,14 @@ class ThingsEEG2Reader(Reader):
     name = "things_eeg2"
     modalities = ("eeg", "image", "text")
 
-    def __init__(self, root: str | os.PathLike, split: str = "training",
-                 average_repetitions: bool = False, images_root: str | os.PathLike | None = None):
-        super().__init__(root, split=split, average_repetitions=average_repetitions,
-                         images_root=images_root)
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "training",
+        average_repetitions: bool = False,
+        images_root: str | os.PathLike | None = None,
+    ):
+        super().__init__(root, split=split, average_repetitions=average_repetitions, images_root=images_root)
         if split not in _FILES:
             raise ConfigError(f"things_eeg2: split must be one of {sorted(_FILES)}, not {split!r}")
         self.split = split
@@ -74,8 +79,15 @@ class ThingsEEG2Reader(Reader):
 
     def refs(self) -> list[RecordingRef]:
         files = sorted(self.root.glob(f"sub-*/{_FILES[self.split]}"))
-        return [RecordingRef(key=f"{f.parent.name}_{self.split}", subject=f.parent.name[len("sub-"):],
-                             paths=(f,), extra=(("split", self.split),)) for f in files]
+        return [
+            RecordingRef(
+                key=f"{f.parent.name}_{self.split}",
+                subject=f.parent.name[len("sub-") :],
+                paths=(f,),
+                extra=(("split", self.split),),
+            )
+            for f in files
+        ]
 
     # ----------------------------------------------------------------- images
     def _image_dir(self) -> Path | None:
@@ -94,8 +106,11 @@ class ThingsEEG2Reader(Reader):
         folder = self._image_dir()
         if folder is None:
             return []
-        return [(concept.name, image) for concept in sorted(p for p in folder.iterdir() if p.is_dir())
-                for image in image_files(concept)]
+        return [
+            (concept.name, image)
+            for concept in sorted(p for p in folder.iterdir() if p.is_dir())
+            for image in image_files(concept)
+        ]
 
     def images(self) -> list[Path]:
         return [path for _, path in self._image_table()]
@@ -106,17 +121,23 @@ class ThingsEEG2Reader(Reader):
         if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
             obj = obj.item()
         if not isinstance(obj, dict) or any(k not in obj for k in _KEYS):
-            raise DataError(path, f"expected a dict with keys {list(_KEYS)}, found "
-                                  f"{sorted(obj) if isinstance(obj, dict) else type(obj).__name__}")
+            raise DataError(
+                path,
+                f"expected a dict with keys {list(_KEYS)}, found "
+                f"{sorted(obj) if isinstance(obj, dict) else type(obj).__name__}",
+            )
         data = np.asarray(obj["preprocessed_eeg_data"])
         ch_names = [str(c) for c in obj["ch_names"]]
         times = np.asarray(obj["times"], dtype=float).ravel()
         if data.ndim != 4:
-            raise DataError(path, "preprocessed_eeg_data should be images x repetitions x channels x "
-                                  f"times, got shape {data.shape}")
+            raise DataError(
+                path, f"preprocessed_eeg_data should be images x repetitions x channels x times, got shape {data.shape}"
+            )
         if data.shape[2:] != (len(ch_names), len(times)):
-            raise DataError(path, f"data shape {data.shape} does not match {len(ch_names)} channel "
-                                  f"names and {len(times)} time points")
+            raise DataError(
+                path,
+                f"data shape {data.shape} does not match {len(ch_names)} channel names and {len(times)} time points",
+            )
         if len(times) < 2 or not np.all(np.diff(times) > 0):
             raise DataError(path, "times must hold at least two increasing time points")
         self._n_trials[path] = data.shape[0] * (1 if self.average_repetitions else data.shape[1])
@@ -128,8 +149,7 @@ class ThingsEEG2Reader(Reader):
         n_images, n_reps = data.shape[:2]
         table = self._image_table()
         if table and len(table) != n_images:
-            raise DataError(self._image_dir(), f"{len(table)} images but {path.name} holds "
-                                               f"{n_images} image conditions")
+            raise DataError(self._image_dir(), f"{len(table)} images but {path.name} holds {n_images} image conditions")
         if self.average_repetitions:
             epochs_data, reps = data.mean(axis=1), np.full(n_images, np.nan)
             condition = np.arange(n_images)
@@ -146,13 +166,17 @@ class ThingsEEG2Reader(Reader):
             image = [str(table[i][1]) for i in condition]
         else:
             label, text, image = condition.tolist(), None, None
-        trials = trials_frame(len(condition), label=label, image=image, text=text,
-                              condition=condition, repetition=reps)
+        trials = trials_frame(len(condition), label=label, image=image, text=text, condition=condition, repetition=reps)
         return Recording(
-            signals={"eeg": epochs}, subject=ref.subject, dataset=self.name, source=(path,),
-            session=None, run=self.split, trials=trials, units={"eeg": "a.u."},
-            metadata={"split": self.split, "repetitions": int(n_reps),
-                      "average_repetitions": self.average_repetitions},
+            signals={"eeg": epochs},
+            subject=ref.subject,
+            dataset=self.name,
+            source=(path,),
+            session=None,
+            run=self.split,
+            trials=trials,
+            units={"eeg": "a.u."},
+            metadata={"split": self.split, "repetitions": int(n_reps), "average_repetitions": self.average_repetitions},
         )
 
     def n_trials(self, refs: list[RecordingRef]) -> int | None:

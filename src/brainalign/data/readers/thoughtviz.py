@@ -13,6 +13,7 @@ builtin containers only (keys may be byte strings, as in the Python 2 files).
 Trials are not paired with one exact image, only with a class, so ``image`` is
 empty; :meth:`ThoughtVizReader.class_images` lists the images of each class.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,9 +60,11 @@ class ThoughtVizReader(Reader):
         return any((root / "eeg" / subset / "data.pkl").is_file() for subset in CLASSES)
 
     def refs(self) -> list[RecordingRef]:
-        return [RecordingRef(key=subset, subject="all", paths=(self.root / "eeg" / subset / "data.pkl",),
-                             run=subset)
-                for subset in CLASSES if (self.root / "eeg" / subset / "data.pkl").is_file()]
+        return [
+            RecordingRef(key=subset, subject="all", paths=(self.root / "eeg" / subset / "data.pkl",), run=subset)
+            for subset in CLASSES
+            if (self.root / "eeg" / subset / "data.pkl").is_file()
+        ]
 
     def _read(self, path: Path, subset: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{"train": (x, class index), "test": (...)}`` with x as trials x channels x times."""
@@ -78,8 +81,10 @@ class ThoughtVizReader(Reader):
             if x.ndim == 4 and x.shape[3] == 1:
                 x = x[..., 0]
             if x.ndim != 3 or x.shape[1] != len(CHANNELS):
-                raise DataError(path, f"x_{part} should be N x {len(CHANNELS)} x times (x 1), "
-                                      f"got shape {np.shape(obj[f'x_{part}'])}")
+                raise DataError(
+                    path,
+                    f"x_{part} should be N x {len(CHANNELS)} x times (x 1), got shape {np.shape(obj[f'x_{part}'])}",
+                )
             n_classes = len(CLASSES[subset])
             if y.ndim != 2 or y.shape != (x.shape[0], n_classes):
                 raise DataError(path, f"y_{part} should be one-hot {x.shape[0]} x {n_classes}, got shape {y.shape}")
@@ -94,10 +99,17 @@ class ThoughtVizReader(Reader):
         split = ["train"] * len(parts["train"][1]) + ["test"] * len(parts["test"][1])
         names = [CLASSES[subset][c] for c in classes]
         epochs = epochs_from_array(data, CHANNELS, SFREQ, path=path)
-        trials = trials_frame(len(classes), label=names, image=None, text=names,
-                              class_index=classes, split=split)
-        return Recording(signals={"eeg": epochs}, subject=ref.subject, dataset=self.name, source=(path,),
-                         run=subset, trials=trials, units={"eeg": "a.u."}, metadata={"subset": subset})
+        trials = trials_frame(len(classes), label=names, image=None, text=names, class_index=classes, split=split)
+        return Recording(
+            signals={"eeg": epochs},
+            subject=ref.subject,
+            dataset=self.name,
+            source=(path,),
+            run=subset,
+            trials=trials,
+            units={"eeg": "a.u."},
+            metadata={"subset": subset},
+        )
 
     def n_trials(self, refs: list[RecordingRef]) -> int | None:
         return sum(len(c) for ref in refs for _, c in self._read(ref.paths[0], ref.key).values())

@@ -14,6 +14,7 @@ per session as text; it is looked up as ``<file stem>.txt`` beside the EDF, then
 canonicalised to 10-20 names (``Fp1``); ``EKG`` channels become the ``ecg`` signal,
 ``LOC``/``ROC`` the ``eog`` signal; other channels (photic, IBI, bursts...) are dropped.
 """
+
 from __future__ import annotations
 
 import os
@@ -130,9 +131,16 @@ class TUABReader(Reader):
             label = next((p for p in parts if p in _LABELS), None)
             split = next((p for p in parts if p in _SPLITS), None)
             montage = next((p for p in parts if re.match(r"^\d\d_tcp_", p)), None)
-            refs.append(RecordingRef(
-                key=path.stem, subject=match["subject"], paths=(path,), session=match["session"],
-                run=match["token"], extra=(("label", label), ("split", split), ("montage", montage))))
+            refs.append(
+                RecordingRef(
+                    key=path.stem,
+                    subject=match["subject"],
+                    paths=(path,),
+                    session=match["session"],
+                    run=match["token"],
+                    extra=(("label", label), ("split", split), ("montage", montage)),
+                )
+            )
         return refs
 
     def report_path(self, ref: RecordingRef) -> Path | None:
@@ -161,8 +169,7 @@ class TUABReader(Reader):
             raise DataError(path, "truncated EDF: fewer data records than the header declares")
         names = {ch: canonical_channel(ch) for ch in raw.ch_names}
         if len(set(names.values())) != len(names):
-            raise DataError(path, "two channels map to the same electrode name: "
-                                  f"{sorted(raw.ch_names)}")
+            raise DataError(path, f"two channels map to the same electrode name: {sorted(raw.ch_names)}")
         raw.rename_channels(names)
         types = {ch: _channel_type(ch) for ch in raw.ch_names}
         signals = {}
@@ -182,11 +189,24 @@ class TUABReader(Reader):
         label, split = ref.get("label"), ref.get("split")
         duration = raw.n_times / raw.info["sfreq"]
         trials = pd.DataFrame({"onset": [0.0], "duration": [duration], "label": [label], "text": [text]})
-        metadata = {"label": label, "split": split, "montage": ref.get("montage"),
-                    "report": None if report is None else str(report), "meas_date": raw.info["meas_date"],
-                    "dropped_channels": [ch for ch, t in types.items() if t is None],
-                    **_patient_field(path)}
-        return Recording(signals=signals, subject=ref.subject, dataset=self.name,
-                         source=(path,) if report is None else (path, report), session=ref.session,
-                         run=ref.run, metadata=metadata, text=text, trials=trials,
-                         units={m: "V" for m in signals})
+        metadata = {
+            "label": label,
+            "split": split,
+            "montage": ref.get("montage"),
+            "report": None if report is None else str(report),
+            "meas_date": raw.info["meas_date"],
+            "dropped_channels": [ch for ch, t in types.items() if t is None],
+            **_patient_field(path),
+        }
+        return Recording(
+            signals=signals,
+            subject=ref.subject,
+            dataset=self.name,
+            source=(path,) if report is None else (path, report),
+            session=ref.session,
+            run=ref.run,
+            metadata=metadata,
+            text=text,
+            trials=trials,
+            units={m: "V" for m in signals},
+        )

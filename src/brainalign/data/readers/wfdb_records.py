@@ -25,6 +25,7 @@ Only single-segment records are supported: a multi-segment master header raises
 :class:`DataError` on loading (its segment headers are listed as records of their
 own).
 """
+
 from __future__ import annotations
 
 import os

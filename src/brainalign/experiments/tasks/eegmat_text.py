@@ -34,8 +34,15 @@ def _eegmat_text(b: Bench, recipe: str) -> dict[str, TaskResult]:
     kw = dict(n_boot=b.budget.n_boot, n_perm=b.budget.n_perm, seed=b.seed)
     out: dict[str, TaskResult] = {}
     main = score_predictions(preds["label"], **kw)
-    base = b.cv_baselines(recipe, n, "subject", extra, ["chance", "bandpower_lr", "ecg_hrv_lr", "eegclassifier"],
-                          {"eegclassifier": {"model": "deep4", "epochs": b.budget.baseline_epochs}}, ecg=True)
+    base = b.cv_baselines(
+        recipe,
+        n,
+        "subject",
+        extra,
+        ["chance", "bandpower_lr", "ecg_hrv_lr", "eegclassifier"],
+        {"eegclassifier": {"model": "deep4", "epochs": b.budget.baseline_epochs}},
+        ecg=True,
+    )
     ev0 = b.eval_set(runs[0])
     figs = figures_for(b, recipe, ev0, preds["label"], runs[0], "label")
     from brainalign.data.splits import audit_block_design
@@ -43,15 +50,17 @@ def _eegmat_text(b: Bench, recipe: str) -> dict[str, TaskResult]:
     audit = audit_block_design(ev0.test.assign(label=ev0.test["label"]), time_col="start", group_col="recording")
     out[recipe] = TaskResult(
         description=f"EEG-text alignment ({_EEGMAT_ENCODERS[recipe]} + MiniLM fine-tuned at 1e-3 of the EEG "
-                       "rate, CLIP, 64-d): rest vs mental arithmetic decoded zero-shot from text prompts, and "
-                       "probes on the frozen EEG embeddings.",
+        "rate, CLIP, 64-d): rest vs mental arithmetic decoded zero-shot from text prompts, and "
+        "probes on the frozen EEG embeddings.",
         protocol=f"{n}-fold subject-disjoint cross-validation over every eegmat subject (2 validation subjects per "
-                    f"fold for early stopping); out-of-fold predictions pooled; permutations move whole "
-                    f"recordings within subjects.",
+        f"fold for early stopping); out-of-fold predictions pooled; permutations move whole "
+        f"recordings within subjects.",
         metrics=main,
         baselines=base,
-        controls={"shuffled_pairing": pooled(shuffled["label"], kw, ("zeroshot", "logreg_bacc")),
-                     "block_design": audit},
+        controls={
+            "shuffled_pairing": pooled(shuffled["label"], kw, ("zeroshot", "logreg_bacc")),
+            "block_design": audit,
+        },
         figures=figs,
         notes=[
             "Classes are unbalanced (182 s rest vs 62 s task per subject): balanced accuracy throughout.",
@@ -61,8 +70,10 @@ def _eegmat_text(b: Bench, recipe: str) -> dict[str, TaskResult]:
         ],
     )
     out[recipe].headline("zeroshot_text_bacc")
-    for col, desc in (("sex", "sex from text prompts (female / male)"),
-                      ("count_quality", "counting quality from text prompts (good / bad)")):
+    for col, desc in (
+        ("sex", "sex from text prompts (female / male)"),
+        ("count_quality", "counting quality from text prompts (good / bad)"),
+    ):
         if preds.get(col):
             out[f"eegmat_text_{col}"] = TaskResult(
                 description=f"The eegmat EEG-text models: {desc}, zero-shot, and probes.",
@@ -72,7 +83,8 @@ def _eegmat_text(b: Bench, recipe: str) -> dict[str, TaskResult]:
                 # shuffled-pairing runs scored on it (no training of their own)
                 baselines=b.cv_baselines(recipe, n, "subject", extra, ["chance", "bandpower_lr"], label_col=col),
                 controls={"shuffled_pairing": pooled(shuffled[col], kw, ("zeroshot", "logreg_bacc"))}
-                if shuffled.get(col) else {},
+                if shuffled.get(col)
+                else {},
                 notes=[f"{col} is a subject-level label: permutations and bootstrap move whole subjects."],
             )
             out[f"eegmat_text_{col}"].headline("zeroshot_text_bacc")

@@ -31,6 +31,7 @@ predictions and scores them.
 Budgets (:data:`~brainalign.experiments.budgets.FUSION_FULL` / ``FUSION_QUICK``) are recipe
 overrides.
 """
+
 from __future__ import annotations
 
 import json
@@ -82,12 +83,19 @@ VARIANTS: dict[str, tuple[str, bool]] = {
 
 # ============================================================================ recipes
 def _split_overrides(fold: int, budget: FusionBudget, seed: int) -> list[str]:
-    return ["data.split.kind=kfold", "data.split.by=subject", f"data.split.n_splits={budget.n_folds}",
-            f"data.split.fold={fold}", f"data.split.val={budget.n_val_subjects}", f"data.split.seed={seed}"]
+    return [
+        "data.split.kind=kfold",
+        "data.split.by=subject",
+        f"data.split.n_splits={budget.n_folds}",
+        f"data.split.fold={fold}",
+        f"data.split.val={budget.n_val_subjects}",
+        f"data.split.seed={seed}",
+    ]
 
 
-def _present_extra(recipe: Recipe, data_dir: str | os.PathLike | None, budget: FusionBudget,
-                   notes: list[str]) -> list[dict[str, Any]]:
+def _present_extra(
+    recipe: Recipe, data_dir: str | os.PathLike | None, budget: FusionBudget, notes: list[str]
+) -> list[dict[str, Any]]:
     """The recipe's extra pre-training corpora that the data directory holds, capped by the budget."""
     out = []
     for extra in recipe.data.extra:
@@ -96,15 +104,28 @@ def _present_extra(recipe: Recipe, data_dir: str | os.PathLike | None, budget: F
         except DataError:
             notes.append(f"pre-training: the {extra.dataset} folder is absent from the data directory; skipped.")
             continue
-        entry = {"dataset": extra.dataset, "preset": extra.preset, "reader_params": extra.reader_params,
-                 "preset_params": extra.preset_params, "join_epochs": extra.join_epochs,
-                 "max_windows": budget.max_pretrain_windows if extra.max_windows is None else extra.max_windows}
+        entry = {
+            "dataset": extra.dataset,
+            "preset": extra.preset,
+            "reader_params": extra.reader_params,
+            "preset_params": extra.preset_params,
+            "join_epochs": extra.join_epochs,
+            "max_windows": budget.max_pretrain_windows if extra.max_windows is None else extra.max_windows,
+        }
         out.append(entry)
     return out
 
 
-def recipe_overrides(kind: str, fold: int, budget: FusionBudget, seed: int, *, variant: str = "",
-                     init: tuple[str, str] = ("", ""), extra: Sequence[dict[str, Any]] | None = None) -> list[str]:
+def recipe_overrides(
+    kind: str,
+    fold: int,
+    budget: FusionBudget,
+    seed: int,
+    *,
+    variant: str = "",
+    init: tuple[str, str] = ("", ""),
+    extra: Sequence[dict[str, Any]] | None = None,
+) -> list[str]:
     """The ``--set`` items of one run: ``kind`` ``eeg`` / ``ecg`` (pre-training) or
     ``finetune`` (``variant`` of :data:`VARIANTS`, ``init``: the EEG and ECG pre-training runs)."""
     fold_seed = seed * 1000 + fold * 10
@@ -153,8 +174,9 @@ def _plot_reconstruction(examples: Sequence[tuple[str, np.ndarray, np.ndarray, n
     fig, axes = plt.subplots(len(examples), 1, figsize=(8, 1.4 * len(examples) + 0.6), sharex=True, squeeze=False)
     t = np.arange(len(examples[0][1])) / SFREQ
     for ax, (name, true, recon, hidden) in zip(axes[:, 0], examples):
-        ax.fill_between(t, 0, 1, where=hidden, transform=ax.get_xaxis_transform(), color="0.9", step="mid",
-                        label="hidden patch")
+        ax.fill_between(
+            t, 0, 1, where=hidden, transform=ax.get_xaxis_transform(), color="0.9", step="mid", label="hidden patch"
+        )
         ax.plot(t, true, color="0.1", lw=0.8, label="true")
         ax.plot(t, recon, color="tab:blue", lw=0.8, label="reconstruction")
         ax.set_ylabel(name, fontsize=8)
@@ -169,6 +191,7 @@ def _plot_reconstruction(examples: Sequence[tuple[str, np.ndarray, np.ndarray, n
 # ============================================================================ scoring
 def _difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, groups: np.ndarray, n_boot: int, seed: int) -> str:
     """``bacc(a) - bacc(b)`` with a subject-clustered bootstrap interval, as text."""
+
     def diff(yt: np.ndarray, pair: np.ndarray) -> float:
         return balanced_accuracy(yt, pair[:, 0]) - balanced_accuracy(yt, pair[:, 1])
 
@@ -197,8 +220,7 @@ def _load_eegmat(data_dir: str | os.PathLike | None) -> tuple[Windows, Windows]:
     recipe = load_recipe(recipe_path("eegmat_fusion"))
     reader = open_named(recipe.data.dataset, data_dir)
     eeg = cached_windows(reader, get_preset(recipe.data.preset, **recipe.data.preset_params), progress=False)
-    ecg = cached_windows(reader, get_preset(recipe.data.pair_preset, **recipe.data.pair_preset_params),
-                         progress=False)
+    ecg = cached_windows(reader, get_preset(recipe.data.pair_preset, **recipe.data.pair_preset_params), progress=False)
     eeg, ecg = align_windows(eeg, ecg)
     keep = np.flatnonzero(last_seconds_mask(eeg.table, recipe.data.last_s, eeg.n_times / eeg.sfreq))
     return eeg.select(keep), ecg.select(keep)
@@ -207,16 +229,17 @@ def _load_eegmat(data_dir: str | os.PathLike | None) -> tuple[Windows, Windows]:
 def _pooled(proba: np.ndarray, run: Path, table: pd.DataFrame, fold: int) -> None:
     """Write the run's test probabilities of class 1 into ``proba`` at their rows of ``table``."""
     pred = pd.read_csv(run / "test_predictions.csv", dtype={"recording": str, "subject": str})
-    index = pd.Series(np.arange(len(table)), index=pd.MultiIndex.from_arrays(
-        [table["recording"].astype(str), table["start"].astype(float).round(6)]))
+    index = pd.Series(
+        np.arange(len(table)),
+        index=pd.MultiIndex.from_arrays([table["recording"].astype(str), table["start"].astype(float).round(6)]),
+    )
     rows = index.reindex(pd.MultiIndex.from_arrays([pred["recording"], pred["start"].astype(float).round(6)]))
     if rows.isna().any():
         raise DataError(run / "test_predictions.csv", f"fold {fold + 1}: windows absent from the downstream table")
     proba[rows.to_numpy(dtype=np.int64)] = pred[f"p_{CLASSES[1]}"].to_numpy(dtype=float)
 
 
-def _reconstruction_figure(runs: tuple[Path, Path], data_dir: str | os.PathLike | None, out: Path,
-                           seed: int) -> Path:
+def _reconstruction_figure(runs: tuple[Path, Path], data_dir: str | os.PathLike | None, out: Path, seed: int) -> Path:
     """True vs reconstructed traces of one validation window of fold 1, per pre-trained encoder."""
     from brainalign.models.aligned import build_model
     from brainalign.training.checkpoint import load_weights
@@ -228,11 +251,19 @@ def _reconstruction_figure(runs: tuple[Path, Path], data_dir: str | os.PathLike 
         config = json.loads((run / "config.json").read_text())
         model = build_model(config["spec"])
         load_weights(model, run / "model.safetensors")
-        recipe = load_recipe(recipe_path(config["recipe"]["name"]),
-                             [f"data.split.{k}={v}" for k, v in config["recipe"]["data"]["split"].items()
-                              if k in ("kind", "by", "n_splits", "fold", "val", "seed")]
-                             + [f"data.max_windows={config['recipe']['data']['max_windows'] or 'null'}",
-                                f"seed={config['recipe']['seed']}", "data.extra=[]"])
+        recipe = load_recipe(
+            recipe_path(config["recipe"]["name"]),
+            [
+                f"data.split.{k}={v}"
+                for k, v in config["recipe"]["data"]["split"].items()
+                if k in ("kind", "by", "n_splits", "fold", "val", "seed")
+            ]
+            + [
+                f"data.max_windows={config['recipe']['data']['max_windows'] or 'null'}",
+                f"seed={config['recipe']['seed']}",
+                "data.extra=[]",
+            ],
+        )
         data = build_paired_data(recipe.data, data_dir, progress=False, seed=recipe.seed)
         x = np.asarray(data.windows.data[data.part("val")[0]], dtype=np.float32)
         encoder: CBraModMAE = model.eeg_encoder
@@ -245,13 +276,21 @@ def _reconstruction_figure(runs: tuple[Path, Path], data_dir: str | os.PathLike 
 
 def _curve(run: Path) -> list[dict[str, float]]:
     log = pd.read_csv(run / "log.csv")
-    return [{"epoch": int(r.epoch) + 1, "train_loss": float(r.train_loss), "val_loss": float(r.val_loss)}
-            for r in log.itertuples()]
+    return [
+        {"epoch": int(r.epoch) + 1, "train_loss": float(r.train_loss), "val_loss": float(r.val_loss)}
+        for r in log.itertuples()
+    ]
 
 
-def run_fusion_benchmark(data_dir: str | os.PathLike | None = None, out_dir: str | os.PathLike | None = None,
-                         seed: int = 0, quick: bool = False, *, progress: bool = True,
-                         threads: int | None = None) -> TaskResult:
+def run_fusion_benchmark(
+    data_dir: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+    quick: bool = False,
+    *,
+    progress: bool = True,
+    threads: int | None = None,
+) -> TaskResult:
     """Run the pre-training + fusion experiment (module docstring) and return its task entry.
 
     ``out_dir`` (required) receives the figures, ``predictions.csv`` (out-of-fold class-1
@@ -278,8 +317,16 @@ def run_fusion_benchmark(data_dir: str | os.PathLike | None = None, out_dir: str
         torch.set_num_threads(previous_threads)
 
 
-def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: FusionBudget, quick: bool,
-         progress: bool, tqdm: Any, started: float) -> TaskResult:
+def _run(
+    data_dir: str | os.PathLike | None,
+    out: Path,
+    seed: int,
+    budget: FusionBudget,
+    quick: bool,
+    progress: bool,
+    tqdm: Any,
+    started: float,
+) -> TaskResult:
     notes: list[str] = []
     eeg_down, ecg_down = _load_eegmat(data_dir)
     table = eeg_down.table
@@ -315,24 +362,40 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
                 raise DataError(pre[kind], f"fold {fold + 1}: pre-training split differs from the downstream fold")
             bar.update()
         eeg_log, ecg_log = _curve(pre["eeg"]), _curve(pre["ecg"])
-        curves.append([{"epoch": e["epoch"], "eeg_train_loss": e["train_loss"], "eeg_val_loss": e["val_loss"],
-                        "ecg_train_loss": c["train_loss"], "ecg_val_loss": c["val_loss"]}
-                       for e, c in zip(eeg_log, ecg_log)])
+        curves.append(
+            [
+                {
+                    "epoch": e["epoch"],
+                    "eeg_train_loss": e["train_loss"],
+                    "eeg_val_loss": e["val_loss"],
+                    "ecg_train_loss": c["train_loss"],
+                    "ecg_val_loss": c["val_loss"],
+                }
+                for e, c in zip(eeg_log, ecg_log)
+            ]
+        )
         if fold == 0:
             described = json.loads((pre["eeg"] / "config.json").read_text())["data"]
             ecg_described = json.loads((pre["ecg"] / "config.json").read_text())["data"]
-            pretrain_counts = {"eegmat": described["train"]["windows"],
-                               **{k: v["windows"] for k, v in described.get("extra", {}).items()},
-                               "eegmat_ecg": ecg_described["train"]["windows"]}
-            figures["reconstruction"] = str(_reconstruction_figure((pre["eeg"], pre["ecg"]), data_dir, out,
-                                                                   seed * 1000 + 4))
+            pretrain_counts = {
+                "eegmat": described["train"]["windows"],
+                **{k: v["windows"] for k, v in described.get("extra", {}).items()},
+                "eegmat_ecg": ecg_described["train"]["windows"],
+            }
+            figures["reconstruction"] = str(
+                _reconstruction_figure((pre["eeg"], pre["ecg"]), data_dir, out, seed * 1000 + 4)
+            )
 
         # --- downstream: fine-tune every variant on this fold
         for name in specs:
             bar.set_postfix_str(f"fold {fold + 1} fine-tuning {name}")
             run = runs / name
-            _train("eegmat_fusion", recipe_overrides("finetune", fold, budget, seed, variant=name,
-                                                     init=(str(pre["eeg"]), str(pre["ecg"]))), run, data_dir)
+            _train(
+                "eegmat_fusion",
+                recipe_overrides("finetune", fold, budget, seed, variant=name, init=(str(pre["eeg"]), str(pre["ecg"]))),
+                run,
+                data_dir,
+            )
             if _split_subjects(run)["test"] != groups["test"]:
                 raise DataError(run, f"fold {fold + 1}: the run's test subjects differ from the fold's")
             _pooled(proba[name], run, table, fold)
@@ -340,8 +403,9 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
 
         # --- classical baselines on the same windows and fold
         baseline_folds["bandpower_lr"].append(run_baseline("bandpower_lr", eeg_down, split, seed=seed))
-        baseline_folds["ecg_hrv_lr"].append(run_baseline("ecg_hrv_lr", eeg_down, split, seed=seed,
-                                                         ecg_windows=ecg_down))
+        baseline_folds["ecg_hrv_lr"].append(
+            run_baseline("ecg_hrv_lr", eeg_down, split, seed=seed, ecg_windows=ecg_down)
+        )
     bar.close()
 
     if any(np.isnan(p).any() for p in proba.values()):
@@ -352,8 +416,17 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
     predictions = {name: (p >= 0.5).astype(np.int64) for name, p in proba.items()}
     metrics: dict[str, Score] = {}
     for name, pred in predictions.items():
-        metrics[name] = score_with_stats(balanced_accuracy, y, pred, chance, n_boot=budget.n_boot,
-                                         n_perm=budget.n_perm, seed=seed, groups=subjects, units=recordings)
+        metrics[name] = score_with_stats(
+            balanced_accuracy,
+            y,
+            pred,
+            chance,
+            n_boot=budget.n_boot,
+            n_perm=budget.n_perm,
+            seed=seed,
+            groups=subjects,
+            units=recordings,
+        )
     metrics["pretrained"] = metrics["eeg_only"]
 
     pd_out = table[["recording", "subject", "start", "label"]].copy()
@@ -361,8 +434,10 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
         pd_out[f"p_{name}"] = p
     atomic_write_text(out / "predictions.csv", pd_out.to_csv(index=False))
 
-    mean_curve = [{key: float(np.mean([c[e][key] for c in curves])) for key in curves[0][e]}
-                  for e in range(min(len(c) for c in curves))]
+    mean_curve = [
+        {key: float(np.mean([c[e][key] for c in curves])) for key in curves[0][e]}
+        for e in range(min(len(c) for c in curves))
+    ]
     from brainalign.report.plots import plot_scores_with_ci
     from brainalign.training.curves import plot_training_curves
 
@@ -404,11 +479,11 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
     ]
     entry = TaskResult(
         description="Masked (CBraMod dual-mask) pre-training of EEG and ECG encoders, then EEG+ECG fusion: "
-                       "eegmat rest vs mental arithmetic",
+        "eegmat rest vs mental arithmetic",
         protocol=f"GroupKFold by subject ({budget.n_folds} folds, each subject tested once, "
-                    f"{budget.n_val_subjects} validation subjects per fold for early stopping); 2 s windows at "
-                    f"{SFREQ:g} Hz; out-of-fold predictions pooled; balanced accuracy, bootstrap over recordings, "
-                    "permutation of recording labels within subject",
+        f"{budget.n_val_subjects} validation subjects per fold for early stopping); 2 s windows at "
+        f"{SFREQ:g} Hz; out-of-fold predictions pooled; balanced accuracy, bootstrap over recordings, "
+        "permutation of recording labels within subject",
         metrics=metrics,
         baselines=baselines,
         figures=figures,
@@ -420,6 +495,7 @@ def _run(data_dir: str | os.PathLike | None, out: Path, seed: int, budget: Fusio
 
 def task_fusion(b: Any) -> dict[str, TaskResult]:
     """The benchmark task: :func:`run_fusion_benchmark` with the run's budget."""
-    res = run_fusion_benchmark(data_dir=b.data_dir, out_dir=b.out / "fusion", seed=b.seed,
-                               quick=b.budget.fusion_quick, progress=False)
+    res = run_fusion_benchmark(
+        data_dir=b.data_dir, out_dir=b.out / "fusion", seed=b.seed, quick=b.budget.fusion_quick, progress=False
+    )
     return {"eegmat_fusion": res.headline("fused")}

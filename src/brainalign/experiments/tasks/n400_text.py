@@ -39,14 +39,23 @@ def text_relatedness_reference(b: Bench, recipe: str, folds: list[list[str]]) ->
             table = data.windows.table
             tower = create_tower(rec.model.pair.name)
             with torch.no_grad():
-                cue, assoc = (torch.nn.functional.normalize(tower.encode(table[c].astype(str).tolist()), dim=-1)
-                              for c in ("cue", "association"))
+                cue, assoc = (
+                    torch.nn.functional.normalize(tower.encode(table[c].astype(str).tolist()), dim=-1)
+                    for c in ("cue", "association")
+                )
             cos = (cue * assoc).sum(-1).numpy()
         related = np.array(data.classes)[data.labels] == "related"
         train, test = data.split.train, data.split.test
         pred = cos[test] > np.median(cos[train])
-        per_fold.append({"t": {"balanced_accuracy": float(balanced_accuracy_score(related[test], pred)),
-                               "auc": float(roc_auc_score(related[test], cos[test])), "n_test": int(len(test))}})
+        per_fold.append(
+            {
+                "t": {
+                    "balanced_accuracy": float(balanced_accuracy_score(related[test], pred)),
+                    "auc": float(roc_auc_score(related[test], cos[test])),
+                    "n_test": int(len(test)),
+                }
+            }
+        )
     return mean_baselines(per_fold)["t"]
 
 
@@ -56,26 +65,36 @@ def task_n400_text(b: Bench) -> dict[str, TaskResult]:
     kw = dict(n_boot=b.budget.n_boot, n_perm=b.budget.n_perm, seed=b.seed)
     preds, runs = b.cv_task("n400_text", "n400_text", n, "window", ["label"], extra)
     shuffled, _ = b.cv_task("n400_text", "n400_text", n, "window", ["label"], extra, shuffle=True)
-    base = b.cv_baselines("n400_text", n, "window", extra, ["chance", "erp_lr", "xdawn_ts_lr", "eegclassifier"],
-                          {"erp_lr": {"target_sfreq": 25},
-                           "eegclassifier": {"model": "eegnet", "epochs": b.budget.baseline_epochs}})
-    text_only = text_relatedness_reference(b, "n400_text",
-                                           [[*fold_overrides(n, "window", f), *extra] for f in range(n)])
+    base = b.cv_baselines(
+        "n400_text",
+        n,
+        "window",
+        extra,
+        ["chance", "erp_lr", "xdawn_ts_lr", "eegclassifier"],
+        {"erp_lr": {"target_sfreq": 25}, "eegclassifier": {"model": "eegnet", "epochs": b.budget.baseline_epochs}},
+    )
+    text_only = text_relatedness_reference(
+        b, "n400_text", [[*fold_overrides(n, "window", f), *extra] for f in range(n)]
+    )
     ev0 = b.eval_set(runs[0])
-    out = {"n400_text": TaskResult(
-        description="EEG-text alignment with the word pairs (EEGNet + frozen multilingual E5, CLIP); "
-                       "related vs unrelated decoded by probes on the aligned embeddings, and with 10% of the labels.",
-        protocol=f"{n}-fold trial-disjoint cross-validation (one subject, 200 trials); pooled.",
-        metrics=score_predictions(preds["label"], **kw),
-        baselines=base,
-        controls={"shuffled_pairing": pooled(shuffled["label"], kw, ("logreg_bacc", "fewshot_10pct_bacc"))},
-        references={"text_only_cosine": text_only},
-        figures=figures_for(b, "n400_text", ev0, preds["label"], runs[0], "label"),
-        notes=["The pairs carry no relatedness label: the text tower sees the words only; the FAS and "
-                  "button columns, which encode the label, are never inputs.",
-                  "text_only_cosine is not an EEG method: it thresholds the text tower's cosine between cue "
-                  "and association at its training median. It shows how much relatedness the texts carry "
-                  "for an aligned EEG model to pick up."],
-    )}
+    out = {
+        "n400_text": TaskResult(
+            description="EEG-text alignment with the word pairs (EEGNet + frozen multilingual E5, CLIP); "
+            "related vs unrelated decoded by probes on the aligned embeddings, and with 10% of the labels.",
+            protocol=f"{n}-fold trial-disjoint cross-validation (one subject, 200 trials); pooled.",
+            metrics=score_predictions(preds["label"], **kw),
+            baselines=base,
+            controls={"shuffled_pairing": pooled(shuffled["label"], kw, ("logreg_bacc", "fewshot_10pct_bacc"))},
+            references={"text_only_cosine": text_only},
+            figures=figures_for(b, "n400_text", ev0, preds["label"], runs[0], "label"),
+            notes=[
+                "The pairs carry no relatedness label: the text tower sees the words only; the FAS and "
+                "button columns, which encode the label, are never inputs.",
+                "text_only_cosine is not an EEG method: it thresholds the text tower's cosine between cue "
+                "and association at its training median. It shows how much relatedness the texts carry "
+                "for an aligned EEG model to pick up.",
+            ],
+        )
+    }
     out["n400_text"].headline("logreg_bacc")
     return out

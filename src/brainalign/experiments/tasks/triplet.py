@@ -34,8 +34,6 @@ def _triplet_predictions(b: Bench, name: str, runs: list[tuple[str, list[str]]])
     return preds, paths
 
 
-
-
 def task_triplet(b: Bench) -> dict[str, TaskResult]:
     kw = dict(n_boot=b.budget.n_boot, n_perm=b.budget.n_perm, seed=b.seed)
     out: dict[str, TaskResult] = {}
@@ -46,19 +44,25 @@ def task_triplet(b: Bench) -> dict[str, TaskResult]:
     ev = b.eval_set(run)
     metrics = {k: v for k, v in evaluate_task(ev, "label", few_shot=False, **kw).items() if k in _TRIPLET_METRICS}
     shuffled_run = b.train(name, f"{name}_shuffled", [*ov, "data.shuffle_pairs=true"])
-    shuffled = {k: v for k, v in evaluate_task(b.eval_set(shuffled_run), "label", few_shot=False, **kw).items()
-                if k in ("kmeans_acc", "svm_bacc")}
-    base = b.baselines(name, ov, ["chance", "xdawn_ts_lr", "eegclassifier"],
-                       {"eegclassifier": {"model": "eegnet", "epochs": b.budget.baseline_epochs}})
+    shuffled = {
+        k: v
+        for k, v in evaluate_task(b.eval_set(shuffled_run), "label", few_shot=False, **kw).items()
+        if k in ("kmeans_acc", "svm_bacc")
+    }
+    base = b.baselines(
+        name,
+        ov,
+        ["chance", "xdawn_ts_lr", "eegclassifier"],
+        {"eegclassifier": {"model": "eegnet", "epochs": b.budget.baseline_epochs}},
+    )
     out[name] = TaskResult(
         description="Semi-hard triplet embeddings (arXiv 2310.16532): k-means accuracy (Hungarian), "
-                       "linear SVM and kNN on the frozen embeddings.",
+        "linear SVM and kNN on the frozen embeddings.",
         protocol="subject-disjoint (1 validation, 1 test subject)",
         metrics=metrics,
         baselines={k: strip_baselines(v) for k, v in base.items()},
         controls={"shuffled_pairing": shuffled},
-        figures=figures_for(b, name, ev, [label_predictions(ev, "label", few_shot=False, seed=b.seed)],
-                                run, "label"),
+        figures=figures_for(b, name, ev, [label_predictions(ev, "label", few_shot=False, seed=b.seed)], run, "label"),
     )
     out[name].headline("svm_bacc")
 
@@ -68,10 +72,17 @@ def task_triplet(b: Bench) -> dict[str, TaskResult]:
     directions = [(f"{name}_{d}", [epochs, f"data.split.test_groups=[{g}]"]) for d, g in _MMIDB_DIRECTIONS]
     preds, runs = _triplet_predictions(b, name, directions)
     shuf, _ = _triplet_predictions(b, name, [(f"{r}_shuffled", [*o, "data.shuffle_pairs=true"]) for r, o in directions])
-    base = mean_baselines([
-        b.baselines(name, o, ["chance", "csp_lda", "eegclassifier"],
-                    {"eegclassifier": {"model": "shallow", "epochs": b.budget.baseline_epochs}})
-        for _, o in directions])
+    base = mean_baselines(
+        [
+            b.baselines(
+                name,
+                o,
+                ["chance", "csp_lda", "eegclassifier"],
+                {"eegclassifier": {"model": "shallow", "epochs": b.budget.baseline_epochs}},
+            )
+            for _, o in directions
+        ]
+    )
     ev = b.eval_set(runs[0])
     metrics = pooled(preds, kw, _TRIPLET_METRICS)
     for (direction, _), run in zip(_MMIDB_DIRECTIONS, runs):  # k-means clusters each test run on its own
@@ -79,14 +90,16 @@ def task_triplet(b: Bench) -> dict[str, TaskResult]:
     out[name] = TaskResult(
         description=out["n170_triplet"].description,
         protocol="EEGMMIDB S001, left vs right fist, run-disjoint both ways: trained on the executed run "
-                    "(R03) and tested on the imagined run (R04), and the reverse; the 2 x 15 test trials pooled. "
-                    "Validation: the last 25% (in time) of the training run.",
+        "(R03) and tested on the imagined run (R04), and the reverse; the 2 x 15 test trials pooled. "
+        "Validation: the last 25% (in time) of the training run.",
         metrics=metrics,
         baselines=base,
         controls={"shuffled_pairing": pooled(shuf, kw, ("svm_bacc", "prototype_bacc"))},
         figures=figures_for(b, name, ev, preds[:1], runs[0], "label"),
-        notes=["Only runs R03 and R04 hold left vs right fist (R05/R06 are both fists vs both feet on "
-                  "PhysioNet): 30 trials in all, so a score needs about 0.67 to reach p < 0.05."],
+        notes=[
+            "Only runs R03 and R04 hold left vs right fist (R05/R06 are both fists vs both feet on "
+            "PhysioNet): 30 trials in all, so a score needs about 0.67 to reach p < 0.05."
+        ],
     )
     out[name].headline("svm_bacc")
     return out
