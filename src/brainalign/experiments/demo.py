@@ -14,6 +14,7 @@ demo ends with one line saying what to do.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -158,6 +159,8 @@ def run_demo(
     when it holds none (:func:`ensure_demo_data`). A dataset that cannot be read is
     named and skipped. Returns the exit code (0)."""
     t0 = time.perf_counter()
+    if out.exists() and not out.is_dir():  # an unusable --out fails before anything is downloaded
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(out))
     root = demo_data_dir(data_dir)
     ensure_demo_data(root, progress)
     data_dir = root
