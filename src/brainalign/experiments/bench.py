@@ -250,7 +250,7 @@ def bench_train(quick: bool) -> list[dict[str, Any]]:
              ratio=w["brainalign"] / w["bare"]),
         _row("1", what, w["brainalign"], "win/s", compared_with="bare loop + brainalign's fast kernels",
              other=w["bare_fast"], ratio=w["brainalign"] / w["bare_fast"],
-             note="the rest of the gap is the loader, clipping, scheduler"),
+             note="brainalign's step also clips gradients and steps the LR schedule (docs/performance.md)"),
         _row("1", f"validation pass per epoch ({nv} windows: loss + balanced accuracy)", nv / v["brainalign"], "win/s",
              compared_with="EEGClassifier.predict_proba on the same windows", other=nv / v["eegclassifier"],
              ratio=v["eegclassifier"] / v["brainalign"],
