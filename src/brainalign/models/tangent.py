@@ -100,7 +100,8 @@ class TangentEncoder(EEGEncoder):
         self.xdawn_filters, self.n_classes = int(xdawn_filters), int(n_classes)
         if self.xdawn_filters:
             n_filt = self.n_classes * min(self.xdawn_filters, n_chans)
-            self.register_buffer("spatial", torch.zeros(n_filt, n_chans))
+            # until fit_reference: the first channels (a PD, if uninformative, front end)
+            self.register_buffer("spatial", torch.eye(n_filt, n_chans))
             self.register_buffer("prototypes", torch.zeros(n_filt, n_times))
             dim = 2 * n_filt
         else:
