@@ -399,12 +399,13 @@ class _TangentSpace:
         return {}
 
 
-def _tangent_lr(seed: int) -> Any:
-    return make_pipeline(_TangentSpace(), StandardScaler(), _logreg(seed))
+def _tangent_lr(seed: int, scale: bool = True) -> Any:
+    steps = [_TangentSpace(), StandardScaler()] if scale else [_TangentSpace()]
+    return make_pipeline(*steps, _logreg(seed))
 
 
 def smni_reference(task: str = "tangent_trial", seeds: Sequence[int] = SEEDS, n_splits: int = 5,
-                   normalization: str = "train", allow_subject_level: bool = False,
+                   normalization: str = "train", allow_subject_level: bool = False, scale: bool = True,
                    data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
     """SMNI classical references, subject-grouped ``n_splits``-fold x ``seeds``:
 
@@ -416,7 +417,8 @@ def smni_reference(task: str = "tangent_trial", seeds: Sequence[int] = SEEDS, n_
     * ``"s1_vs_s2"``: S1 vs S2 (match and no-match) per trial, ERP + LR;
     * ``"match_vs_nomatch"``: S2 match vs S2 no-match per trial, ERP + LR.
 
-    ``normalization`` of the ERP features (:func:`make_normalizer` names). The group is a
+    ``normalization`` of the ERP features (:func:`make_normalizer` names). ``scale``: a
+    StandardScaler (training trials) between the tangent vectors and the LR (``tangent_trial``). The group is a
     subject-level label: a per-subject normalisation is refused for it
     (:class:`~brainalign.preprocessing.normalize.SubjectLevelLabelError`) unless
     ``allow_subject_level`` (which demonstrates that it removes the label: 0.500)."""
@@ -439,7 +441,7 @@ def smni_reference(task: str = "tangent_trial", seeds: Sequence[int] = SEEDS, n_
         score = np.zeros(len(rows))  # LR decision function (log-odds); a subject's score is its mean
         for train, test in _subject_folds(groups, n_splits, seed):
             if task == "tangent_trial":
-                model = _tangent_lr(seed).fit(feats[train], y[train])
+                model = _tangent_lr(seed, scale).fit(feats[train], y[train])
                 score[test] = model.decision_function(feats[test])
                 continue
             xn, _ = _normalise_fold(normalization, feats, groups, train,
@@ -466,8 +468,8 @@ def smni_reference(task: str = "tangent_trial", seeds: Sequence[int] = SEEDS, n_
     out.update(task=f"smni {names[task][0]}", model=names[task][1],
                protocol=f"GroupKFold by subject, {n_splits} folds x {len(seeds)} seeds",
                normalization=make_normalizer(normalization).record() if task != "tangent_trial" else
-               {"method": "none (tangent space at the training mean, then a training-fold scaler)",
-                "transductive": False},
+               {"method": "none per subject (tangent space at the training mean"
+                          + (", then a training-fold scaler)" if scale else ")"), "transductive": False},
                n_trials=len(rows), n_subjects=len(set(groups)))
     ref = REFERENCES.get({"tangent_trial": "smni_tangent_lr_trial", "erp_subject": "smni_erp_lr_subject",
                           "s1_vs_s2": "smni_erp_lr_s1_vs_s2", "match_vs_nomatch": "smni_erp_lr_match_vs_nomatch"}[task])
@@ -1029,7 +1031,9 @@ FAIR_TASKS: dict[str, tuple[Callable[..., dict[str, Any]], dict[str, Any]]] = {
     "eegmat_bandpower_lr_2s_train": (eegmat_bandpower_lr, {"window_s": 2.0, "normalization": "train"}),
     "eegmat_bandpower_lr_2s_calibration": (eegmat_bandpower_lr, {"window_s": 2.0, "normalization": "calibration"}),
     "eegmat_bandpower_lr_2s_own": (eegmat_bandpower_lr, {"window_s": 2.0, "normalization": "own"}),
+    "eegmat_bandpower_lr_4s_train": (eegmat_bandpower_lr, {"window_s": 4.0, "normalization": "train"}),
     "eegmat_bandpower_lr_4s_calibration": (eegmat_bandpower_lr, {"window_s": 4.0, "normalization": "calibration"}),
+    "eegmat_bandpower_lr_4s_own": (eegmat_bandpower_lr, {"window_s": 4.0, "normalization": "own"}),
     "eegmat_bandpower_lr_10s_own": (eegmat_bandpower_lr, {"window_s": 10.0, "normalization": "own"}),
     "p300_xdawn_within": (p300_xdawn_reference, {"protocol": "within"}),
     "p300_xdawn_loso_session": (p300_xdawn_reference, {"protocol": "loso_session"}),
@@ -1037,6 +1041,10 @@ FAIR_TASKS: dict[str, tuple[Callable[..., dict[str, Any]], dict[str, Any]]] = {
     "smni_tangent_trial": (smni_reference, {"task": "tangent_trial"}),
     "smni_erp_subject": (smni_reference, {"task": "erp_subject"}),
     "smni_s1_vs_s2_own": (smni_reference, {"task": "s1_vs_s2", "normalization": "own"}),
+    "smni_s1_vs_s2_train": (smni_reference, {"task": "s1_vs_s2"}),
+    "smni_tangent_trial_noscale": (smni_reference, {"task": "tangent_trial", "scale": False}),
+    "smni_erp_subject_forced_own": (smni_reference, {"task": "erp_subject", "normalization": "own",
+                                                     "allow_subject_level": True}),
     "smni_match_vs_nomatch": (smni_reference, {"task": "match_vs_nomatch"}),
     "eegmat_aligned_2s_calibration": (eegmat_aligned, {"window_s": 2.0, "normalization": "calibration"}),
     "eegmat_aligned_2s_train": (eegmat_aligned, {"window_s": 2.0, "normalization": "train"}),
