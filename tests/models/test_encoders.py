@@ -54,10 +54,10 @@ SMALL = {
     "labram": [dict(ch_names=LABRAM_CHANNEL_ORDER[:6], n_times=400, sfreq=200, num_layers=1)],
     "biot": [dict(n_chans=5, n_times=400, sfreq=200, num_layers=1, embed_dim=32, num_heads=2)],
     "eegpt": [dict(n_chans=5, n_times=256, sfreq=256, depth=1, embed_dim=32, num_heads=2)],
-    # classical front ends (their own behaviour: tests/models/test_fair_encoders.py)
-    "bandpower": [dict(n_chans=4, n_times=200, sfreq=100)],
-    "tangent": [dict(n_chans=6, n_times=128, sfreq=128)],
-    "spatial_filter": [dict(n_chans=6, n_times=128, sfreq=128)],
+    # classical front ends (tests/models/test_fair_encoders.py checks them against their baselines)
+    "bandpower": [dict(n_chans=7, n_times=200, sfreq=100)],
+    "tangent": [dict(n_chans=5, n_times=128, sfreq=128), dict(n_chans=4, n_times=100, sfreq=100, xdawn_filters=2)],
+    "spatial_filter": [dict(n_chans=7, n_times=128, sfreq=128, n_filters=4, mode="both", n_bins=8)],
 }
 CASES = [(name, kw) for name, kws in SMALL.items() for kw in kws]
 

@@ -101,6 +101,18 @@ def test_tangent_matches_pyriemann_and_learns_a_covariance_contrast():
     np.testing.assert_allclose(enc.features(torch.as_tensor(x[100:])).numpy(), ts.transform(covs[100:]), atol=2e-3)
     clf = _train(enc, x[:100], y[:100])
     assert _accuracy(enc, clf, x[100:], y[100:]) >= 0.9
+    # reference="logeuclid": the same log map at the training matrices' log-Euclidean mean
+    from pyriemann.utils.mean import mean_logeuclid
+    from pyriemann.utils.tangentspace import tangent_space
+
+    le = create_encoder("tangent", n_chans=6, n_times=128, sfreq=128.0, reference="logeuclid").fit_reference(x[:100])
+    np.testing.assert_allclose(
+        le.features(torch.as_tensor(x[100:])).numpy(),
+        tangent_space(covs[100:], mean_logeuclid(covs[:100]), metric="riemann"),
+        atol=2e-3,
+    )
+    with pytest.raises(ConfigError, match="reference"):
+        create_encoder("tangent", n_chans=6, n_times=128, sfreq=128.0, reference="euclid")
 
 
 def test_tangent_xdawn_matches_xdawn_covariances():

@@ -10,7 +10,9 @@ Riemannian mean of the training covariances. This encoder does the same in the n
    the covariance of the channels themselves;
 2. the covariance, shrunk with Oracle Approximating Shrinkage (as scikit-learn's ``oas``,
    which pyriemann's ``estimator="oas"`` calls) or a fixed ``shrinkage``;
-3. ``S = logm(R^{-1/2} C R^{-1/2})`` at the reference ``R``, vectorised as pyriemann's
+3. ``S = logm(R^{-1/2} C R^{-1/2})`` at the reference ``R`` (the Riemannian mean of the
+   training matrices, or their log-Euclidean mean with ``reference="logeuclid"``, one pass
+   instead of an iteration: cheaper for many channels), vectorised as pyriemann's
    ``TangentSpace`` does (upper triangle, off-diagonal terms times sqrt 2);
 4. a fixed standardisation of the tangent vector, then an MLP.
 
@@ -99,11 +101,15 @@ class TangentEncoder(EEGEncoder):
         n_classes: int = 2,
         estimator: str = "oas",
         shrinkage: float = 0.0,
+        reference: str = "riemann",
         hidden: int = 64,
         depth: int = 1,
         dropout: float = 0.2,
     ) -> None:
         super().__init__(n_chans, n_times, sfreq, emb_dim, ch_names, modality)
+        if reference not in ("riemann", "logeuclid"):
+            raise ConfigError(f"tangent: reference must be 'riemann' or 'logeuclid', not {reference!r}")
+        self.reference = reference
         if estimator not in ("oas", "shrunk"):
             raise ConfigError(f"tangent: estimator must be 'oas' or 'shrunk', not {estimator!r}")
         if not 0.0 <= shrinkage <= 1.0:
@@ -112,7 +118,8 @@ class TangentEncoder(EEGEncoder):
         self.xdawn_filters, self.n_classes = int(xdawn_filters), int(n_classes)
         if self.xdawn_filters:
             n_filt = self.n_classes * min(self.xdawn_filters, n_chans)
-            self.register_buffer("spatial", torch.zeros(n_filt, n_chans))
+            # until fit_reference: the first channels (a PD, if uninformative, front end)
+            self.register_buffer("spatial", torch.eye(n_filt, n_chans))
             self.register_buffer("prototypes", torch.zeros(n_filt, n_times))
             dim = 2 * n_filt
         else:
@@ -174,16 +181,20 @@ class TangentEncoder(EEGEncoder):
 
     @torch.no_grad()
     def set_reference(self, covs: Any) -> TangentEncoder:
-        """Reference (pyriemann ``mean_riemann``) and feature standardisation from the
-        training trials' SPD matrices (as :meth:`covariances` computes them, e.g. cached)."""
+        """Reference (pyriemann ``mean_riemann``, or ``mean_logeuclid`` with
+        ``reference="logeuclid"``) and feature standardisation from the training trials' SPD
+        matrices (as :meth:`covariances` computes them, e.g. cached)."""
         from pyriemann.utils.mean import mean_logeuclid, mean_riemann
 
         covs = np.asarray(covs, dtype=np.float64)
         if covs.shape[1:] != (self.dim, self.dim):
             raise ConfigError(f"tangent: reference needs {self.dim} x {self.dim} matrices, got {covs.shape[1:]}")
-        # started at the log-Euclidean mean, the fixed-point iteration needs a few steps
-        # instead of up to 50 from the arithmetic mean (61 x 61 SMNI covariances)
-        ref = mean_riemann(covs, init=mean_logeuclid(covs))
+        # the Riemannian mean's fixed-point iteration is started at the log-Euclidean mean; for
+        # many large matrices (SMNI: 480 x 61 x 61 per fold) even that takes minutes per fold,
+        # and reference="logeuclid" takes the log-Euclidean mean itself (one pass)
+        ref = mean_logeuclid(covs)
+        if self.reference == "riemann":
+            ref = mean_riemann(covs, init=ref)
         vals, vecs = np.linalg.eigh(ref)
         self.reference_isqrt.copy_(torch.as_tensor((vecs / np.sqrt(vals)) @ vecs.T, dtype=self.spatial.dtype))
         feats = self.tangent(torch.as_tensor(covs, dtype=self.spatial.dtype))

@@ -1,0 +1,47 @@
+"""The fair classical baselines reproduce the reference scores of shared/data/README.md.
+
+Features and windows are cached between runs in pytest's cache folder (``.pytest_cache``),
+so a warm run takes seconds; a cold one preprocesses the 60 eegmat EDF files once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from brainalign.experiments import fair
+from brainalign.preprocessing.normalize import SubjectLevelLabelError
+
+
+@pytest.fixture()
+def persistent_cache(request, monkeypatch, tmp_path):
+    """A cache that survives between test runs (pytest's cache dir), else a temporary one."""
+    cache = getattr(request.config, "cache", None)
+    root = Path(cache.mkdir("brainalign-fair")) if cache is not None else tmp_path
+    monkeypatch.setenv("BRAINALIGN_CACHE", str(root))
+    return root
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("normalization", ["train", "own"])
+def test_eegmat_bandpower_lr_matches_the_reference(data_root, persistent_cache, normalization):
+    """30 subjects, 2 s windows, last 60 s of rest vs the task, GroupKFold by subject 5 x 5
+    seeds: 0.658 with training statistics, 0.725 z-scored per subject (transductive)."""
+    result = fair.eegmat_bandpower_lr(2.0, normalization, data_dir=data_root)
+    reference = fair.REFERENCES[f"eegmat_bandpower_lr_2s_{normalization}"]["balanced_accuracy"]
+    assert result["n_subjects"] == 30
+    assert abs(result["balanced_accuracy"] - reference) <= 0.02, result["balanced_accuracy"]
+    assert result["normalization"]["transductive"] is (normalization == "own")
+
+
+@pytest.mark.realdata
+def test_smni_per_subject_normalisation_is_refused_for_the_group(data_root, persistent_cache):
+    """The group is constant within each SMNI subject: per-subject z-scoring is refused,
+    and forced anyway it leaves every subject the same mean, i.e. exactly chance."""
+    with pytest.raises(SubjectLevelLabelError):
+        fair.smni_reference("erp_subject", seeds=(0,), normalization="own", data_dir=data_root)
+    forced = fair.smni_reference(
+        "erp_subject", seeds=(0,), normalization="own", allow_subject_level=True, data_dir=data_root
+    )
+    assert forced["balanced_accuracy"] == pytest.approx(0.5, abs=1e-9)
