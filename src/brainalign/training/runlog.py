@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +11,18 @@ from brainalign.utils.io import atomic_path
 
 
 class RunLogger:
-    """Appends one row per epoch to ``log.csv`` and to TensorBoard (``tb/``)."""
+    """Appends one row per epoch to ``log.csv`` and to TensorBoard (``tb/``), and
+    redraws ``curves.png``: at most every ``plot_every_s`` seconds while training
+    (drawing costs seconds, as much as an epoch of a small model) and always at
+    :meth:`close`, so the finished run's figure holds every epoch."""
 
-    def __init__(self, run_dir: Path, enabled: bool = True):
+    def __init__(self, run_dir: Path, enabled: bool = True, plot_every_s: float = 30.0):
         self.run_dir = run_dir
         self.enabled = enabled
+        self.plot_every_s = plot_every_s
         self.rows: list[dict[str, Any]] = []
+        self._plotted_at: float | None = None
+        self._plotted_rows = 0
         self._tb = None
         if enabled:
             try:
@@ -38,7 +45,8 @@ class RunLogger:
                     self._tb.add_scalar(k, v, row["epoch"])
             self._tb.flush()
         self.write_csv()
-        self.plot()
+        if self._plotted_at is None or time.monotonic() - self._plotted_at >= self.plot_every_s:
+            self.plot()
 
     def write_csv(self) -> None:
         keys: list[str] = []
@@ -54,7 +62,10 @@ class RunLogger:
         from brainalign.training.curves import plot_training_curves
 
         plot_training_curves(self.rows, self.run_dir / "curves.png")
+        self._plotted_at, self._plotted_rows = time.monotonic(), len(self.rows)
 
     def close(self) -> None:
+        if self.enabled and self.rows and self._plotted_rows != len(self.rows):
+            self.plot()
         if self._tb is not None:
             self._tb.close()
