@@ -84,6 +84,22 @@ def test_batched_loader_yields_the_per_item_batches(tmp_path, memmap, batch_size
             assert torch.equal(nstate, ostate)
 
 
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("rank", [None, 1])
+def test_worker_processes_yield_the_same_batches(tmp_path, shuffle, rank):
+    """``train.num_workers``: the batches gathered in worker processes are the in-process ones."""
+    data = _paired(mmap_dir=tmp_path)
+    info = dist_mod.DistInfo() if rank is None else dist_mod.DistInfo(rank=rank, world_size=2)
+    for epoch in (0, 2):
+        (inproc, s0), (workers, s1) = (
+            _drain(_loader(data, "train", 10, shuffle, 5, epoch, info, num_workers=n)) for n in (0, 2)
+        )
+        assert len(inproc) == len(workers) > 0
+        for a, b in zip(inproc, workers):
+            assert all(torch.equal(ta, tb) for ta, tb in zip(a, b))
+        assert torch.equal(s0, s1)
+
+
 def test_a_single_item_is_still_one_window():
     data = _paired()
     ds = data.dataset("train")

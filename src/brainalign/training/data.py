@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,11 +139,46 @@ class BatchLoader:
             yield self.dataset.batch(indices)
 
 
+class _BatchFetch(Dataset):
+    """Item ``indices`` (a list) is the batch ``ds.batch(indices)``: lets DataLoader
+    workers gather whole batches, with the sampler's order unchanged."""
+
+    def __init__(self, ds: WindowDataset):
+        self.ds = ds
+
+    def __len__(self) -> int:
+        return len(self.ds)
+
+    def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.ds.batch(indices)
+
+
 def batch_loader(
-    ds: WindowDataset, sampler: Sampler[int], batch_size: int, drop_last: bool, generator: torch.Generator | None = None
-) -> BatchLoader:
-    """See :class:`BatchLoader`."""
-    return BatchLoader(ds, sampler, batch_size, drop_last, generator)
+    ds: WindowDataset,
+    sampler: Sampler[int],
+    batch_size: int,
+    drop_last: bool,
+    generator: torch.Generator | None = None,
+    num_workers: int = 0,
+) -> Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """See :class:`BatchLoader`. With ``num_workers > 0`` the same batches, in the same
+    order, are gathered in worker processes (``train.num_workers`` in a recipe: worth it
+    when windows are read lazily from slow storage; the memory-mapped cache is faster
+    read in process), through :func:`~brainalign.utils.loader.make_loader`, whose
+    workers cannot stall a run."""
+    if num_workers <= 0:
+        return BatchLoader(ds, sampler, batch_size, drop_last, generator)
+    from brainalign.utils.loader import make_loader
+
+    return make_loader(
+        _BatchFetch(ds),
+        num_workers=num_workers,
+        name=f"training windows ({num_workers} workers)",
+        sampler=BatchSampler(sampler, batch_size, drop_last),
+        batch_size=None,
+        generator=generator,
+        persistent_workers=False,
+    )
 
 
 def robust_stats(data: Any) -> tuple[np.ndarray, np.ndarray]:

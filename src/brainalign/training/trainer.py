@@ -23,7 +23,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ from brainalign.training.checkpoint import (
     save_checkpoint,
     save_weights,
 )
-from brainalign.training.data import BatchLoader, PairedData, batch_loader, build_paired_data, describe
+from brainalign.training.data import PairedData, batch_loader, build_paired_data, describe
 from brainalign.training.recipe import Recipe, recorded_recipe
 from brainalign.training.runlog import RunLogger
 from brainalign.training.schedule import warmup_cosine
@@ -146,23 +146,31 @@ def _device(name: str) -> torch.device:
 
 
 def _loader(
-    data: PairedData, part: str, batch_size: int, shuffle: bool, seed: int, epoch: int, info: dist_mod.DistInfo
-) -> BatchLoader:
+    data: PairedData,
+    part: str,
+    batch_size: int,
+    shuffle: bool,
+    seed: int,
+    epoch: int,
+    info: dist_mod.DistInfo,
+    num_workers: int = 0,
+) -> Iterable[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Batches of one part. Each batch is one gather from the window array
-    (:class:`~brainalign.training.data.BatchLoader`); order and random draws are
-    those of a per-item ``DataLoader(ds, batch_size, shuffle, generator)``."""
+    (:class:`~brainalign.training.data.BatchLoader`), in ``num_workers`` worker
+    processes if asked; order and random draws are those of a per-item
+    ``DataLoader(ds, batch_size, shuffle, generator)``."""
     ds = data.dataset(part)
     if info.enabled:
         sampler = DistributedSampler(
             ds, num_replicas=info.world_size, rank=info.rank, shuffle=shuffle, seed=seed, drop_last=shuffle
         )
         sampler.set_epoch(epoch)
-        return batch_loader(ds, sampler, batch_size, drop_last=shuffle)
+        return batch_loader(ds, sampler, batch_size, drop_last=shuffle, num_workers=num_workers)
     gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
     # drop a last batch of one: contrastive and triplet losses need two samples
     drop_last = shuffle and len(ds) % batch_size == 1
     sampler = RandomSampler(ds, generator=gen) if shuffle else SequentialSampler(ds)
-    return batch_loader(ds, sampler, batch_size, drop_last=drop_last, generator=gen)
+    return batch_loader(ds, sampler, batch_size, drop_last=drop_last, generator=gen, num_workers=num_workers)
 
 
 @torch.no_grad()
@@ -211,12 +219,12 @@ def _extra_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np
 
 
 def _epoch_batches(
-    data: PairedData, batch_size: int, seed: int, epoch: int, info: dist_mod.DistInfo
+    data: PairedData, batch_size: int, seed: int, epoch: int, info: dist_mod.DistInfo, num_workers: int = 0
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]]:
     """One epoch's training batches ``(x, pair index, labels, extra)``: the training part's,
     and with ``data.extra`` each corpus's batches (one corpus per batch), interleaved at
     random by a generator seeded with (seed, epoch)."""
-    main = _loader(data, "train", batch_size, True, seed, epoch, info)
+    main = _loader(data, "train", batch_size, True, seed, epoch, info, num_workers)
     if not data.extra:
         for x, pidx, lab, _ in main:
             yield x, pidx, lab, False
@@ -597,7 +605,7 @@ def train(
         t0 = time.perf_counter()
         tm.train()
         seen, loss_sum = 0, 0.0
-        for x, pidx, lab, extra in _epoch_batches(data, cfg.batch_size, recipe.seed, epoch, info):
+        for x, pidx, lab, extra in _epoch_batches(data, cfg.batch_size, recipe.seed, epoch, info, cfg.num_workers):
             x, pidx, lab = x.to(device), pidx.to(device), lab.to(device)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 total, _, _ = runner(x, pidx, lab, extra)
