@@ -148,27 +148,7 @@ def canonicalize_channels(raw: mne.io.BaseRaw, path: str | os.PathLike | None = 
 
 
 #: The 19 scalp electrodes of the international 10-20 system (eegmat's montage).
-TEN_TWENTY_19 = [
-    "Fp1",
-    "Fp2",
-    "F7",
-    "F3",
-    "Fz",
-    "F4",
-    "F8",
-    "T7",
-    "C3",
-    "Cz",
-    "C4",
-    "T8",
-    "P7",
-    "P3",
-    "Pz",
-    "P4",
-    "P8",
-    "O1",
-    "O2",
-]
+TEN_TWENTY_19 = list(STANDARD_1020_21[:19])  # the 21 less the ear references A1, A2
 #: The 21 electrodes of the TUH EEG Corpus used by EEG-CLIP (10-20 names; the
 #: recordings' "EEG FP1-REF", "EEG T3-LE"... map onto them through the aliases).
 EEGCLIP_CHANNELS = [*TEN_TWENTY_19, "A1", "A2"]
