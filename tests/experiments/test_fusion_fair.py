@@ -67,7 +67,7 @@ def test_context_rows_centre_the_ecg_window_and_clip_at_the_edges():
 def test_eegmat_fusion_compares_every_model_on_the_same_folds():
     data = _synthetic_set()
     cfg = HeadConfig(epochs=10, emb_dim=8, hidden=8)
-    r = fair_fusion.eegmat_fusion(seeds=(0,), cfg=cfg, n_boot=100, n_perm=50, fusion_set=data)
+    r = fair_fusion.eegmat_fusion(seeds=(0,), n_splits=3, cfg=cfg, n_boot=100, n_perm=50, fusion_set=data)
     assert set(r["methods"]) == {
         "eeg_lr",
         "ecg_lr",

@@ -113,8 +113,9 @@ class FusionFairBudget:
     ecg_window_s: float = 10.0
 
 
-#: about 5 minutes on one free CPU core: the calibration headline with the aligned heads
-#: (3 seeds), training-statistics and transductive LR comparisons (5 seeds)
+#: the calibration headline with the aligned heads, training-statistics and transductive LR
+#: comparisons, 3 fold seeds each: about 7 minutes of CPU time (measured: 1739 s wall on a
+#: shared 2-core machine at load 12, about a quarter of a core)
 FUSION_FAIR_FULL = FusionFairBudget(seeds=(0, 1, 2))
 #: the same protocol, one seed and little training, for tests and demos
 FUSION_FAIR_QUICK = FusionFairBudget(seeds=(0,), epochs=5, n_boot=200, n_perm=200)

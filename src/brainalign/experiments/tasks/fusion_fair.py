@@ -82,6 +82,9 @@ def _entry(result: dict[str, Any], normalization: str, quick: bool) -> TaskResul
         f"Paired subject-bootstrap differences of balanced accuracy (same windows, a - b): {diffs}.",
         "The headline fused model is fused_lr (fixed before any score); late_lr and the aligned heads beside it. "
         "Zero-shot with only the two training classes is text-prototype classification.",
+        "The calibration block is each subject's first minute of rest (known to be rest, never scored): "
+        "normalised heart rate then reads 'above this subject's resting rate', the design of a deployed "
+        "system that records a minute of rest first; unlike 'own', no test window enters its statistics.",
         f"The ECG of {', '.join(result['no_heartbeat_recordings_kept'])} shows no heartbeat (data README); "
         "those recordings are kept.",
         f"Function: brainalign.experiments.fair_fusion.eegmat_fusion(window_s={result['window_s']:g}, "
