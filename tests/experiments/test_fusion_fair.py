@@ -16,7 +16,7 @@ from brainalign.experiments.budgets import FUSION_FAIR_FULL, FUSION_FAIR_QUICK, 
 from brainalign.experiments.fair import EEGMatSet, HeadConfig
 from brainalign.experiments.tasks.fusion_fair import fusion_fair_results
 from brainalign.preprocessing.pipeline import Windows
-from brainalign.results import BenchmarkResult, TaskResult
+from brainalign.results import BenchmarkResult, Score, TaskResult
 
 torch.set_num_threads(1)
 
@@ -100,12 +100,18 @@ def test_fusion_fair_task_returns_typed_results(monkeypatch, tmp_path: Path):
     assert isinstance(head, TaskResult) and head.primary_metric == "fused_lr"
     assert {"fused_lr", "eeg_lr", "ecg_lr", "zero_shot_fused"} <= set(head.metrics)
     assert {"eeg_lr", "ecg_lr", "chance"} <= set(head.baselines)
-    assert "shuffled_fused" in head.controls and "paired_differences" in head.controls
+    assert set(head.controls["shuffled_pairing"]) == {"zero_shot_fused"}
+    assert isinstance(head.controls["paired_differences"]["fused_lr - ecg_lr"], Score)
     assert "TRANSDUCTIVE" in out["eegmat_fusion_fair_own"].description
     assert "zero_shot_fused" not in out["eegmat_fusion_fair_own"].metrics
-    # round-trips through results.json
-    again = BenchmarkResult.from_dict(BenchmarkResult({"quick": True}, dict(out)).to_dict())
+    # round-trips through results.json, and the HTML report renders it
+    bench = BenchmarkResult({"quick": True}, dict(out))
+    again = BenchmarkResult.from_dict(bench.to_dict())
     assert again.tasks["eegmat_fusion_fair"].metrics["fused_lr"] == head.metrics["fused_lr"]
+    from brainalign.report.html import write_report
+
+    write_report(bench, tmp_path, base_dir=tmp_path)
+    assert "eegmat_fusion_fair_own" in (tmp_path / "report.html").read_text()
 
 
 def test_fusion_fair_is_a_benchmark_task_with_budgets():

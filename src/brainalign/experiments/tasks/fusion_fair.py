@@ -62,9 +62,16 @@ def _entry(result: dict[str, Any], normalization: str, quick: bool) -> TaskResul
     for m in SINGLE + ("ce_fused",):
         if m in methods:
             baselines[m] = {"balanced_accuracy": methods[m]["balanced_accuracy"], "auc": methods[m]["auc"]}
-    controls: dict[str, Any] = {"paired_differences": result["differences"]}
+    controls: dict[str, Any] = {}
     if "shuffled_fused" in methods:
-        controls["shuffled_fused"] = _score(methods["shuffled_fused"])
+        # the report's verdict: a shuffled-pairing score must sit at chance
+        controls["shuffled_pairing"] = {"zero_shot_fused": _score(methods["shuffled_fused"])}
+    # paired subject-bootstrap differences as scores: value, 95 % interval, one-sided bootstrap
+    # p of "a is not above b", null difference 0
+    controls["paired_differences"] = {
+        k: Score(v["difference"], v["ci_low"], v["ci_high"], v["p_a_not_above_b"], 0.0)
+        for k, v in result["differences"].items()
+    }
     diffs = "; ".join(
         f"{k} {v['difference']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}] (P(a<=b) {v['p_a_not_above_b']:.3f})"
         for k, v in result["differences"].items()
