@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["FULL", "FUSION_FULL", "FUSION_QUICK", "QUICK", "Budget", "FusionBudget"]
+__all__ = [
+    "FULL",
+    "FUSION_FAIR_FULL",
+    "FUSION_FAIR_QUICK",
+    "FUSION_FULL",
+    "FUSION_QUICK",
+    "QUICK",
+    "Budget",
+    "FusionBudget",
+    "FusionFairBudget",
+]
 
 
 @dataclasses.dataclass
@@ -86,3 +96,26 @@ FUSION_FULL = FusionBudget(pretrain=_pretrain(12), finetune=_finetune(20, 5))
 FUSION_QUICK = FusionBudget(
     max_pretrain_windows=192, n_boot=200, n_perm=200, pretrain=_pretrain(2), finetune=_finetune(3, 3)
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class FusionFairBudget:
+    """Budget of the fair EEG+ECG fusion task (``experiments/tasks/fusion_fair.py``):
+    ``runs`` = (normalisation, with the aligned heads?) pairs, the fold seeds, the heads'
+    epochs and the statistics' resamples. The protocol (windows, folds, features) is fixed."""
+
+    runs: tuple[tuple[str, bool], ...] = (("calibration", True), ("train", False), ("own", False))
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    epochs: int = 40
+    n_boot: int = 1000
+    n_perm: int = 1000
+    window_s: float = 2.0
+    ecg_window_s: float = 10.0
+
+
+#: the calibration headline with the aligned heads, training-statistics and transductive LR
+#: comparisons, 3 fold seeds each: about 7 minutes of CPU time (measured: 1739 s wall on a
+#: shared 2-core machine at load 12, about a quarter of a core)
+FUSION_FAIR_FULL = FusionFairBudget(seeds=(0, 1, 2))
+#: the same protocol, one seed and little training, for tests and demos
+FUSION_FAIR_QUICK = FusionFairBudget(seeds=(0,), epochs=5, n_boot=200, n_perm=200)

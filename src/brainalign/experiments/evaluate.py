@@ -3,7 +3,8 @@
 Without ``dataset=`` the run's own split is rebuilt from the data directory (and
 checked identical to the saved one) and its test part is scored. With
 ``dataset=`` (another folder in the training data's layout, e.g. new subjects)
-every window of that folder is scored, and the run folder alone stands in for
+every window of that folder is scored (but each subject's calibration block, when the
+model normalises subjects from one), and the run folder alone stands in for
 the training data: the training windows' embeddings and table
 (``train_embeddings.npy``, ``train_windows.json``, ``pair_embeddings.npy``, saved
 at the end of training), the reader and its parameters and the resolved pipeline
@@ -24,8 +25,9 @@ import numpy as np
 from brainalign.errors import DataError
 from brainalign.evaluation.protocols import EvalSet, evaluate_task, label_columns
 from brainalign.preprocessing import Pipeline, cached_windows
+from brainalign.preprocessing.normalize import check_disjoint
 from brainalign.training.api import TrainedModel, load
-from brainalign.training.data import build_paired_data, open_reader
+from brainalign.training.data import build_paired_data, calibration_block, last_seconds_mask, open_reader
 from brainalign.training.recipe import recipe_from_dict
 from brainalign.training.trainer import PAIR_EMBEDDINGS, TRAIN_EMBEDDINGS, TRAIN_WINDOWS, table_from_json
 
@@ -118,6 +120,48 @@ def _new_windows(model: TrainedModel, dataset: str, data_dir: str | os.PathLike 
     return windows, reader.name
 
 
+def _encode_new_subjects(model: TrainedModel, windows: Any) -> tuple[np.ndarray, Any]:
+    """Embeddings and table of the windows of a new folder that are scored. Without a
+    subject normalisation in the model's contract: every window. With one from a
+    calibration block: each subject's block (the contract's ``calibration`` selection, e.g.
+    its first 60 s of rest) gives that subject's statistics and is never scored; a
+    transductive one uses each subject's own scored windows; training statistics need
+    nothing. The recipe's ``data.last_s`` selects the scored windows, as in training."""
+    recipe = recipe_from_dict(model.config["recipe"])
+    table = windows.table.reset_index(drop=True)
+    scored = np.ones(len(table), dtype=bool)
+    norm = model.normalizer
+    groups: np.ndarray | None = None
+    calibration = None
+    if norm is not None and norm.per_group:
+        if norm.by not in table:
+            raise DataError(
+                None, f"the model normalises each {norm.by}, but the new windows have no {norm.by!r} column"
+            )
+        groups = table[norm.by].astype(str).to_numpy()
+        if norm.source == "calibration":
+            spec = (model.contract.normalization or {}).get("calibration") or {}
+            block = calibration_block(table, spec, norm.by)
+            calibration = (np.asarray(windows.data[np.flatnonzero(block)]), groups[block])
+            scored &= ~block
+    if recipe.data.last_s:
+        scored &= last_seconds_mask(table, recipe.data.last_s, windows.n_times / windows.sfreq, recipe.data.label)
+    if calibration is not None:
+        check_disjoint(block, scored)
+    rows = np.flatnonzero(scored)
+    if not len(rows):
+        raise DataError(None, "no window of the new folder is left to score")
+    z = model.encode_eeg(
+        np.asarray(windows.data[rows]),
+        ch_names=windows.ch_names,
+        sfreq=windows.sfreq,
+        units=windows.unit,
+        groups=None if groups is None else groups[rows],
+        calibration=calibration,
+    )
+    return z, table.iloc[rows].reset_index(drop=True)
+
+
 def load_eval_set(
     run_dir: str | os.PathLike, data_dir: str | os.PathLike | None = None, dataset: str | None = None
 ) -> EvalSet:
@@ -125,15 +169,16 @@ def load_eval_set(
     if dataset is not None:
         z_train, train, protocol_model = _training_reference(Path(run_dir), model)
         other, reader = _new_windows(model, dataset, data_dir)
-        z_test = model.encode_eeg(np.array(other.data), ch_names=other.ch_names, sfreq=other.sfreq, units=other.unit)
-        return EvalSet(z_train, train, z_test, other.table.reset_index(drop=True), reader, protocol_model)
+        z_test, test_table = _encode_new_subjects(model, other)
+        return EvalSet(z_train, train, z_test, test_table, reader, protocol_model)
     recipe = recipe_from_dict(model.config["recipe"])
     data = build_paired_data(recipe.data, data_dir, progress=False, seed=recipe.seed)
     if data.split.to_dict() != model.config["split"]:
         raise DataError(run_dir, "the data directory no longer yields the split this model was trained with")
     tr, te = data.part("train"), data.part("test")
-    z_train = model.encode_eeg(np.asarray(data.windows.data[tr]))
-    z_test = model.encode_eeg(np.asarray(data.windows.data[te]))
+    # build_paired_data applied the run's subject normalisation already
+    z_train = model.encode_eeg(np.asarray(data.windows.data[tr]), normalized=True)
+    z_test = model.encode_eeg(np.asarray(data.windows.data[te]), normalized=True)
     train = data.windows.table.iloc[tr].reset_index(drop=True)
     test = data.windows.table.iloc[te].reset_index(drop=True)
     return EvalSet(z_train, train, z_test, test, data.reader, model)

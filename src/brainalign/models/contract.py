@@ -58,6 +58,11 @@ class InputContract:
     units: str = "uV"
     preprocessing: dict[str, Any] = field(default_factory=dict)
     modality: str = "eeg"
+    #: the subject normalisation the encoder's input went through in training (recipe
+    #: ``data.normalization``): ``{"normalizer": a normaliser spec with its fitted global
+    #: statistics, "calibration": which windows form a subject's calibration block,
+    #: "transductive": bool}``; applied to new input by ``TrainedModel.encode_eeg``
+    normalization: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.ch_names is not None:
@@ -78,6 +83,8 @@ class InputContract:
         self.n_times = int(self.n_times)
         self.units = normalize_units(self.units)
         self.preprocessing = dict(self.preprocessing)
+        if self.normalization is not None:
+            self.normalization = dict(self.normalization)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (channel names as a list)."""

@@ -50,12 +50,25 @@ class TrainedModel:
         units: str | None = None,
         adapt: bool = False,
         batch_size: int = 256,
+        *,
+        groups: Sequence[Any] | np.ndarray | None = None,
+        calibration: np.ndarray | tuple[np.ndarray, Sequence[Any] | np.ndarray] | None = None,
+        normalized: bool = False,
     ) -> np.ndarray:
         """Shared-space embeddings of ``data`` (windows, channels, times).
 
         ``ch_names``, ``sfreq`` and ``units`` describe the input and default to
         the contract's; they are checked against it (ContractError on mismatch),
-        or, with ``adapt=True``, channels are reordered and the data resampled."""
+        or, with ``adapt=True``, channels are reordered and the data resampled.
+
+        A model trained with a subject normalisation (the contract's ``normalization``)
+        applies it here: training statistics need nothing more; a calibration-block
+        normaliser needs ``calibration``: the subject's calibration windows (one subject:
+        ``data`` and ``calibration`` are all its windows) or ``(windows, subject of each)``
+        with ``groups`` (the subject of each row of ``data``), in the same channels, rate
+        and units as ``data``; a transductive one (``own``) uses each subject's own rows
+        (``groups``; default: all rows one subject). ``normalized=True``: ``data`` already
+        went through the normalisation (the training pipeline's windows)."""
         data = np.asarray(data, dtype=np.float32)
         if data.ndim == 2:
             data = data[None]
@@ -63,14 +76,52 @@ class TrainedModel:
         names = list(ch_names) if ch_names is not None else (list(c.ch_names) if c.ch_names else None)
         rate = c.sfreq if sfreq is None else float(sfreq)
         unit = c.units if units is None else units
+        cal_x, cal_groups = _calibration_parts(calibration)
         if adapt:
             data = np.asarray(c.adapt(data, names, rate), dtype=np.float32)
+            if cal_x is not None:
+                cal_x = np.asarray(c.adapt(cal_x, names, rate), dtype=np.float32)
             names, rate = list(c.ch_names) if c.ch_names else names, c.sfreq
         c.check(names, rate, unit, n_times=data.shape[-1])
+        if cal_x is not None:
+            c.check(names, rate, unit, n_times=cal_x.shape[-1])
+        if c.normalization and not normalized:
+            data = self._normalise(data, groups, cal_x, cal_groups)
         out = [
             self.model.encode_eeg(torch.from_numpy(data[i : i + batch_size])) for i in range(0, len(data), batch_size)
         ]
         return torch.cat(out).numpy()
+
+    @property
+    def normalizer(self) -> Any:
+        """The subject normaliser of the contract (fitted global statistics), or None."""
+        from brainalign.preprocessing.normalize import normalizer_from_dict
+
+        spec = (self.contract.normalization or {}).get("normalizer")
+        return None if not spec else normalizer_from_dict(spec)
+
+    def _normalise(
+        self, data: np.ndarray, groups: Any, cal_x: np.ndarray | None, cal_groups: np.ndarray | None
+    ) -> np.ndarray:
+        norm = self.normalizer
+        g = np.full(len(data), "subject", dtype=object) if groups is None else np.asarray(groups, dtype=object)
+        if len(g) != len(data):
+            raise DataError(self.run_dir, f"{len(g)} group values for {len(data)} windows")
+        calibration = None
+        if norm.source == "calibration":
+            if cal_x is None:
+                raise DataError(
+                    self.run_dir,
+                    "this model was trained with each subject normalised by its calibration block "
+                    f"({self.contract.normalization.get('calibration')}); pass calibration= "  # type: ignore[union-attr]
+                    "(that subject's calibration windows, or (windows, subject of each) with groups=)",
+                )
+            if cal_groups is None:
+                if groups is not None and len(set(g.tolist())) > 1:
+                    raise DataError(self.run_dir, "several subjects in groups=: give calibration=(windows, subjects)")
+                cal_groups = np.full(len(cal_x), g[0] if len(g) else "subject", dtype=object)
+            calibration = (cal_x, cal_groups)
+        return np.asarray(norm.transform(data, g, calibration=calibration), dtype=np.float32)
 
     @torch.no_grad()
     def encode_pairs(self, items: Sequence[str] | np.ndarray | None = None) -> np.ndarray:
@@ -86,6 +137,25 @@ class TrainedModel:
         items = self.pair_values if items is None else list(items)
         feats = self.model.pair_tower.encode(list(items)).float()
         return self.model.pair_head(feats).numpy()
+
+
+def _calibration_parts(calibration: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``calibration=`` of :meth:`TrainedModel.encode_eeg` as (windows, groups or None)."""
+    if calibration is None:
+        return None, None
+    if isinstance(calibration, tuple):
+        x, g = calibration
+        x = np.asarray(x, dtype=np.float32)
+        g = np.asarray(g, dtype=object)
+        if len(g) != len(x):
+            raise DataError(None, f"calibration: {len(g)} group values for {len(x)} windows")
+    else:
+        x, g = np.asarray(calibration, dtype=np.float32), None
+    if x.ndim == 2:
+        x = x[None]
+    if len(x) == 0:
+        raise DataError(None, "calibration: no window")
+    return x, g
 
 
 def load(run_dir: str | os.PathLike) -> TrainedModel:

@@ -29,6 +29,7 @@ from brainalign.training.recipe import (
     DataConfig,
     ExtraDataConfig,
     SplitConfig,
+    check_normalization,
     check_pipeline_spec,
     check_reader_params,
     reader_class,
@@ -61,6 +62,10 @@ class PairedData:
     extra: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     #: the name of the reader the windows were read with (named or detected)
     reader: str = ""
+    #: the subject normalisation applied to ``windows`` (``data.normalization``), as the
+    #: input contract records it: ``{"normalizer": spec with fitted global statistics,
+    #: "calibration": the calibration-block selection}``; None without one
+    normalization: dict[str, Any] | None = None
 
     def part(self, name: str) -> np.ndarray:
         return self.split.part(name)
@@ -416,6 +421,13 @@ def build_paired_data(
     if cfg.pair != "none" and cfg.label not in table:
         raise ConfigError(f"data.label: the windows have no column {cfg.label!r} (have {list(table.columns)})")
     keep = np.ones(len(table), dtype=bool)
+    normalizer = check_normalization(cfg)
+    calibration = None
+    if normalizer is not None and normalizer.source == "calibration":
+        # each subject's calibration block: statistics only, never trained on, validated or scored
+        block = calibration_block(table, cfg.calibration, normalizer.by)
+        calibration = (np.asarray(windows.data[block]), table[normalizer.by].astype(str).to_numpy()[block])
+        keep &= ~block
     if cfg.labels:
         keep &= table[cfg.label].astype(str).isin([str(x) for x in cfg.labels]).to_numpy()
     if cfg.pair in ("text", "image"):
@@ -465,6 +477,9 @@ def build_paired_data(
             labels[train] = labels[order]
     if cfg.standardize == "train":
         windows = _standardized(windows, "train", split.train)
+    normalization = None
+    if normalizer is not None:
+        windows, normalization = _subject_normalised(windows, normalizer, split.train, labels, calibration, cfg)
     if pair_windows is not None and cfg.pair_standardize == "train":
         pair_windows = _standardized(pair_windows, "train", split.train)
     extra: dict[str, np.ndarray] = {}
@@ -477,8 +492,62 @@ def build_paired_data(
             )
         extra[e.dataset if e.dataset not in extra else f"{e.dataset}_{k}"] = data
     return PairedData(
-        windows, split, pair_index, pair_values, cfg.pair, labels, classes, pair_windows, extra, reader=reader.name
+        windows,
+        split,
+        pair_index,
+        pair_values,
+        cfg.pair,
+        labels,
+        classes,
+        pair_windows,
+        extra,
+        reader=reader.name,
+        normalization=normalization,
     )
+
+
+def calibration_block(table: pd.DataFrame, calibration: dict[str, Any], by: str = "subject") -> np.ndarray:
+    """Rows of ``table`` in each ``by`` group's calibration block (``data.calibration``:
+    :func:`~brainalign.preprocessing.normalize.calibration_mask` keywords); DataError when
+    a group has none."""
+    from brainalign.preprocessing.normalize import calibration_mask
+
+    if by not in table:
+        raise DataError(None, f"data.normalization is per {by}, but the windows have no {by!r} column")
+    block = calibration_mask(table, by=by, **calibration)
+    missing = sorted(set(table[by].astype(str)) - set(table[by].astype(str)[block]))
+    if missing:
+        raise DataError(None, f"no calibration block ({calibration}) for {by}(s) {', '.join(missing)}")
+    return block
+
+
+def _subject_normalised(
+    windows: Windows,
+    normalizer: Any,
+    train: np.ndarray,
+    labels: np.ndarray,
+    calibration: tuple[np.ndarray, np.ndarray] | None,
+    cfg: DataConfig,
+) -> tuple[Windows, dict[str, Any]]:
+    """``windows`` through ``normalizer`` fitted on the training part (the label-level guard
+    sees the training labels), and the record the input contract keeps."""
+    by = normalizer.by
+    if by not in windows.table:
+        raise DataError(None, f"data.normalization is per {by}, but the windows have no {by!r} column")
+    groups = windows.table[by].astype(str).to_numpy()
+    train = np.sort(np.asarray(train))
+    known = labels[train] >= 0
+    normalizer.fit(
+        np.asarray(windows.data[train]), groups[train], labels[train] if known.all() and len(known) else None
+    )
+    data = normalizer.transform(np.asarray(windows.data), groups, calibration=calibration).astype(np.float32)
+    record = {
+        "normalizer": normalizer.to_dict(),
+        "calibration": dict(cfg.calibration),
+        "transductive": normalizer.transductive,
+    }
+    # the unit stays the input's: the contract describes the raw windows encode_eeg accepts
+    return dataclasses.replace(windows, data=data), record
 
 
 def describe(data: PairedData) -> dict[str, Any]:

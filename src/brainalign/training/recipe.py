@@ -113,6 +113,17 @@ class DataConfig:
     #: unlabelled corpora that join the training part (masked objective only); each is
     #: standardised with its own statistics when ``standardize`` is not ``none``
     extra: list[ExtraDataConfig] = field(default_factory=list)
+    #: subject normalisation of the EEG windows (:mod:`brainalign.preprocessing.normalize`):
+    #: a short name (``train``, ``calibration``, ``own``, ``euclidean``,
+    #: ``euclidean_calibration``) or a normaliser spec; empty: none. Fitted on the training
+    #: part, recorded in the model's input contract and re-applied to new subjects by
+    #: ``brainalign.load(run).encode_eeg(x, calibration=...)`` and ``evaluate --dataset``
+    normalization: str | dict[str, Any] = ""
+    #: for a normalisation from a calibration block: which windows form each subject's block
+    #: (:func:`~brainalign.preprocessing.normalize.calibration_mask` keywords: ``where``
+    #: and ``first_s`` or ``first_n``, e.g. ``{where: {label: rest}, first_s: 60}``). Those
+    #: windows only give statistics: they are never trained on, validated or scored
+    calibration: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -380,7 +391,40 @@ def check_data(cfg: DataConfig) -> DataConfig:
         cfg.pair_pipeline = check_pipeline_spec(cfg.pair_pipeline, "data.pair_pipeline")
     if cfg.reader:
         check_reader_params(reader_class(cfg.reader), cfg.reader_params)
+    check_normalization(cfg)
     return cfg
+
+
+def check_normalization(cfg: DataConfig) -> Any:
+    """The recipe's subject normaliser (unfitted), or None; ConfigError for an unknown one,
+    for a calibration source without ``data.calibration`` (or the reverse), or beside
+    ``data.standardize``."""
+    from brainalign.preprocessing.normalize import make_normalizer
+
+    if not cfg.normalization or cfg.normalization == "none":
+        if cfg.calibration:
+            raise ConfigError("data.calibration: only with a data.normalization from a calibration block")
+        return None
+    try:
+        norm = make_normalizer(cfg.normalization)
+    except ConfigError as err:
+        raise ConfigError(f"data.normalization: {err}") from None
+    if cfg.standardize != "none":
+        raise ConfigError("data: give data.normalization or data.standardize, not both")
+    if norm.source == "calibration":
+        if not cfg.calibration:
+            raise ConfigError(
+                "data.calibration: a normalisation from a calibration block needs it, e.g. "
+                "{where: {label: rest}, first_s: 60} (each subject's first 60 s of rest)"
+            )
+        unknown = sorted(set(cfg.calibration) - {"where", "first_s", "first_n"})
+        if unknown:
+            raise ConfigError(f"data.calibration: unknown key(s) {unknown}; known: where, first_s, first_n")
+        if ("first_s" in cfg.calibration) == ("first_n" in cfg.calibration):
+            raise ConfigError("data.calibration: give exactly one of first_s and first_n")
+    elif cfg.calibration:
+        raise ConfigError(f"data.calibration: the normalisation's statistics come from {norm.source!r}, not a block")
+    return norm
 
 
 def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:

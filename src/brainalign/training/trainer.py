@@ -555,6 +555,7 @@ def train(
         n_times=data.windows.n_times,
         units=data.windows.unit,
         preprocessing=data.windows.pipeline or {},
+        normalization=data.normalization,
     )
     config = {
         "brainalign_version": __version__,
