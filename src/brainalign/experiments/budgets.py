@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["FULL", "FUSION_FULL", "FUSION_QUICK", "QUICK", "Budget", "FusionBudget"]
+__all__ = [
+    "FULL",
+    "FUSION_FULL",
+    "FUSION_QUICK",
+    "MULTIDATA_FULL",
+    "MULTIDATA_QUICK",
+    "QUICK",
+    "Budget",
+    "FusionBudget",
+    "MultiDataBudget",
+]
 
 
 @dataclasses.dataclass
@@ -85,4 +95,29 @@ FUSION_FULL = FusionBudget(pretrain=_pretrain(12), finetune=_finetune(20, 5))
 #: The same protocol with little training, for tests and demos.
 FUSION_QUICK = FusionBudget(
     max_pretrain_windows=192, n_boot=200, n_perm=200, pretrain=_pretrain(2), finetune=_finetune(3, 3)
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiDataBudget:
+    """Budgets of the multi-dataset text encoder (``multidataset_text``) and of the Muse
+    pre-training task (``muse_pretrain``): seeds and epochs; folds and configurations
+    are fixed in :mod:`brainalign.experiments.multidata` / ``muse_pretrain``."""
+
+    multi_seeds: tuple[int, ...] = (0,)
+    multi_epochs: int = 40
+    muse_seeds: tuple[int, ...] = (0,)
+    pretrain_epochs: int = 10
+    finetune_epochs: int = 5
+    max_pretrain_windows: int | None = None
+    n_boot: int = 1000
+    n_perm: int = 1000
+
+
+#: About 5 minutes each on one free CPU core (the multi-dataset task: 5 folds of four
+#: datasets' front ends and six CLIP heads; the Muse task: one pre-training, 16 fine-tunings).
+MULTIDATA_FULL = MultiDataBudget()
+#: The same protocols with little training, for tests and demos (about a minute each).
+MULTIDATA_QUICK = MultiDataBudget(
+    multi_epochs=5, pretrain_epochs=1, finetune_epochs=1, max_pretrain_windows=256, n_boot=200, n_perm=200
 )
