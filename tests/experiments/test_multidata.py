@@ -51,7 +51,14 @@ def fake_texts(monkeypatch):
     monkeypatch.setattr(fair, "text_embeddings", _fake_text_embeddings)
 
 
-def test_run_folds_and_summaries_on_synthetic_datasets(fake_texts):
+def _renders(tasks, tmp_path):
+    """The HTML report accepts the tasks (every control a mapping of scores)."""
+    from brainalign.report.html import write_report
+
+    write_report(BenchmarkResult({}, tasks), tmp_path, base_dir=tmp_path)
+
+
+def test_run_folds_and_summaries_on_synthetic_datasets(fake_texts, tmp_path):
     parts = [_part("a", 6, 20, 5, 0), _part("b", 6, 20, 9, 1)]
     cfg = multidata.MultiConfig(epochs=4, hidden=16, emb_dim=8)
     scores = multidata.run_folds(parts, (0,), 3, cfg, lambda s: None)
@@ -73,6 +80,7 @@ def test_run_folds_and_summaries_on_synthetic_datasets(fake_texts):
     back = BenchmarkResult.from_dict(BenchmarkResult({}, tasks).to_dict())
     assert back.tasks["multidataset_text_a"].primary_metric == "zeroshot_bacc_joint"
     assert "per_dataset_encoder_zeroshot" in back.tasks["multidataset_text_a"].baselines
+    _renders(tasks, tmp_path)
 
 
 def test_a_dataset_with_fewer_folds_only_trains_in_the_others():
@@ -94,7 +102,7 @@ def test_within_folds_are_session_disjoint_and_cover_every_epoch_once():
         assert not set(sessions[train][subjects[train] == "1"]) & set(sessions[s1])
 
 
-def test_muse_results_are_typed():
+def test_muse_results_are_typed(tmp_path):
     method = {"balanced_accuracy": 0.6, "auc": 0.65, "balanced_accuracy_mean_of_subjects": 0.6}
     diff = {"difference": 0.01, "ci_low": -0.02, "ci_high": 0.04, "p_a_not_above_b": 0.3}
     recon = {"masked_mse": 0.5, "zero_mse": 1.0}
@@ -125,7 +133,8 @@ def test_muse_results_are_typed():
     t = tasks["muse_pretrain_p300_within"]
     assert t.primary_metric == "finetuned_bacc_pretrained"
     assert t.baselines["xdawn_ts_lr"]["balanced_accuracy"] == 0.6
-    BenchmarkResult({}, tasks).to_dict()
+    assert t.controls["masked_reconstruction_mse"]["seed0_p300_epochs_pretrained"].chance == 1.0
+    _renders(tasks, tmp_path)
 
 
 def test_both_tasks_are_in_the_benchmark_table():

@@ -48,6 +48,7 @@ import pandas as pd
 from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold
 
+from brainalign.evaluation.stats import permutation_pvalue
 from brainalign.experiments import fair
 
 __all__ = ["RUNS", "MuseConfig", "muse_epochs", "muse_pretraining_corpus", "muse_pretrain_finetune", "within_folds"]
@@ -209,6 +210,7 @@ def muse_pretrain_finetune(
     cfg: MuseConfig | None = None,
     max_pretrain_windows: int | None = None,
     n_boot: int = 2000,
+    n_perm: int = 1000,
     data_dir: str | os.PathLike | None = None,
     log: Callable[[str], None] = lambda s: None,
 ) -> dict[str, Any]:
@@ -217,7 +219,9 @@ def muse_pretrain_finetune(
     of ``pretrained``, ``scratch``, ``probe_pretrained``, ``probe_random`` and
     ``xdawn_ts_lr`` (mean and sd over seeds), the paired bootstrap difference
     ``pretrained - scratch`` and ``pretrained - xdawn_ts_lr`` (subjects x sessions
-    resampled, seeds stacked), and the reconstruction diagnostics."""
+    resampled, seeds stacked), for ``pretrained`` a bootstrap interval and a permutation
+    p-value (labels permuted within subject x session, seed 0), and the reconstruction
+    diagnostics."""
     from brainalign.training.arrays import FitConfig, embed, fit_classifier, masked_loss, pretrain_masked, project
 
     fair._torch_threads()
@@ -324,6 +328,18 @@ def muse_pretrain_finetune(
         ok = tested & ~np.isnan(per["xdawn_ts_lr"][seeds[0]])
         ys, us = np.tile(y[ok], len(seeds)), np.tile(units[ok], len(seeds))
         stacked = {m: np.concatenate([per[m][s][ok] for s in seeds]) > 0 for m in methods}
+        low, high = fair.subject_bootstrap(ys, stacked["pretrained"].astype(int), us, n_boot=n_boot)
+        res["methods"]["pretrained"]["ci_bootstrap"] = [low, high]
+        res["methods"]["pretrained"]["p_permutation_seed0"] = float(
+            permutation_pvalue(
+                balanced_accuracy_score,
+                y[ok],
+                (per["pretrained"][seeds[0]][ok] > 0).astype(int),
+                n_perm=n_perm,
+                seed=0,
+                groups=units[ok],
+            )
+        )
         for other in ("scratch", "xdawn_ts_lr"):
             res[f"pretrained_minus_{other}"] = fair.paired_subject_bootstrap(
                 ys, stacked["pretrained"].astype(int), stacked[other].astype(int), us, n_boot=n_boot

@@ -30,6 +30,12 @@ def _score(value: float, ci: list[float] | None = None, p: float = math.nan, cha
     return Score(float(value), float(low), float(high), float(p), chance)
 
 
+def _difference(d: dict[str, float]) -> Score:
+    """A paired bootstrap difference as a Score: value, 95 % interval, the share of draws
+    at or below zero as p, chance 0 (no difference)."""
+    return Score(d["difference"], d["ci_low"], d["ci_high"], d["p_a_not_above_b"], 0.0)
+
+
 def _ba_auc(method: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return {"balanced_accuracy": float(method[f"{prefix}balanced_accuracy"]), "auc": float(method[f"{prefix}auc"])}
 
@@ -63,8 +69,9 @@ def multidataset_results(res: dict[str, Any], quick: bool = False) -> dict[str, 
         ]
         if "subject_balanced_accuracy" in joint:
             metrics["zeroshot_subject_bacc_joint"] = _score(joint["subject_balanced_accuracy"])
-            baselines["per_dataset_encoder_zeroshot_subject"] = _ba_auc(single, "subject_")
-            baselines["lr_same_features_subject"] = _ba_auc(lr, "subject_")
+            for base, method in (("per_dataset_encoder_zeroshot", single), ("lr_same_features", lr)):
+                baselines[base]["subject_balanced_accuracy"] = float(method["subject_balanced_accuracy"])
+                baselines[base]["subject_auc"] = float(method["subject_auc"])
             notes.append("Subject-level label: no per-subject normalisation; per subject = mean score of its trials.")
         if quick:
             notes.insert(0, "QUICK mode (little training: for tests and demos, not for conclusions).")
@@ -75,11 +82,16 @@ def multidataset_results(res: dict[str, Any], quick: bool = False) -> dict[str, 
             metrics=metrics,
             baselines=baselines,
             controls={
-                "shuffled_text_joint": _score(
-                    shuffled["balanced_accuracy"], p=shuffled.get("p_permutation_seed0", math.nan)
-                ),
-                "joint_minus_per_dataset": d["joint_minus_single"],
-                "joint_minus_lr": d["joint_minus_lr"],
+                "shuffled_pairing": {
+                    "zeroshot_bacc_joint": _score(
+                        shuffled["balanced_accuracy"], p=shuffled.get("p_permutation_seed0", math.nan)
+                    ),
+                    "zeroshot_auc_joint": _score(shuffled["auc"]),
+                },
+                "joint_minus_per_dataset_encoder": {
+                    "balanced_accuracy_difference": _difference(d["joint_minus_single"])
+                },
+                "joint_minus_lr": {"balanced_accuracy_difference": _difference(d["joint_minus_lr"])},
             },
             notes=notes,
         )
@@ -95,26 +107,26 @@ def muse_results(res: dict[str, Any], quick: bool = False) -> dict[str, TaskResu
     for key, d in res["results"].items():
         m = d["methods"]
         dataset = key.split("_")[0]
+        pre = m["pretrained"]
         metrics = {
-            "finetuned_bacc_pretrained": _score(m["pretrained"]["balanced_accuracy"]),
+            "finetuned_bacc_pretrained": _score(
+                pre["balanced_accuracy"], pre.get("ci_bootstrap"), pre.get("p_permutation_seed0", math.nan)
+            ),
             "finetuned_auc_pretrained": _score(m["pretrained"]["auc"]),
             "finetuned_bacc_scratch": _score(m["scratch"]["balanced_accuracy"]),
         }
+        # masked-patch MSE; "chance" = the MSE of predicting zero for every hidden patch
         recon = {
-            s: {
-                "heldout_corpus": {
-                    "random_init": v["heldout_corpus_random_init"],
-                    "pretrained": v["heldout_corpus_pretrained"],
-                },
-                f"{dataset}_epochs": {
-                    "random_init": v[f"{dataset}_epochs_random_init"],
-                    "pretrained": v[f"{dataset}_epochs_pretrained"],
-                },
-                "pretrain_loss_first_last": [v["pretrain_loss_per_epoch"][0], v["pretrain_loss_per_epoch"][-1]],
-            }
+            f"seed{s}_{where}_{init}": _score(
+                v[f"{where}_{init}"]["masked_mse"], chance=v[f"{where}_{init}"]["zero_mse"]
+            )
             for s, v in diag.items()
+            for where in ("heldout_corpus", f"{dataset}_epochs")
+            for init in ("random_init", "pretrained")
         }
         notes = [
+            "masked_reconstruction_mse: masked-patch MSE of the random and the pre-trained network on "
+            "held-out corpus subjects and on this set's epochs; its 'chance' is the MSE of predicting zero.",
             f"Pre-training: {res['corpus']['windows']} muse_cueing windows of 1 s ({res['corpus']['subjects']} "
             "subjects, two held out for the reconstruction diagnostic); no window of the evaluated sets. "
             f"Mean over seeds {res['seeds']}.",
@@ -143,9 +155,13 @@ def muse_results(res: dict[str, Any], quick: bool = False) -> dict[str, TaskResu
                 "probe_random": _ba_auc(m["probe_random"]),
             },
             controls={
-                "pretrained_minus_scratch": d["pretrained_minus_scratch"],
-                "pretrained_minus_xdawn_ts_lr": d["pretrained_minus_xdawn_ts_lr"],
-                "masked_reconstruction": recon,
+                "pretrained_minus_scratch": {
+                    "balanced_accuracy_difference": _difference(d["pretrained_minus_scratch"])
+                },
+                "pretrained_minus_xdawn_ts_lr": {
+                    "balanced_accuracy_difference": _difference(d["pretrained_minus_xdawn_ts_lr"])
+                },
+                "masked_reconstruction_mse": recon,
             },
             notes=notes,
         )
@@ -177,6 +193,7 @@ def task_muse_pretrain(b: Bench) -> dict[str, TaskResult]:
         cfg=MuseConfig(pretrain_epochs=budget.pretrain_epochs, finetune_epochs=budget.finetune_epochs),
         max_pretrain_windows=budget.max_pretrain_windows,
         n_boot=budget.n_boot,
+        n_perm=budget.n_perm,
         data_dir=b.data_dir,
         log=b.log,
     )
