@@ -114,10 +114,13 @@ class MultiDataBudget:
     n_perm: int = 1000
 
 
-#: About 5 minutes each on one free CPU core (the multi-dataset task: 5 folds of four
-#: datasets' front ends and six CLIP heads; the Muse task: one pre-training, 16 fine-tunings).
+#: Measured on the shared 2-core machine at a load average of 10-14 (each process got
+#: roughly a fifth of a core): 2179 s (multi-dataset: 5 folds of four front ends and six
+#: CLIP heads) and 1122 s (Muse: one pre-training, 22 fine-tunings); on a free core that is
+#: an estimated 5-7 and 3-4 minutes, not measured.
 MULTIDATA_FULL = MultiDataBudget()
-#: The same protocols with little training, for tests and demos (about a minute each).
+#: The same protocols with little training, for tests and demos (401 s and 266 s at the
+#: same load).
 MULTIDATA_QUICK = MultiDataBudget(
     multi_epochs=5, pretrain_epochs=1, finetune_epochs=1, max_pretrain_windows=256, n_boot=200, n_perm=200
 )
