@@ -24,6 +24,9 @@ Tasks (the issue's numbering):
 6. ``fusion_fair``: EEG+ECG fusion on eegmat under the fair protocol of issue 10 (band power,
    HR/HRV, both; calibration-block normalisation as the headline, training statistics and
    the transductive variant beside it).
+7. ``multidataset_text``: one text-aligned encoder across eegmat, EEGMMIDB, SMNI and P300
+   against per-dataset encoders; ``muse_pretrain``: masked pre-training on unlabelled
+   Muse recordings, fine-tuned on P300 and N170, against scratch (issue 10).
 
 Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
 {value, ci_low, ci_high, p_value, chance}}, "baselines", "controls", "figures",
@@ -50,6 +53,7 @@ from brainalign.experiments.common import Bench
 from brainalign.experiments.tasks.eegmat_text import task_eegmat_text
 from brainalign.experiments.tasks.fusion import task_fusion
 from brainalign.experiments.tasks.fusion_fair import task_fusion_fair
+from brainalign.experiments.tasks.multidata import task_multidataset_text, task_muse_pretrain
 from brainalign.experiments.tasks.n170_image import task_n170_image
 from brainalign.experiments.tasks.n400_text import task_n400_text
 from brainalign.experiments.tasks.triplet import task_triplet
@@ -66,6 +70,8 @@ TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
     "n400_text": task_n400_text,
     "fusion": task_fusion,
     "fusion_fair": task_fusion_fair,
+    "multidataset_text": task_multidataset_text,
+    "muse_pretrain": task_muse_pretrain,
 }
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import dataclasses
 
 __all__ = [
+    "Budget",
     "FULL",
     "FUSION_FAIR_FULL",
     "FUSION_FAIR_QUICK",
     "FUSION_FULL",
     "FUSION_QUICK",
-    "QUICK",
-    "Budget",
     "FusionBudget",
     "FusionFairBudget",
+    "MULTIDATA_FULL",
+    "MULTIDATA_QUICK",
+    "MultiDataBudget",
+    "QUICK",
 ]
 
 
@@ -119,3 +122,31 @@ class FusionFairBudget:
 FUSION_FAIR_FULL = FusionFairBudget(seeds=(0, 1, 2))
 #: the same protocol, one seed and little training, for tests and demos
 FUSION_FAIR_QUICK = FusionFairBudget(seeds=(0,), epochs=5, n_boot=200, n_perm=200)
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiDataBudget:
+    """Budgets of the multi-dataset text encoder (``multidataset_text``) and of the Muse
+    pre-training task (``muse_pretrain``): seeds and epochs; folds and configurations
+    are fixed in :mod:`brainalign.experiments.multidata` / ``muse_pretrain``."""
+
+    multi_seeds: tuple[int, ...] = (0,)
+    multi_epochs: int = 40
+    muse_seeds: tuple[int, ...] = (0,)
+    pretrain_epochs: int = 10
+    finetune_epochs: int = 5
+    max_pretrain_windows: int | None = None
+    n_boot: int = 1000
+    n_perm: int = 1000
+
+
+#: Measured on the shared 2-core machine at a load average of 10-14 (each process got
+#: roughly a fifth of a core): 2179 s (multi-dataset: 5 folds of four front ends and six
+#: CLIP heads) and 1122 s (Muse: one pre-training, 22 fine-tunings); on a free core that is
+#: an estimated 5-7 and 3-4 minutes, not measured.
+MULTIDATA_FULL = MultiDataBudget()
+#: The same protocols with little training, for tests and demos (401 s and 266 s at the
+#: same load).
+MULTIDATA_QUICK = MultiDataBudget(
+    multi_epochs=5, pretrain_epochs=1, finetune_epochs=1, max_pretrain_windows=256, n_boot=200, n_perm=200
+)
