@@ -21,6 +21,9 @@ Tasks (the issue's numbering):
 4. ``n400_text``: EEG-text with the word pairs; related vs unrelated, trial-disjoint
    folds; the text tower's own cue-association similarity as a (non-EEG) reference.
 5. ``eegmat_fusion``: masked pretraining and EEG+ECG fusion (issue 5).
+6. ``generation`` (``n170_generation``, ``eegmat_text_generation``): images and
+   sentences generated from held-out EEG, with shuffled-EEG, noise and true-class
+   controls (issue 11).
 
 Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
 {value, ci_low, ci_high, p_value, chance}}, "baselines", "controls", "figures",
@@ -46,6 +49,7 @@ from brainalign.experiments.budgets import FULL, QUICK
 from brainalign.experiments.common import Bench
 from brainalign.experiments.tasks.eegmat_text import task_eegmat_text
 from brainalign.experiments.tasks.fusion import task_fusion
+from brainalign.experiments.tasks.generation import task_generation
 from brainalign.experiments.tasks.n170_image import task_n170_image
 from brainalign.experiments.tasks.n400_text import task_n400_text
 from brainalign.experiments.tasks.triplet import task_triplet
@@ -61,6 +65,7 @@ TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
     "triplet": task_triplet,
     "n400_text": task_n400_text,
     "fusion": task_fusion,
+    "generation": task_generation,
 }
 
 

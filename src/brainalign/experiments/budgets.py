@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["FULL", "FUSION_FULL", "FUSION_QUICK", "QUICK", "Budget", "FusionBudget"]
+__all__ = [
+    "FULL",
+    "FUSION_FULL",
+    "FUSION_QUICK",
+    "GENERATION_FULL",
+    "GENERATION_QUICK",
+    "QUICK",
+    "Budget",
+    "FusionBudget",
+    "GenerationBudget",
+]
 
 
 @dataclasses.dataclass
@@ -17,6 +27,8 @@ class Budget:
     n_perm: int
     fusion_quick: bool
     baseline_epochs: int
+    #: the generation task runs with GENERATION_QUICK instead of GENERATION_FULL
+    generation_quick: bool = False
 
 
 FULL = Budget(
@@ -34,6 +46,7 @@ QUICK = Budget(
     n_perm=200,
     fusion_quick=True,
     baseline_epochs=3,
+    generation_quick=True,
 )
 
 
@@ -85,4 +98,46 @@ FUSION_FULL = FusionBudget(pretrain=_pretrain(12), finetune=_finetune(20, 5))
 #: The same protocol with little training, for tests and demos.
 FUSION_QUICK = FusionBudget(
     max_pretrain_windows=192, n_boot=200, n_perm=200, pretrain=_pretrain(2), finetune=_finetune(3, 3)
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationBudget:
+    """The generation task's budget (:mod:`brainalign.experiments.tasks.generation`).
+
+    ``image_sets``: which eeg-notebooks sets get a generator (``n170``, ``p300``);
+    each GAN trains for ``gan_steps`` steps or ``gan_time_limit_s`` seconds, whichever
+    comes first, at ``resolution`` px; images are scored on at most
+    ``max_scored_trials`` held-out trials, with EfficientNet-Lite0 features at
+    ``feature_size`` px. Text: ``text_folds`` subject-grouped folds of eegmat, the
+    decoder trained ``text_epochs`` epochs on at most ``text_windows_per_recording``
+    windows of each recording (None: all)."""
+
+    image_sets: tuple[str, ...] = ("n170",)
+    resolution: int = 32
+    gan_steps: int = 1_000_000
+    gan_time_limit_s: float | None = 150.0
+    max_scored_trials: int = 160
+    feature_size: int = 128
+    text: bool = True
+    text_folds: int = 3
+    text_epochs: int = 6
+    text_windows_per_recording: int | None = 12
+
+
+#: About 8 minutes on one free CPU core: the N170 generator (150 s of GAN training at
+#: 32 px) and EEG -> text on eegmat; the P300 generator is left out (its 8 stimuli need
+#: a longer run, and it did not learn their classes, see the notes of the task).
+GENERATION_FULL = GenerationBudget()
+#: A smoke run of the same path (16 px, 30 GAN steps, one text epoch on a subset):
+#: its scores mean nothing.
+GENERATION_QUICK = GenerationBudget(
+    resolution=16,
+    gan_steps=30,
+    gan_time_limit_s=None,
+    max_scored_trials=48,
+    feature_size=64,
+    text_folds=2,
+    text_epochs=1,
+    text_windows_per_recording=4,
 )

@@ -593,6 +593,16 @@ def text_experiment(
     show = np.concatenate(
         [rng.choice(np.flatnonzero(labels == c), size=6, replace=False) for c in ("rest", "arithmetic")]
     )
+    samples = [
+        {
+            "label": str(labels[i]),
+            "subject": str(subjects[i]),
+            "generated": outputs["decoder"][i],
+            "retrieved": outputs["retrieval"][i],
+            "reference": texts[i],
+        }
+        for i in show
+    ]
     table_txt = sentence_table([outputs["decoder"][i] for i in show], [texts[i] for i in show], labels[show], width=90)
     (out_dir / "eegmat_sentences.txt").write_text(table_txt)
     return _json(
@@ -609,6 +619,7 @@ def text_experiment(
             ),
             "folds": fold_log,
             "sentence_table": table_txt,
+            "samples": samples,
             "seconds": time.perf_counter() - t0,
         }
     )
