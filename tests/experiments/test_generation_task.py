@@ -26,8 +26,17 @@ def _s(value: float, p: float = 0.5, chance: float = 0.5) -> dict[str, float]:
     return {"value": value, "ci_low": value - 0.05, "ci_high": value + 0.05, "p_value": p, "chance": chance, "n": 40}
 
 
-def _image_result(figure: Path, noise_p: float = 0.6) -> dict:
+def _image_result(figure: Path, noise_p: float = 0.6, primary_probe: str = "logistic") -> dict:
     return {
+        "primary_probe": primary_probe,
+        "probe_ceiling_nearest_stimulus": 0.75,
+        "class_consistency_nearest_stimulus": {
+            "eeg": _s(0.7, 0.001),
+            "eeg_soft": _s(0.68, 0.001),
+            "shuffled_eeg": _s(0.5, 0.5),
+            "noise": _s(0.5, 0.5),
+            "true_class": _s(1.0, 0.001),
+        },
         "dataset": "n170",
         "labels": ["house", "face"],
         "n_trials": {"train": 160, "test": 40},
@@ -184,3 +193,12 @@ def test_missing_grid_is_reported_not_fatal(tmp_path: Path, grid: Path) -> None:
     )
     page = write_report(results, tmp_path).read_text()
     assert "could not be shown" in page and "gone.png" in page
+
+
+def test_small_stimulus_sets_use_the_nearest_stimulus_probe(tmp_path: Path, grid: Path) -> None:
+    r = image_task_result(_image_result(grid, primary_probe="nearest_stimulus"), tmp_path, GENERATION_FULL)
+    assert r.metrics["class_consistency"].value == 0.7
+    assert r.metrics["class_consistency_logistic_probe"].value == 0.59
+    assert r.controls["true_class_ceiling"]["class_consistency_true_class"].value == 1.0
+    assert r.references["nearest_stimulus probe on real images (held out)"] == {"balanced_accuracy": 0.75}
+    assert "nearest_stimulus probe" in r.protocol

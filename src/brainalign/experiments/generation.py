@@ -257,6 +257,10 @@ def image_experiment(
     path_row = {p: i for i, p in enumerate(stim_paths)}
 
     probe = ClassProbe(seed=seed).fit(real_feats, stim_labels)
+    nn_probe = ClassProbe(kind="nearest").fit(real_feats, stim_labels)
+    # decided by the stimulus set's size, before any generated image is scored: a logistic
+    # probe fitted on a handful of images a class does not transfer to generated images
+    primary_probe = "nearest_stimulus" if np.unique(stim_labels, return_counts=True)[1].min() < 10 else "logistic"
 
     # --- image -> EEG space (pairs: each training trial's recorded class image, its out-of-fold embedding)
     trial_img = np.array([path_row[str(p)] for p in table["image"].astype(str)])
@@ -312,19 +316,22 @@ def image_experiment(
         "true_class": code.of_class(y_te),
     }
     consistency: dict[str, Any] = {}
+    consistency_nn: dict[str, Any] = {}
     generated: dict[str, torch.Tensor] = {}
     for tag, c in conditions.items():
         imgs = generate_images(G, c, seed=seed + 1)
         generated[tag] = imgs
-        pred = probe.predict(effnet(imgs))
+        feats_gen = effnet(imgs)
+        pred = probe.predict(feats_gen)
         consistency[tag] = _score(y_te, pred, groups_te, seed)
+        consistency_nn[tag] = _score(y_te, nn_probe.predict(feats_gen), groups_te, seed)
         if tag == "eeg":
             consistency["eeg_agreement_with_encoder_prediction"] = float(np.mean(pred == code.predict(z_te)))
     # image -> EEG space -> image for every stimulus (in-sample: the GAN trained on these images)
     recon = {}
     for tag, m in (("map", map_real), ("shuffled_map", map_shuf)):
-        pred = probe.predict(effnet(generate_images(G, m.predict(full_feats), seed=seed + 2)))
-        recon[tag] = _balanced(stim_labels, pred)
+        recon_feats = effnet(generate_images(G, m.predict(full_feats), seed=seed + 2))
+        recon[tag] = _balanced(stim_labels, (probe if primary_probe == "logistic" else nn_probe).predict(recon_feats))
 
     # --- distances on EfficientNet-Lite0 features (same set sizes for generated and floor)
     gen_feats = effnet(generated["eeg"])
@@ -390,6 +397,9 @@ def image_experiment(
             "image_map": image_map,
             "class_consistency": consistency,
             "probe_ceiling_real_images": probe.ceiling,
+            "class_consistency_nearest_stimulus": consistency_nn,
+            "probe_ceiling_nearest_stimulus": nn_probe.ceiling,
+            "primary_probe": primary_probe,
             "reconstruction_image_to_eeg_to_image": {
                 **recon,
                 "chance": 1.0 / len(labels),
