@@ -477,6 +477,7 @@ def text_experiment(
     seed: int,
     decoder_options: dict | None = None,
     max_windows_per_recording: int | None = None,
+    batch_size: int = 128,
 ) -> dict[str, Any]:
     """EEG -> text on eegmat, subject-grouped folds (every subject held out once)."""
     from sklearn.linear_model import LogisticRegression
@@ -552,7 +553,7 @@ def text_experiment(
         probe = LogisticRegression(max_iter=3000, class_weight="balanced").fit(e_tr, labels[tr])
         probe_pred[te] = probe.predict(e_te)
         tf = time.perf_counter()
-        fit = {"epochs": epochs, "batch_size": 128, "lr": 3e-3, "seed": seed + fold}
+        fit = {"epochs": epochs, "batch_size": batch_size, "lr": 3e-3, "seed": seed + fold}
         dec = EEGToText(tokenizer, **opts).fit(e_tr, t_tr, **fit)
         shuffled = [t_tr[i] for i in np.random.default_rng(seed + 100 + fold).permutation(len(t_tr))]
         dec_shuf = EEGToText(tokenizer, **opts).fit(e_tr, shuffled, **fit)

@@ -130,7 +130,8 @@ def image_task_result(r: dict[str, Any], base: Path, budget: GenerationBudget) -
             "done when: class consistency no more than its CI below the encoder's decoding on the same trials, "
             "and above the shuffled-conditioning control, which sits at chance",
             f"fd/kid: {dist['note']}; features of {r['feature_extractor']}",
-            f"budget: GAN {budget.gan_time_limit_s} s / {budget.gan_steps} steps at most",
+            f"budget: {budget.gan_steps} GAN steps at most"
+            + (f", {budget.gan_time_limit_s} s at most" if budget.gan_time_limit_s is not None else ""),
         ],
     ).headline("class_consistency", "balanced_accuracy")
 
@@ -224,6 +225,7 @@ def task_generation(b: Bench) -> dict[str, TaskResult]:
             epochs=budget.text_epochs,
             seed=b.seed,
             max_windows_per_recording=budget.text_windows_per_recording,
+            batch_size=budget.text_batch_size,
         )
         results["eegmat_text_generation"] = text_task_result(r)
     return results
