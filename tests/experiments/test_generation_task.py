@@ -203,3 +203,20 @@ def test_small_stimulus_sets_use_the_nearest_stimulus_probe(tmp_path: Path, grid
     assert r.controls["true_class_ceiling"]["class_consistency_true_class"].value == 1.0
     assert r.references["nearest_stimulus probe on real images (held out)"] == {"balanced_accuracy": 0.75}
     assert "nearest_stimulus probe" in r.protocol
+
+
+def test_fast_balanced_accuracy_matches_sklearn() -> None:
+    import warnings
+
+    import numpy as np
+    from sklearn.metrics import balanced_accuracy_score
+
+    from brainalign.experiments.generation import _balanced
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        y = rng.choice(["a", "b", "c"][: rng.integers(2, 4)], size=rng.integers(5, 40))
+        p = rng.choice(["a", "b", "c"], size=len(y))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sklearn warns when p holds a class y does not
+            assert _balanced(y, p) == pytest.approx(balanced_accuracy_score(y, p), abs=1e-12)
