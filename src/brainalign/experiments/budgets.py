@@ -129,8 +129,8 @@ class GenerationBudget:
 
 #: The N170 generator (800 GAN steps at 32 px; 423 steps left the true-class ceiling at
 #: 0.42) and EEG -> text on eegmat (3 folds, 12 windows a recording, 8 epochs of batches
-#: of 32: about 130 s). Measured: 915 s on the shared two-core machine under load (GAN
-#: 368 s), above the ~8 minute target; not timed alone. The P300 generator is left out
+#: of 32). Measured on the shared two-core machine: 256 s (GAN 86 s) at load 4-8, 915 s
+#: (GAN 368 s) at load 10+, the same scores both times. The P300 generator is left out
 #: of the default run (see docs/generation.md).
 GENERATION_FULL = GenerationBudget()
 #: A smoke run of the same path (16 px, 30 GAN steps, one text epoch on a subset):
