@@ -173,6 +173,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- generate
+def cmd_generate(args: argparse.Namespace) -> int:
+    from brainalign.experiments.generate import fit_generation_heads, generate_from_run
+
+    if args.fit_heads:
+        heads = fit_generation_heads(
+            args.run_dir,
+            resolution=args.resolution,
+            gan_steps=args.gan_steps,
+            gan_time_limit_s=args.time_limit,
+            text_epochs=args.text_epochs,
+            text_time_limit_s=args.time_limit,
+            seed=args.seed,
+            log=lambda msg: print(f"brainalign generate: {msg}", file=sys.stderr),
+        )
+        print(f"generation heads written to {heads}", file=sys.stderr)
+    summary = generate_from_run(
+        args.run_dir, args.data, args.out, data_dir=args.data_dir, seed=args.seed, max_grid_trials=args.grid_trials
+    )
+    print(f"{summary['n_trials']} trials of {summary['data']}: {', '.join(summary['files'])} -> {args.out}")
+    return 0
+
+
 # --------------------------------------------------------------------------- benchmark
 def cmd_benchmark(args: argparse.Namespace) -> int:
     from brainalign.experiments.benchmark import format_headline, run_real_benchmark
@@ -269,6 +292,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     _add_data_dir(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("generate", help="images and sentences generated from a trained run's EEG embeddings")
+    p.add_argument("run_dir", help="a run folder of `brainalign train` paired with images or text")
+    p.add_argument(
+        "--data", default="test", help="the run's split to encode (test, val, train) or a folder in its data's layout"
+    )
+    p.add_argument("--out", required=True, help="folder to write (must not exist or be empty)")
+    p.add_argument(
+        "--fit-heads",
+        action="store_true",
+        help="first train the generation heads (GAN / text decoder) into RUN/generation",
+    )
+    p.add_argument("--resolution", type=int, default=32, help="generator resolution in pixels (with --fit-heads)")
+    p.add_argument("--gan-steps", type=int, default=2000, help="GAN training steps (with --fit-heads)")
+    p.add_argument("--text-epochs", type=int, default=12, help="text decoder epochs (with --fit-heads)")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds at most for each head (with --fit-heads)")
+    p.add_argument("--grid-trials", type=int, default=64, help="trials drawn in the image grids")
+    p.add_argument("--seed", type=int, default=0)
+    _add_data_dir(p)
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("benchmark", help="train and evaluate every task on the real data, with baselines and controls")
     p.add_argument("suite", choices=["real"])

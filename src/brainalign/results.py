@@ -58,8 +58,12 @@ class TaskResult:
     ``metrics``: the model's scores; ``baselines``: name -> {metric: value}
     measured in the same run on the same splits; ``controls``: shuffled pairings
     (scores) and audits (any JSON); ``references``: non-EEG references;
-    ``figures``: caption -> PNG path; ``primary_metric`` is the headline's,
-    compared with the baselines' ``baseline_metric``."""
+    ``figures``: caption -> PNG path; ``generation``: what a generation task
+    produced, for the report to show (``image_grids``: caption -> PNG of trials'
+    generated images beside real stimuli of their class; ``sentences``: rows of
+    ``{label, generated, reference, ...}``; ``measures``: name -> number, e.g.
+    ``fd_effnet`` beside its real-vs-real floor); ``primary_metric`` is the
+    headline's, compared with the baselines' ``baseline_metric``."""
 
     description: str
     protocol: str
@@ -69,6 +73,7 @@ class TaskResult:
     references: dict[str, dict[str, float]] = field(default_factory=dict)
     figures: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    generation: dict[str, Any] = field(default_factory=dict)
     primary_metric: str | None = None
     baseline_metric: str = "balanced_accuracy"
 
@@ -89,6 +94,8 @@ class TaskResult:
         }
         if self.references:
             out["references"] = {k: dict(v) for k, v in self.references.items()}
+        if self.generation:
+            out["generation"] = _plain(self.generation)
         if self.primary_metric is not None:
             out["primary_metric"] = self.primary_metric
             out["baseline_metric"] = self.baseline_metric
@@ -105,6 +112,7 @@ class TaskResult:
             references={k: dict(v) for k, v in d.get("references", {}).items()},
             figures={k: str(v) for k, v in d.get("figures", {}).items()},
             notes=list(d.get("notes", [])),
+            generation=dict(d.get("generation", {})),
             primary_metric=d.get("primary_metric"),
             baseline_metric=str(d.get("baseline_metric", "balanced_accuracy")),
         )
@@ -133,4 +141,6 @@ def _plain(value: Any) -> Any:
         return dataclasses.asdict(value)
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     return value

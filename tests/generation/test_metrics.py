@@ -67,6 +67,16 @@ def test_class_probe_ceiling_and_predictions():
     assert list(probe.predict(np.array([[-3.0] * 5, [3.0] * 5]))) == ["a", "b"]
 
 
+def test_nearest_stimulus_probe():
+    x = np.array([[0.0, 0.0], [0.0, 1.0], [10.0, 0.0], [10.0, 1.0]])
+    y = np.array(["a", "a", "b", "b"])
+    probe = ClassProbe(kind="nearest").fit(x, y)
+    assert probe.ceiling == 1.0  # leave-one-out: each image's nearest other image is of its class
+    assert list(probe.predict(np.array([[1.0, 0.5], [9.0, 0.2]]))) == ["a", "b"]
+    with pytest.raises(DataError, match="kind"):
+        ClassProbe(kind="svm")
+
+
 VOCAB = {"rest": ["rest"], "arithmetic": ["arithmetic", "subtraction"]}
 
 

@@ -27,6 +27,9 @@ Tasks (the issue's numbering):
 7. ``multidataset_text``: one text-aligned encoder across eegmat, EEGMMIDB, SMNI and P300
    against per-dataset encoders; ``muse_pretrain``: masked pre-training on unlabelled
    Muse recordings, fine-tuned on P300 and N170, against scratch (issue 10).
+8. ``generation`` (``n170_generation``, ``eegmat_text_generation``): images and
+   sentences generated from held-out EEG, with shuffled-EEG, noise and true-class
+   controls (issue 11).
 
 Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
 {value, ci_low, ci_high, p_value, chance}}, "baselines", "controls", "figures",
@@ -53,6 +56,7 @@ from brainalign.experiments.common import Bench
 from brainalign.experiments.tasks.eegmat_text import task_eegmat_text
 from brainalign.experiments.tasks.fusion import task_fusion
 from brainalign.experiments.tasks.fusion_fair import task_fusion_fair
+from brainalign.experiments.tasks.generation import task_generation
 from brainalign.experiments.tasks.multidata import task_multidataset_text, task_muse_pretrain
 from brainalign.experiments.tasks.n170_image import task_n170_image
 from brainalign.experiments.tasks.n400_text import task_n400_text
@@ -72,6 +76,7 @@ TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
     "fusion_fair": task_fusion_fair,
     "multidataset_text": task_multidataset_text,
     "muse_pretrain": task_muse_pretrain,
+    "generation": task_generation,
 }
 
 

@@ -13,6 +13,9 @@ __all__ = [
     "FUSION_QUICK",
     "FusionBudget",
     "FusionFairBudget",
+    "GENERATION_FULL",
+    "GENERATION_QUICK",
+    "GenerationBudget",
     "MULTIDATA_FULL",
     "MULTIDATA_QUICK",
     "MultiDataBudget",
@@ -30,6 +33,8 @@ class Budget:
     n_perm: int
     fusion_quick: bool
     baseline_epochs: int
+    #: the generation task runs with GENERATION_QUICK instead of GENERATION_FULL
+    generation_quick: bool = False
 
 
 FULL = Budget(
@@ -47,6 +52,7 @@ QUICK = Budget(
     n_perm=200,
     fusion_quick=True,
     baseline_epochs=3,
+    generation_quick=True,
 )
 
 
@@ -149,4 +155,50 @@ MULTIDATA_FULL = MultiDataBudget()
 #: same load).
 MULTIDATA_QUICK = MultiDataBudget(
     multi_epochs=5, pretrain_epochs=1, finetune_epochs=1, max_pretrain_windows=256, n_boot=200, n_perm=200
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerationBudget:
+    """The generation task's budget (:mod:`brainalign.experiments.tasks.generation`).
+
+    ``image_sets``: which eeg-notebooks sets get a generator (``n170``, ``p300``);
+    each GAN trains for ``gan_steps`` steps (or ``gan_time_limit_s`` seconds, whichever
+    comes first: a time limit makes the result depend on the machine's load, so the
+    shipped budgets count steps only), at ``resolution`` px; images are scored on at most
+    ``max_scored_trials`` held-out trials, with EfficientNet-Lite0 features at
+    ``feature_size`` px. Text: ``text_folds`` subject-grouped folds of eegmat, the
+    decoder trained ``text_epochs`` epochs (batches of ``text_batch_size``) on at most
+    ``text_windows_per_recording`` windows of each recording (None: all)."""
+
+    image_sets: tuple[str, ...] = ("n170",)
+    resolution: int = 32
+    gan_steps: int = 800
+    gan_time_limit_s: float | None = None
+    max_scored_trials: int = 160
+    feature_size: int = 128
+    text: bool = True
+    text_folds: int = 3
+    text_epochs: int = 8
+    text_windows_per_recording: int | None = 12
+    text_batch_size: int = 32
+
+
+#: The N170 generator (800 GAN steps at 32 px; 423 steps left the true-class ceiling at
+#: 0.42) and EEG -> text on eegmat (3 folds, 12 windows a recording, 8 epochs of batches
+#: of 32). Measured on the shared two-core machine: 256 s (GAN 86 s) at load 4-8, 915 s
+#: (GAN 368 s) at load 10+, the same scores both times. The P300 generator is left out
+#: of the default run (see docs/generation.md).
+GENERATION_FULL = GenerationBudget()
+#: A smoke run of the same path (16 px, 30 GAN steps, one text epoch on a subset):
+#: its scores mean nothing.
+GENERATION_QUICK = GenerationBudget(
+    resolution=16,
+    gan_steps=30,
+    gan_time_limit_s=None,
+    max_scored_trials=48,
+    feature_size=64,
+    text_folds=2,
+    text_epochs=1,
+    text_windows_per_recording=4,
 )

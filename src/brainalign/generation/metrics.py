@@ -168,20 +168,30 @@ def memorisation(gen_feats: Any, train_feats: Any, copy_quantile: float = 0.05) 
 
 
 class ClassProbe:
-    """Logistic probe (StandardScaler + L2 logistic regression, balanced class weights)
-    on features of real stimuli; predicts the class of generated images.
+    """Class of generated images from features of the real stimuli.
+
+    ``kind="logistic"`` (default): StandardScaler + L2 logistic regression, balanced
+    class weights. ``kind="nearest"``: the class of the nearest real stimulus
+    (Euclidean, 1-NN), for stimulus sets too small to fit a classifier that transfers
+    to generated images (P300: 4 images a class, where the logistic probe called
+    most generated images of either condition "target").
 
     :meth:`fit` also measures the ceiling: the balanced accuracy of the same probe on
-    held-out real images (stratified k-fold, or leave-one-out per class when a class
-    has fewer images than folds)."""
+    held-out real images (logistic: stratified k-fold, or leave-one-out per class when
+    a class has fewer images than folds; nearest: leave-one-out)."""
 
-    def __init__(self, C: float = 1.0, n_folds: int = 5, seed: int = 0):
+    def __init__(self, C: float = 1.0, n_folds: int = 5, seed: int = 0, kind: str = "logistic"):
+        if kind not in ("logistic", "nearest"):
+            raise DataError(None, f"ClassProbe kind must be 'logistic' or 'nearest', got {kind!r}")
         self.C = C
         self.n_folds = n_folds
         self.seed = seed
+        self.kind = kind
         self.model: Any = None
         self.ceiling: float = float("nan")
         self.classes: np.ndarray | None = None
+        self._x: np.ndarray | None = None
+        self._y: np.ndarray | None = None
 
     def _new(self) -> Any:
         from sklearn.linear_model import LogisticRegression
@@ -198,6 +208,13 @@ class ClassProbe:
         classes, counts = np.unique(y, return_counts=True)
         if len(classes) < 2:
             raise DataError(None, "the probe needs real images of at least two classes")
+        self.classes = classes
+        if self.kind == "nearest":
+            self._x, self._y = x, y
+            d = _pairwise(x, x)
+            np.fill_diagonal(d, np.inf)
+            self.ceiling = float(balanced_accuracy_score(y, y[d.argmin(1)]))
+            return self
         folds = int(min(self.n_folds, counts.min()))
         if folds >= 2:
             pred = np.empty_like(y)
@@ -206,10 +223,13 @@ class ClassProbe:
                 pred[te] = self._new().fit(x[tr], y[tr]).predict(x[te])
             self.ceiling = float(balanced_accuracy_score(y, pred))
         self.model = self._new().fit(x, y)
-        self.classes = classes
         return self
 
     def predict(self, feats: Any) -> np.ndarray:
+        if self.kind == "nearest":
+            if self._x is None or self._y is None:
+                raise DataError(None, "ClassProbe.predict before fit")
+            return self._y[_pairwise(as_array(feats, "feats", ndim=2, finite=True), self._x).argmin(1)]
         if self.model is None:
             raise DataError(None, "ClassProbe.predict before fit")
         return self.model.predict(as_array(feats, "feats", ndim=2, finite=True))

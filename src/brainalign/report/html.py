@@ -8,9 +8,13 @@
   best baseline on that metric, whether the model beats it, and whether the task's
   controls passed;
 * one section per task: description, evaluation protocol, every metric, the
-  baselines, the controls (the shuffled-pairing control must sit at chance, the
-  block-design control must not be confounded; a failure is flagged in red), notes
-  and figures.
+  baselines, the controls (the shuffled-pairing and noise-input controls must sit at
+  chance, the block-design control must not be confounded; a failure is flagged in
+  red), notes and figures;
+* for a task with generation outputs (``generation`` in its results): each trial's
+  generated image beside real stimuli of its class (the task's image grids), the
+  generated sentences beside their references, and the quality measures
+  (``fd_effnet`` beside its real-vs-real floor, diversity, BLEU...).
 
 Figures are embedded as base64 data URIs so the page can be mailed on its own; a
 figure whose file is missing or is not an image is reported in the page instead.
@@ -217,6 +221,10 @@ def _control_problems(reader: _Reader, controls: Mapping[str, Any], where: str) 
     ]
     if leaks:
         problems.append(f"shuffled pairing above chance ({', '.join(leaks)})")
+    noise = reader.mapping(controls.get("noise_input"), f"{where}.noise_input")
+    noisy = [str(m) for m, entry in noise.items() if _Score(reader, entry, f"{where}.noise_input.{m}").significant]
+    if noisy:
+        problems.append(f"noise input above chance ({', '.join(noisy)})")
     if reader.mapping(controls.get("block_design"), f"{where}.block_design").get("confounded"):
         problems.append("block design confounded")
     return problems
@@ -355,6 +363,12 @@ def _controls(reader: _Reader, controls: Mapping[str, Any], where: str) -> str:
                 "every score must sit at chance, otherwise information leaks into the evaluation.</p>"
             )
             parts.append(_metrics_table(reader, control, cwhere, verdict=True))
+        elif name == "noise_input":
+            parts.append(
+                "<h4>Noise input</h4><p>The same model given noise in place of the EEG: "
+                "every score must sit at chance, otherwise the output does not come from the EEG.</p>"
+            )
+            parts.append(_metrics_table(reader, control, cwhere, verdict=True))
         elif name == "block_design":
             acc = reader.number(control.get("accuracy"), f"{cwhere}.accuracy")
             chance = reader.number(control.get("chance"), f"{cwhere}.chance")
@@ -418,6 +432,49 @@ def _figures(reader: _Reader, figures: Mapping[str, Any], base_dir: Path, task_n
     return f'<div class="figs">{"".join(parts)}</div>' if parts else "<p>No figures.</p>"
 
 
+def _generation(reader: _Reader, gen: Mapping[str, Any], base_dir: Path, task_name: str) -> str:
+    """Generated images beside real stimuli, generated sentences beside references, measures."""
+    where = f"tasks.{task_name}.generation"
+    parts = []
+    grids = reader.mapping(gen.get("image_grids"), f"{where}.image_grids")
+    for caption, rel in grids.items():
+        if not isinstance(rel, (str, os.PathLike)):
+            raise reader.fail(f"{where}.image_grids.{caption}", f"expected a file path, got {rel!r}")
+        path = Path(rel) if Path(rel).is_absolute() else base_dir / rel
+        try:
+            src = _image_src(path)
+        except (DataError, OSError) as err:
+            parts.append(
+                f'<div class="missing">Image grid <b>{_esc(caption)}</b> could not be shown: {_esc(err)}</div>'
+            )
+            continue
+        parts.append(
+            f'<figure><img src="{src}" alt="generated images for {_esc(task_name)}">'
+            f"<figcaption><b>{_esc(caption)}</b>. Each row: a held-out trial's generated image (left) beside "
+            "real stimuli of the trial's class.</figcaption></figure>"
+        )
+    if grids:
+        parts = ["<h4>Generated images</h4>", f'<div class="figs">{"".join(parts)}</div>']
+    sentences = gen.get("sentences") or []
+    if not isinstance(sentences, Sequence) or isinstance(sentences, str):
+        raise reader.fail(f"{where}.sentences", "expected a list of rows")
+    if sentences:
+        columns = ["label", "generated", "reference"]
+        extra = sorted({k for r in sentences for k in reader.mapping(r, f"{where}.sentences")} - {*columns, "trial"})
+        rows = [
+            [_td(i)] + [_td(reader.mapping(r, f"{where}.sentences").get(c, "")) for c in (*columns, *extra)]
+            for i, r in enumerate(sentences)
+        ]
+        parts.append("<h4>Generated sentences beside their references</h4>")
+        parts.append(_table(["#", *columns, *extra], rows, numeric=(0,)))
+    measures = reader.mapping(gen.get("measures"), f"{where}.measures")
+    if measures:
+        rows = [[_td(k), _td(_fmt(reader.number(v, f"{where}.measures.{k}")), num=True)] for k, v in measures.items()]
+        parts.append("<h4>Generation measures</h4>")
+        parts.append(_table(["Measure", "Value"], rows, numeric=(1,)))
+    return "".join(parts)
+
+
 def _task_section(reader: _Reader, index: int, name: str, task: Mapping[str, Any], base_dir: Path) -> str:
     where = f"tasks.{name}"
     metrics = reader.mapping(task.get("metrics"), f"{where}.metrics")
@@ -464,6 +521,10 @@ def _task_section(reader: _Reader, index: int, name: str, task: Mapping[str, Any
     parts.append(_controls(reader, controls, f"{where}.controls") if controls else "<p>No controls.</p>")
     if notes:
         parts.append("<h3>Notes</h3><ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>")
+    generation = reader.mapping(task.get("generation"), f"{where}.generation")
+    if generation:
+        parts.append("<h3>Generation</h3>")
+        parts.append(_generation(reader, generation, base_dir, str(name)))
     parts.append("<h3>Figures</h3>")
     parts.append(_figures(reader, reader.mapping(task.get("figures"), f"{where}.figures"), base_dir, str(name)))
     parts.append("</section>")
