@@ -21,6 +21,11 @@ Tasks (the issue's numbering):
 4. ``n400_text``: EEG-text with the word pairs; related vs unrelated, trial-disjoint
    folds; the text tower's own cue-association similarity as a (non-EEG) reference.
 5. ``eegmat_fusion``: masked pretraining and EEG+ECG fusion (issue 5).
+6. ``eegmat_fair`` / ``p300_fair`` / ``smni_fair``: issue 10's fair protocol (compact
+   aligned heads on fixed front ends, :mod:`brainalign.experiments.fair`): aligned zero-shot
+   beside the best classical pipeline and the same network trained on labels, on the same
+   folds and normalisation; shuffled-text controls; paired subject-bootstrap differences.
+   Non-transductive normalisation in the headline, transductive variants beside, labelled.
 
 Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
 {value, ci_low, ci_high, p_value, chance}}, "baselines", "controls", "figures",
@@ -44,10 +49,13 @@ from brainalign.config import data_dir as resolve_data_dir
 from brainalign.errors import DataError
 from brainalign.experiments.budgets import FULL, QUICK
 from brainalign.experiments.common import Bench
+from brainalign.experiments.tasks.eegmat_fair import task_eegmat_fair
 from brainalign.experiments.tasks.eegmat_text import task_eegmat_text
 from brainalign.experiments.tasks.fusion import task_fusion
 from brainalign.experiments.tasks.n170_image import task_n170_image
 from brainalign.experiments.tasks.n400_text import task_n400_text
+from brainalign.experiments.tasks.p300_fair import task_p300_fair
+from brainalign.experiments.tasks.smni_fair import task_smni_fair
 from brainalign.experiments.tasks.triplet import task_triplet
 from brainalign.results import BenchmarkResult, TaskResult
 from brainalign.utils.io import atomic_write_text
@@ -61,6 +69,9 @@ TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
     "triplet": task_triplet,
     "n400_text": task_n400_text,
     "fusion": task_fusion,
+    "eegmat_fair": task_eegmat_fair,
+    "p300_fair": task_p300_fair,
+    "smni_fair": task_smni_fair,
 }
 
 

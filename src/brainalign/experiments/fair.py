@@ -666,6 +666,7 @@ def eegmat_aligned(
     n_boot: int = 2000,
     n_perm: int = 1000,
     data_dir: str | os.PathLike | None = None,
+    return_scores: bool = False,
 ) -> dict[str, Any]:
     """eegmat rest vs arithmetic, 30 subjects, subject-disjoint (GroupKFold by subject,
     ``n_splits`` folds x ``seeds``): the ``bandpower`` encoder (absolute log band power per
@@ -685,6 +686,8 @@ def eegmat_aligned(
     over seeds); for ``zero_shot`` a subject-bootstrap 95 % interval (all seeds stacked,
     subjects resampled) and a permutation p-value (recording labels permuted within
     subjects, seed 0); the paired subject-bootstrap difference ``zero_shot - lr``.
+    ``return_scores``: also the out-of-fold decision scores (``scores[method][seed]``, > 0
+    predicts arithmetic), ``y``, ``subjects`` and ``recordings`` (arrays, not JSON).
     """
     _torch_threads()
     cfg = cfg or HeadConfig()
@@ -764,6 +767,8 @@ def eegmat_aligned(
     part = out["methods"][f"probe_{probe_fraction:g}"]["balanced_accuracy"]
     out["probe_ratio"] = float((part - 0.5) / (full - 0.5)) if full > 0.5 else float("nan")
     out["probe_ratio_raw"] = float(part / full)
+    if return_scores:
+        out.update(scores=scores, y=y, subjects=groups, recordings=recordings)
     return out
 
 
@@ -813,6 +818,7 @@ def p300_aligned(
     cfg: HeadConfig | None = None,
     xdawn_filters: int = 4,
     data_dir: str | os.PathLike | None = None,
+    return_scores: bool = False,
 ) -> dict[str, Any]:
     """P300 target vs non-target: the ``tangent`` encoder with an xDAWN front end (filters,
     prototypes and Riemannian reference fitted on each fold's training epochs) -> MLP,
@@ -822,7 +828,9 @@ def p300_aligned(
     sessions: subjects 1 and 3; stratified 5-fold for subject 4) or ``"loso_subject"``.
     Zero-shot uses :data:`P300_PROMPTS` (reworded) and, with the two training classes only, is
     text-prototype classification. Balanced accuracy per subject (pooled over its folds),
-    mean over subjects (``within``) or pooled (``loso_subject``); mean over seeds."""
+    mean over subjects (``within``) or pooled (``loso_subject``); mean over seeds.
+    ``return_scores``: also the out-of-fold decision scores (``scores[method][seed]``, > 0
+    predicts target), ``y``, ``subjects`` and ``sessions`` (arrays, not JSON)."""
     import torch
 
     _torch_threads()
@@ -833,8 +841,11 @@ def p300_aligned(
     pair_emb = text_embeddings([P300_TEXTS[c] for c in classes])
     methods = ("zero_shot", "train_texts", "ce", "xdawn_ts_lr", "shuffled")
     per_seed: list[dict[str, float]] = []
+    all_scores: dict[str, dict[int, np.ndarray]] = {m: {} for m in methods}
     for seed in seeds:
         scores = {m: np.zeros(len(y)) for m in methods}
+        for m in methods:
+            all_scores[m][seed] = scores[m]
         for i, (_, train, test) in enumerate(_p300_folds(protocol, subjects, sessions, y, seed)):
             run_seed = 1000 * seed + i
             base = _new_head_encoder(
@@ -911,6 +922,8 @@ def p300_aligned(
     ref = REFERENCES.get("p300_xdawn_ts_lr_loso_session" if protocol == "within" else "")
     if ref:
         out["reference_loso_session_subjects_1_3"] = ref
+    if return_scores:
+        out.update(scores=all_scores, y=y, subjects=subjects, sessions=sessions)
     return out
 
 
@@ -937,6 +950,7 @@ def smni_aligned(
     n_splits: int = 5,
     cfg: HeadConfig | None = None,
     data_dir: str | os.PathLike | None = None,
+    return_scores: bool = False,
 ) -> dict[str, Any]:
     """SMNI alcoholic vs control, subject-disjoint (GroupKFold by subject, ``n_splits`` x
     ``seeds``), NO per-subject normalisation (the group is a subject-level label): the
@@ -946,7 +960,9 @@ def smni_aligned(
     picture"...). Zero-shot from :data:`SMNI_PROMPTS` (``issue``: the training texts' own
     group phrase; ``reworded``); beside it, on the same folds: tangent space + LR per trial,
     ERP (32 Hz bins) + LR, the same network trained on the labels, and a shuffled-text
-    control. Per trial and per subject (a subject's score: the mean over its trials)."""
+    control. Per trial and per subject (a subject's score: the mean over its trials).
+    ``return_scores``: also the out-of-fold per-trial decision scores (``scores[method][seed]``,
+    > 0 predicts alcoholic), ``y`` and ``subjects`` (arrays, not JSON)."""
     import torch
 
     _torch_threads()
@@ -960,8 +976,11 @@ def smni_aligned(
     per_seed = []
     subj = pd.unique(subjects)
     ys = np.array([y[subjects == s][0] for s in subj])
+    all_scores: dict[str, dict[int, np.ndarray]] = {m: {} for m in methods}
     for seed in seeds:
         scores = {m: np.zeros(len(y)) for m in methods}
+        for m in methods:
+            all_scores[m][seed] = scores[m]
         for fold, (train, test) in enumerate(_subject_folds(subjects, n_splits, seed)):
             run_seed = 1000 * seed + fold
             _normalise_fold("train", erp, subjects, train, labels=y)  # the label-level guard passes: global only
@@ -1030,6 +1049,8 @@ def smni_aligned(
             "erp_lr_subject": REFERENCES["smni_erp_lr_subject"],
         },
     )
+    if return_scores:
+        out.update(scores=all_scores, y=y, subjects=subjects)
     return out
 
 
