@@ -178,3 +178,15 @@ def test_fair_scorer_value_interval_and_paired_difference():
         np.mean([np.mean([(good[k][subjects == g] > 0) == y[subjects == g]]) for g in range(20) for k in (0, 1)]),
         abs=1e-9,
     )
+
+
+def test_fast_metrics_equal_scikit_learn():
+    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+
+    from brainalign.experiments.fair_scores import pooled_auc
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(300) < 0.3).astype(int)
+    score = np.round(rng.standard_normal(300) + y, 1)  # ties
+    assert pooled_bacc(y, score, y) == pytest.approx(balanced_accuracy_score(y, score > 0), abs=1e-12)
+    assert pooled_auc(y, score, y) == pytest.approx(roc_auc_score(y, score), abs=1e-12)

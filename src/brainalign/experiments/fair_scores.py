@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from scipy.stats import rankdata
 
 from brainalign.evaluation.stats import permutation_pvalue
 from brainalign.results import Score
@@ -34,13 +34,25 @@ Metric = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
 
 
 def pooled_bacc(y: np.ndarray, score: np.ndarray, by: np.ndarray) -> float:
-    """Balanced accuracy of ``score > 0`` over all rows."""
-    return float(balanced_accuracy_score(y, score > 0))
+    """Balanced accuracy of ``score > 0`` over all rows (binary ``y``; a class absent from
+    ``y`` is left out of the mean, as scikit-learn does). Plain numpy: the bootstrap and the
+    permutation test call it thousands of times, where scikit-learn's input checks dominate."""
+    pred = np.asarray(score) > 0
+    pos = np.asarray(y) == 1
+    recalls = [float(np.mean(pred[pos])) if pos.any() else np.nan]
+    recalls.append(float(np.mean(~pred[~pos])) if (~pos).any() else np.nan)
+    return float(np.nanmean(recalls))
 
 
 def pooled_auc(y: np.ndarray, score: np.ndarray, by: np.ndarray) -> float:
-    """ROC AUC of the decision score over all rows (NaN with one class)."""
-    return float(roc_auc_score(y, score)) if len(np.unique(y)) == 2 else float("nan")
+    """ROC AUC of the decision score over all rows (Mann-Whitney with average ranks for
+    ties, equal to scikit-learn's ``roc_auc_score``; NaN with one class)."""
+    pos = np.asarray(y) == 1
+    n1, n0 = int(pos.sum()), int((~pos).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
 def mean_of_groups(metric: Metric) -> Metric:
