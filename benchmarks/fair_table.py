@@ -42,15 +42,16 @@ def rows(results: dict[str, Any]) -> list[str]:
             ((k, v["balanced_accuracy"]) for k, v in t["baselines"].items() if k in CLASSICAL),
             key=lambda kv: kv[1],
         )
-        diff = t["controls"].get(f"zero_shot_minus_{best[0]}")
+        diffs = next((v for k, v in t["controls"].items() if k.startswith("paired")), {})
+        diff = diffs.get(f"zero_shot - {best[0]}")
         diff_s = (
-            f"{diff['difference']:+.3f} [{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}], {diff['p_a_not_above_b']:.3f}"
+            f"{diff['value']:+.3f} [{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}], {diff['p_value']:.3f}"
             if diff
             else "-"
         )
         out.append(
             f"| {task} | {protocol} | {norm} | {_fmt(zs)} | {best[0]} {best[1]:.3f} | {_fmt(t['metrics']['ce_bacc'])} "
-            f"| {_fmt(t['controls']['shuffled_text'])} | {zs['p_value']:.3g} | {diff_s} |"
+            f"| {_fmt(t['controls']['shuffled_pairing']['zeroshot_text_bacc'])} | {zs['p_value']:.3g} | {diff_s} |"
         )
     return out
 

@@ -145,17 +145,20 @@ def test_fair_task_returns_typed_results(bench: Bench, task: str):
         if name != "eegmat_eyes_zero_shot":
             head = result.metrics[result.primary_metric]
             assert head.ci_low <= head.value <= head.ci_high and 0 < head.p_value <= 1
-            assert "shuffled_text" in result.controls
+            assert "zeroshot_text_bacc" in result.controls["shuffled_pairing"]
     # round-trips through results.json, and the headline table has a row per result
     run = BenchmarkResult(meta={}, tasks=out)
     assert BenchmarkResult.from_dict(run.to_dict()).tasks.keys() == out.keys()
     assert all(name in format_headline(run) for name in out)
+    from brainalign.report.html import write_report
+
+    assert Path(write_report(run, bench.out, base_dir=bench.out)).exists()
 
 
 def test_transductive_variant_is_labelled(bench: Bench):
     out = TASKS["eegmat_fair"](bench)
-    assert out["eegmat_fair"].controls["normalization"]["transductive"] is False
-    assert out["eegmat_fair_own_transductive"].controls["normalization"]["transductive"] is True
+    assert "'transductive': False" in out["eegmat_fair"].notes[0]
+    assert "'transductive': True" in out["eegmat_fair_own_transductive"].notes[0]
     assert "TRANSDUCTIVE" in out["eegmat_fair_own_transductive"].protocol
     assert "bandpower_lr_readme_own_transductive" in out["eegmat_fair_own_transductive"].baselines
     assert not any("transductive" in k for k in out["eegmat_fair"].baselines)

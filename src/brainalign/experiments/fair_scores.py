@@ -157,6 +157,12 @@ class FairScorer:
             "p_a_not_above_b": float((draws <= 0).mean()),
         }
 
+    def difference_score(self, a: str, b: str, metric: Metric = pooled_bacc) -> Score:
+        """:meth:`difference` as a Score: value, interval, one-sided p ("a is not above b"),
+        and 0 as its chance (no difference)."""
+        d = self.difference(a, b, metric)
+        return Score(d["difference"], d["ci_low"], d["ci_high"], d["p_a_not_above_b"], 0.0)
+
     def sd(self, method: str, metric: Metric = pooled_bacc) -> float:
         """Standard deviation over seeds."""
         return float(np.std([metric(self.y, np.asarray(self.scores[method][s]), self.by) for s in self.seeds]))
