@@ -27,7 +27,15 @@ from brainalign.evaluation.stats import permutation_pvalue
 from brainalign.results import Score
 from brainalign.utils.io import atomic_write_text
 
-__all__ = ["FairScorer", "baseline_entry", "cached_fair_call", "mean_of_groups", "pooled_auc", "pooled_bacc"]
+__all__ = [
+    "FairScorer",
+    "baseline_entry",
+    "cached_fair_call",
+    "mean_of_groups",
+    "method_figure",
+    "pooled_auc",
+    "pooled_bacc",
+]
 
 #: ``metric(y, score, by)``: ``score > 0`` predicts class 1; ``by`` (e.g. subject of each row)
 Metric = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
@@ -213,3 +221,14 @@ def _plain_json(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return str(obj)
+
+
+def method_figure(folder: Path, name: str, scores: Mapping[str, Score], title: str) -> dict[str, str]:
+    """Bar chart of the methods' balanced accuracies with their intervals and chance
+    (:func:`brainalign.report.plots.plot_method_bars`): ``{caption: path}``. Bars named with
+    "shuffled" are controls, with "LR" or "CE" baselines, the rest the aligned model."""
+    from brainalign.report.plots import plot_method_bars
+
+    kinds = {k: "control" if "shuffled" in k else "baseline" if "LR" in k or "CE" in k else "model" for k in scores}
+    path = plot_method_bars(scores, folder / f"{name}_methods.png", title, kinds=kinds)
+    return {"methods: balanced accuracy with 95 % CI (hatched: not above chance at p < 0.05)": str(path)}

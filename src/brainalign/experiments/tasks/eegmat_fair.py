@@ -17,7 +17,14 @@ from typing import Any
 
 from brainalign.experiments import fair
 from brainalign.experiments.common import Bench
-from brainalign.experiments.fair_scores import FairScorer, baseline_entry, cached_fair_call, pooled_auc, pooled_bacc
+from brainalign.experiments.fair_scores import (
+    FairScorer,
+    baseline_entry,
+    cached_fair_call,
+    method_figure,
+    pooled_auc,
+    pooled_bacc,
+)
 from brainalign.results import Score, TaskResult
 from brainalign.training.heads import HeadConfig
 
@@ -143,13 +150,6 @@ def _eyes_result(r: dict[str, Any]) -> TaskResult:
     ).headline("zeroshot_eyes_bacc")
 
 
-def _figure(b: Bench, name: str, scores: dict[str, Score], title: str) -> dict[str, str]:
-    from brainalign.report.plots import plot_score_by_group
-
-    path = plot_score_by_group(scores, b.figures / f"{name}_methods.png", title, "method", "balanced accuracy")
-    return {"methods: balanced accuracy with 95 % CI": str(path)}
-
-
 def task_eegmat_fair(b: Bench) -> dict[str, TaskResult]:
     fb = b.budget.fair
     cfg = HeadConfig(epochs=fb.epochs)
@@ -176,11 +176,11 @@ def task_eegmat_fair(b: Bench) -> dict[str, TaskResult]:
         bars = {
             "zero-shot": res.metrics["zeroshot_text_bacc"],
             "CE (same net)": res.metrics["ce_bacc"],
-            "band power + LR": sc.score("lr", p=False),
+            "band power + LR": sc.score("lr"),
             "probe 10 %": res.metrics["probe_10pct_bacc"],
             "shuffled text": res.controls["shuffled_pairing"]["zeroshot_text_bacc"],
         }
-        res.figures.update(_figure(b, name, bars, f"eegmat, {norm} normalisation, subject-disjoint"))
+        res.figures.update(method_figure(b.figures, name, bars, f"eegmat, {norm} normalisation, subject-disjoint"))
         out[name] = res
     refs = eegmat_references(fb.reference_seeds, b.data_dir)
     out["eegmat_fair"].baselines.update({k: v for k, v in refs.items() if "transductive" not in k})

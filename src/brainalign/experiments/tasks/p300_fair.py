@@ -23,6 +23,7 @@ from brainalign.experiments.fair_scores import (
     baseline_entry,
     cached_fair_call,
     mean_of_groups,
+    method_figure,
     pooled_auc,
     pooled_bacc,
 )
@@ -110,8 +111,6 @@ def p300_fair_result(r: dict[str, Any], n_boot: int, n_perm: int, seed: int = 0)
 
 
 def task_p300_fair(b: Bench) -> dict[str, TaskResult]:
-    from brainalign.report.plots import plot_score_by_group
-
     fb = b.budget.fair
     cfg = HeadConfig(epochs=fb.epochs)
     out: dict[str, TaskResult] = {}
@@ -130,13 +129,10 @@ def task_p300_fair(b: Bench) -> dict[str, TaskResult]:
             "zero-shot": res.metrics["zeroshot_text_bacc"],
             "training texts": res.metrics["train_texts_prototype_bacc"],
             "CE (same net)": res.metrics["ce_bacc"],
-            "xDAWN+TS+LR": sc.score("xdawn_ts_lr", bacc, p=False),
+            "xDAWN+TS+LR": sc.score("xdawn_ts_lr", bacc),
             "shuffled text": res.controls["shuffled_pairing"]["zeroshot_text_bacc"],
         }
-        path = plot_score_by_group(
-            bars, b.figures / f"{name}_methods.png", f"P300, {protocol}", "method", "balanced accuracy"
-        )
-        res.figures["methods: balanced accuracy with 95 % CI"] = str(path)
+        res.figures.update(method_figure(b.figures, name, bars, f"P300 target vs non-target, {protocol}"))
         out[name] = res
     refs = p300_references(fb.reference_seeds, b.data_dir)
     out["p300_fair_within"].baselines.update(refs)

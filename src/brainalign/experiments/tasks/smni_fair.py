@@ -19,7 +19,14 @@ import pandas as pd
 
 from brainalign.experiments import fair
 from brainalign.experiments.common import Bench
-from brainalign.experiments.fair_scores import FairScorer, baseline_entry, cached_fair_call, pooled_auc, pooled_bacc
+from brainalign.experiments.fair_scores import (
+    FairScorer,
+    baseline_entry,
+    cached_fair_call,
+    method_figure,
+    pooled_auc,
+    pooled_bacc,
+)
 from brainalign.results import TaskResult
 from brainalign.training.heads import HeadConfig
 
@@ -102,8 +109,6 @@ def smni_fair_result(
 
 
 def task_smni_fair(b: Bench) -> dict[str, TaskResult]:
-    from brainalign.report.plots import plot_score_by_group
-
     fb = b.budget.fair
     t0 = time.perf_counter()
     r = cached_fair_call(
@@ -120,16 +125,11 @@ def task_smni_fair(b: Bench) -> dict[str, TaskResult]:
         "zero-shot (reworded)": res.metrics["zeroshot_text_bacc"],
         "zero-shot (issue prompts)": res.metrics["zeroshot_issue_prompts_bacc"],
         "CE (same net)": res.metrics["ce_bacc"],
-        "tangent + LR": by_subject.score("tangent_lr", p=False),
-        "ERP + LR": by_subject.score("erp_lr", p=False),
+        "tangent + LR": by_subject.score("tangent_lr"),
+        "ERP + LR": by_subject.score("erp_lr"),
         "shuffled text": res.controls["shuffled_pairing"]["zeroshot_text_bacc"],
     }
-    path = plot_score_by_group(
-        bars,
-        b.figures / "smni_fair_methods.png",
-        "SMNI alcoholic vs control, per subject",
-        "method",
-        "balanced accuracy",
+    res.figures.update(
+        method_figure(b.figures, "smni_fair", bars, "SMNI alcoholic vs control, per subject, subject-disjoint")
     )
-    res.figures["methods: balanced accuracy with 95 % CI"] = str(path)
     return {"smni_fair": res}
