@@ -193,3 +193,22 @@ def test_fast_metrics_equal_scikit_learn():
     score = np.round(rng.standard_normal(300) + y, 1)  # ties
     assert pooled_bacc(y, score, y) == pytest.approx(balanced_accuracy_score(y, score > 0), abs=1e-12)
     assert pooled_auc(y, score, y) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+
+
+def test_cached_fair_call_stores_and_reuses(tmp_path: Path):
+    from brainalign.experiments.fair_scores import cached_fair_call
+
+    calls = []
+
+    def fake(window_s: float, normalization: str, return_scores: bool = False, **kw: Any) -> dict[str, Any]:
+        calls.append(1)
+        return _eegmat_aligned(window_s, normalization, seeds=(0, 1))
+
+    first = cached_fair_call(tmp_path, "x", fake, window_s=2.0, normalization="calibration", data_dir="/a")
+    again = cached_fair_call(tmp_path, "x", fake, window_s=2.0, normalization="calibration", data_dir="/b")
+    assert len(calls) == 1
+    np.testing.assert_array_equal(first["scores"]["zero_shot"][1], again["scores"]["zero_shot"][1])
+    np.testing.assert_array_equal(first["recordings"], again["recordings"])
+    assert again["normalization"] == first["normalization"]
+    cached_fair_call(tmp_path, "x", fake, window_s=4.0, normalization="calibration")
+    assert len(calls) == 2
