@@ -38,7 +38,10 @@ def p300_references(seeds: tuple[int, ...], data_dir: Any = None) -> dict[str, d
     within subject (stratified 5-fold x ``seeds``, mean of subjects 1/3/4) and leaving one
     session out (subjects 1 and 3)."""
     out = {}
-    for protocol, kw in (("within_5fold", {"protocol": "within", "seeds": seeds}), ("loso_session", {})):
+    for protocol, kw in (
+        ("within_5fold", {"protocol": "within", "seeds": seeds}),
+        ("loso_session", {"protocol": "loso_session"}),
+    ):
         r = fair.p300_xdawn_reference(data_dir=data_dir, **kw)  # type: ignore[arg-type]
         entry = {"balanced_accuracy": r["balanced_accuracy"], "auc": r["auc"]}
         if "reference" in r:
