@@ -157,7 +157,7 @@ def test_fair_task_returns_typed_results(bench: Bench, task: str):
 
 
 def test_p300_references_use_the_readme_protocols(bench: Bench):
-    base = TASKS["p300_fair"](bench)["p300_fair_within"].baselines
+    base = TASKS["p300_fair"](bench)["p300_fair_within"].references
     assert base["xdawn_ts_lr_readme_within_5fold"]["balanced_accuracy"] == 0.58
     assert base["xdawn_ts_lr_readme_loso_session"]["balanced_accuracy"] == 0.63
 
@@ -167,8 +167,8 @@ def test_transductive_variant_is_labelled(bench: Bench):
     assert "'transductive': False" in out["eegmat_fair"].notes[0]
     assert "'transductive': True" in out["eegmat_fair_own_transductive"].notes[0]
     assert "TRANSDUCTIVE" in out["eegmat_fair_own_transductive"].protocol
-    assert "bandpower_lr_readme_own_transductive" in out["eegmat_fair_own_transductive"].baselines
-    assert not any("transductive" in k for k in out["eegmat_fair"].baselines)
+    assert "bandpower_lr_readme_own_transductive" in out["eegmat_fair_own_transductive"].references
+    assert not any("transductive" in k for k in out["eegmat_fair"].references)
 
 
 def test_fair_scorer_value_interval_and_paired_difference():
