@@ -30,6 +30,11 @@ Tasks (the issue's numbering):
 8. ``generation`` (``n170_generation``, ``eegmat_text_generation``): images and
    sentences generated from held-out EEG, with shuffled-EEG, noise and true-class
    controls (issue 11).
+9. ``eegmat_fair`` / ``p300_fair`` / ``smni_fair``: issue 10's fair protocol (compact
+   aligned heads on fixed front ends, :mod:`brainalign.experiments.fair`): aligned zero-shot
+   beside the best classical pipeline and the same network trained on labels, on the same
+   folds and normalisation; shuffled-text controls; paired subject-bootstrap differences.
+   Non-transductive normalisation in the headline, transductive variants beside, labelled.
 
 Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
 {value, ci_low, ci_high, p_value, chance}}, "baselines", "controls", "figures",
@@ -53,6 +58,7 @@ from brainalign.config import data_dir as resolve_data_dir
 from brainalign.errors import DataError
 from brainalign.experiments.budgets import FULL, QUICK
 from brainalign.experiments.common import Bench
+from brainalign.experiments.tasks.eegmat_fair import task_eegmat_fair
 from brainalign.experiments.tasks.eegmat_text import task_eegmat_text
 from brainalign.experiments.tasks.fusion import task_fusion
 from brainalign.experiments.tasks.fusion_fair import task_fusion_fair
@@ -60,6 +66,8 @@ from brainalign.experiments.tasks.generation import task_generation
 from brainalign.experiments.tasks.multidata import task_multidataset_text, task_muse_pretrain
 from brainalign.experiments.tasks.n170_image import task_n170_image
 from brainalign.experiments.tasks.n400_text import task_n400_text
+from brainalign.experiments.tasks.p300_fair import task_p300_fair
+from brainalign.experiments.tasks.smni_fair import task_smni_fair
 from brainalign.experiments.tasks.triplet import task_triplet
 from brainalign.results import BenchmarkResult, TaskResult
 from brainalign.utils.io import atomic_write_text
@@ -77,6 +85,9 @@ TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
     "multidataset_text": task_multidataset_text,
     "muse_pretrain": task_muse_pretrain,
     "generation": task_generation,
+    "eegmat_fair": task_eegmat_fair,
+    "p300_fair": task_p300_fair,
+    "smni_fair": task_smni_fair,
 }
 
 

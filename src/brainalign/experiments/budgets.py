@@ -6,11 +6,14 @@ import dataclasses
 
 __all__ = [
     "Budget",
+    "FAIR_FULL",
+    "FAIR_QUICK",
     "FULL",
     "FUSION_FAIR_FULL",
     "FUSION_FAIR_QUICK",
     "FUSION_FULL",
     "FUSION_QUICK",
+    "FairBudget",
     "FusionBudget",
     "FusionFairBudget",
     "GENERATION_FULL",
@@ -21,6 +24,43 @@ __all__ = [
     "MultiDataBudget",
     "QUICK",
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class FairBudget:
+    """The fair-protocol tasks' budget (issue 10; :mod:`brainalign.experiments.fair`):
+    seeds of each aligned protocol (a seed = one fold assignment and one initialisation of
+    every network), the heads' epochs, and the statistics' draws. Head hyper-parameters
+    other than the epochs are :class:`brainalign.training.heads.HeadConfig`'s, fixed."""
+
+    #: eegmat, calibration-block normalisation (the headline) and training statistics
+    eegmat_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    #: eegmat, each subject z-scored with its own windows (transductive, reported beside)
+    eegmat_own_seeds: tuple[int, ...] = (0, 1)
+    p300_within_seeds: tuple[int, ...] = (0, 1)
+    p300_loso_seeds: tuple[int, ...] = (0,)
+    smni_seeds: tuple[int, ...] = (0, 1, 2)
+    #: the classical references of shared/data/README.md (their protocol: 5 seeds)
+    reference_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    epochs: int = 40
+    n_boot: int = 1000
+    n_perm: int = 1000
+
+
+#: About 11 minutes on one free CPU core.
+FAIR_FULL = FairBudget()
+#: One seed everywhere, short training: for tests and demos.
+FAIR_QUICK = FairBudget(
+    eegmat_seeds=(0,),
+    eegmat_own_seeds=(0,),
+    p300_within_seeds=(0,),
+    p300_loso_seeds=(0,),
+    smni_seeds=(0,),
+    reference_seeds=(0,),
+    epochs=8,
+    n_boot=200,
+    n_perm=200,
+)
 
 
 @dataclasses.dataclass
@@ -35,6 +75,7 @@ class Budget:
     baseline_epochs: int
     #: the generation task runs with GENERATION_QUICK instead of GENERATION_FULL
     generation_quick: bool = False
+    fair: FairBudget = FairBudget()
 
 
 FULL = Budget(
@@ -44,6 +85,7 @@ FULL = Budget(
     n_perm=1000,
     fusion_quick=False,
     baseline_epochs=15,
+    fair=FAIR_FULL,
 )
 QUICK = Budget(
     epochs={"eegmat_text": 2, "n170_image": 3, "n170_triplet": 3, "eegmmidb_triplet": 4, "n400_text": 6},
@@ -53,6 +95,7 @@ QUICK = Budget(
     fusion_quick=True,
     baseline_epochs=3,
     generation_quick=True,
+    fair=FAIR_QUICK,
 )
 
 

@@ -44,6 +44,14 @@ from brainalign.preprocessing.normalize import (
     make_normalizer,
 )
 from brainalign.preprocessing.pipeline import Windows
+from brainalign.training.heads import (
+    HeadConfig,
+    embed,
+    new_head_encoder,
+    project,
+    train_ce_head,
+    train_clip_head,
+)
 
 #: reference scores of shared/data/README.md (balanced accuracy, AUC)
 REFERENCES: dict[str, dict[str, float]] = {
@@ -611,28 +619,13 @@ def smni_reference(
 
 
 # ===================================================================== aligned models
-# Why a compact loop here rather than brainalign.training.trainer: the trainer reads windows
-# from a recipe's dataset and preset and has no place for a per-subject normaliser fitted
-# per fold (nor for a calibration block taken from another recording of the subject). The
-# encoders below (bandpower, tangent) split into a parameter-free front end
-# (``features``) and a trainable ``head``; the loop computes the front end once per window
-# and trains the head with the project's ClipLoss against frozen MiniLM embeddings, which
-# is the same network trained the same way, without recomputing spectra every epoch.
+# The heads are trained by brainalign.training.heads (one trainer for front-end features:
+# CLIP against frozen MiniLM embeddings, or CE on the labels, with the project's objectives);
+# this module wires them into folds, normalisation and scoring.
 
-
-@dataclass
-class HeadConfig:
-    """Hyper-parameters of every aligned / supervised head below, fixed before any run."""
-
-    emb_dim: int = 64
-    hidden: int = 64
-    depth: int = 1
-    dropout: float = 0.2
-    epochs: int = 40
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 1e-2
-    temperature: float = 0.07
+_new_head_encoder = new_head_encoder
+_embed = embed
+_project = project
 
 
 def text_embeddings(texts: Sequence[str]) -> np.ndarray:
@@ -653,111 +646,6 @@ def _torch_threads() -> None:
     import torch
 
     torch.set_num_threads(1)
-
-
-def _new_head_encoder(
-    name: str, n_chans: int, n_times: int, sfreq: float, cfg: HeadConfig, seed: int, **kwargs: Any
-) -> Any:
-    import torch
-
-    from brainalign.models import create_encoder
-
-    torch.manual_seed(seed)
-    return create_encoder(
-        name,
-        n_chans=n_chans,
-        n_times=n_times,
-        sfreq=sfreq,
-        emb_dim=cfg.emb_dim,
-        hidden=cfg.hidden,
-        depth=cfg.depth,
-        dropout=cfg.dropout,
-        **kwargs,
-    )
-
-
-def _batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    order = rng.permutation(n)
-    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
-
-
-def train_clip_head(
-    encoder: Any, feats: np.ndarray, pair_index: np.ndarray, pair_emb: np.ndarray, cfg: HeadConfig, seed: int
-) -> Any:
-    """Train ``encoder.head`` on front-end ``feats`` with CLIP (the project's ClipLoss)
-    against the frozen text embeddings ``pair_emb[pair_index]`` through a trainable linear
-    text projection. Windows sharing a text are not each other's negatives (``pair_ids``).
-    Returns the text projection; the encoder is left in eval mode."""
-    import torch
-    from torch import nn
-
-    from brainalign.objectives.loss import ClipLoss
-
-    torch.manual_seed(seed)
-    proj = nn.Linear(pair_emb.shape[1], cfg.emb_dim)
-    loss_fn = ClipLoss(temperature=cfg.temperature)
-    params = [p for p in encoder.parameters() if p.requires_grad] + list(proj.parameters()) + list(loss_fn.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    f = torch.as_tensor(feats, dtype=torch.float32)
-    t = torch.as_tensor(pair_emb, dtype=torch.float32)
-    ids = torch.as_tensor(pair_index, dtype=torch.long)
-    rng = np.random.default_rng(seed)
-    for _ in range(cfg.epochs):
-        encoder.train()
-        for b in _batches(len(f), cfg.batch_size, rng):
-            if len(b) < 2:
-                continue
-            bt = torch.as_tensor(b)
-            loss = loss_fn(encoder.head(f[bt]), proj(t[ids[bt]]), pair_ids=ids[bt])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    encoder.eval()
-    proj.eval()
-    return proj
-
-
-def train_ce_head(encoder: Any, feats: np.ndarray, y: np.ndarray, cfg: HeadConfig, seed: int) -> Any:
-    """The same head trained on the labels (class-weighted cross-entropy through a linear
-    classifier on the embedding): the supervised comparator. Returns the classifier."""
-    import torch
-    from torch import nn
-
-    torch.manual_seed(seed)
-    n_classes = int(y.max()) + 1
-    clf = nn.Linear(cfg.emb_dim, n_classes)
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    weight = torch.as_tensor(len(y) / (n_classes * np.maximum(counts, 1)), dtype=torch.float32)
-    opt = torch.optim.AdamW(
-        list(encoder.parameters()) + list(clf.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay
-    )
-    f = torch.as_tensor(feats, dtype=torch.float32)
-    yt = torch.as_tensor(y, dtype=torch.long)
-    rng = np.random.default_rng(seed)
-    for _ in range(cfg.epochs):
-        encoder.train()
-        for b in _batches(len(f), cfg.batch_size, rng):
-            bt = torch.as_tensor(b)
-            loss = nn.functional.cross_entropy(clf(encoder.head(f[bt])), yt[bt], weight=weight)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    encoder.eval()
-    return clf
-
-
-def _embed(encoder: Any, feats: np.ndarray) -> np.ndarray:
-    import torch
-
-    with torch.no_grad():
-        return encoder.head(torch.as_tensor(feats, dtype=torch.float32)).numpy()
-
-
-def _project(proj: Any, emb: np.ndarray) -> np.ndarray:
-    import torch
-
-    with torch.no_grad():
-        return proj(torch.as_tensor(emb, dtype=torch.float32)).numpy()
 
 
 def zero_shot_scores(encoder: Any, proj: Any, feats: np.ndarray, class_prompts: dict[str, list[str]]) -> np.ndarray:
@@ -818,6 +706,7 @@ def eegmat_aligned(
     n_boot: int = 2000,
     n_perm: int = 1000,
     data_dir: str | os.PathLike | None = None,
+    return_scores: bool = False,
 ) -> dict[str, Any]:
     """eegmat rest vs arithmetic, 30 subjects, subject-disjoint (GroupKFold by subject,
     ``n_splits`` folds x ``seeds``): the ``bandpower`` encoder (absolute log band power per
@@ -837,6 +726,8 @@ def eegmat_aligned(
     over seeds); for ``zero_shot`` a subject-bootstrap 95 % interval (all seeds stacked,
     subjects resampled) and a permutation p-value (recording labels permuted within
     subjects, seed 0); the paired subject-bootstrap difference ``zero_shot - lr``.
+    ``return_scores``: also the out-of-fold decision scores (``scores[method][seed]``, > 0
+    predicts arithmetic), ``y``, ``subjects`` and ``recordings`` (arrays, not JSON).
     """
     _torch_threads()
     cfg = cfg or HeadConfig()
@@ -916,6 +807,8 @@ def eegmat_aligned(
     part = out["methods"][f"probe_{probe_fraction:g}"]["balanced_accuracy"]
     out["probe_ratio"] = float((part - 0.5) / (full - 0.5)) if full > 0.5 else float("nan")
     out["probe_ratio_raw"] = float(part / full)
+    if return_scores:
+        out.update(scores=scores, y=y, subjects=groups, recordings=recordings)
     return out
 
 
@@ -965,6 +858,7 @@ def p300_aligned(
     cfg: HeadConfig | None = None,
     xdawn_filters: int = 4,
     data_dir: str | os.PathLike | None = None,
+    return_scores: bool = False,
 ) -> dict[str, Any]:
     """P300 target vs non-target: the ``tangent`` encoder with an xDAWN front end (filters,
     prototypes and Riemannian reference fitted on each fold's training epochs) -> MLP,
@@ -974,7 +868,9 @@ def p300_aligned(
     sessions: subjects 1 and 3; stratified 5-fold for subject 4) or ``"loso_subject"``.
     Zero-shot uses :data:`P300_PROMPTS` (reworded) and, with the two training classes only, is
     text-prototype classification. Balanced accuracy per subject (pooled over its folds),
-    mean over subjects (``within``) or pooled (``loso_subject``); mean over seeds."""
+    mean over subjects (``within``) or pooled (``loso_subject``); mean over seeds.
+    ``return_scores``: also the out-of-fold decision scores (``scores[method][seed]``, > 0
+    predicts target), ``y``, ``subjects`` and ``sessions`` (arrays, not JSON)."""
     import torch
 
     _torch_threads()
@@ -985,8 +881,11 @@ def p300_aligned(
     pair_emb = text_embeddings([P300_TEXTS[c] for c in classes])
     methods = ("zero_shot", "train_texts", "ce", "xdawn_ts_lr", "shuffled")
     per_seed: list[dict[str, float]] = []
+    all_scores: dict[str, dict[int, np.ndarray]] = {m: {} for m in methods}
     for seed in seeds:
         scores = {m: np.zeros(len(y)) for m in methods}
+        for m in methods:
+            all_scores[m][seed] = scores[m]
         for i, (_, train, test) in enumerate(_p300_folds(protocol, subjects, sessions, y, seed)):
             run_seed = 1000 * seed + i
             base = _new_head_encoder(
@@ -1063,6 +962,8 @@ def p300_aligned(
     ref = REFERENCES.get("p300_xdawn_ts_lr_loso_session" if protocol == "within" else "")
     if ref:
         out["reference_loso_session_subjects_1_3"] = ref
+    if return_scores:
+        out.update(scores=all_scores, y=y, subjects=subjects, sessions=sessions)
     return out
 
 
@@ -1089,6 +990,7 @@ def smni_aligned(
     n_splits: int = 5,
     cfg: HeadConfig | None = None,
     data_dir: str | os.PathLike | None = None,
+    return_scores: bool = False,
 ) -> dict[str, Any]:
     """SMNI alcoholic vs control, subject-disjoint (GroupKFold by subject, ``n_splits`` x
     ``seeds``), NO per-subject normalisation (the group is a subject-level label): the
@@ -1098,7 +1000,9 @@ def smni_aligned(
     picture"...). Zero-shot from :data:`SMNI_PROMPTS` (``issue``: the training texts' own
     group phrase; ``reworded``); beside it, on the same folds: tangent space + LR per trial,
     ERP (32 Hz bins) + LR, the same network trained on the labels, and a shuffled-text
-    control. Per trial and per subject (a subject's score: the mean over its trials)."""
+    control. Per trial and per subject (a subject's score: the mean over its trials).
+    ``return_scores``: also the out-of-fold per-trial decision scores (``scores[method][seed]``,
+    > 0 predicts alcoholic), ``y`` and ``subjects`` (arrays, not JSON)."""
     import torch
 
     _torch_threads()
@@ -1112,8 +1016,11 @@ def smni_aligned(
     per_seed = []
     subj = pd.unique(subjects)
     ys = np.array([y[subjects == s][0] for s in subj])
+    all_scores: dict[str, dict[int, np.ndarray]] = {m: {} for m in methods}
     for seed in seeds:
         scores = {m: np.zeros(len(y)) for m in methods}
+        for m in methods:
+            all_scores[m][seed] = scores[m]
         for fold, (train, test) in enumerate(_subject_folds(subjects, n_splits, seed)):
             run_seed = 1000 * seed + fold
             _normalise_fold("train", erp, subjects, train, labels=y)  # the label-level guard passes: global only
@@ -1182,6 +1089,8 @@ def smni_aligned(
             "erp_lr_subject": REFERENCES["smni_erp_lr_subject"],
         },
     )
+    if return_scores:
+        out.update(scores=all_scores, y=y, subjects=subjects)
     return out
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "plot_topomap",
     "plot_scores_with_ci",
     "plot_score_by_group",
+    "plot_method_bars",
 ]
 
 MODEL_COLOR = "tab:blue"
@@ -529,6 +530,57 @@ def plot_score_by_group(
     ax.set_xticks(x, groups, rotation=35 if long_names else 0, ha="right" if long_names else "center", fontsize=8)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     ax.legend(fontsize=7, frameon=False, loc="best")
+    _tidy(ax)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_method_bars(
+    scores: Mapping[str, Score | Mapping[str, Any]],
+    path: str | os.PathLike,
+    title: str,
+    ylabel: str = "balanced accuracy",
+    kinds: Mapping[str, str] | None = None,
+) -> Path:
+    """Methods side by side on one task: a bar per method with its 95 % interval, the
+    value printed above it, and chance as a dashed line. ``kinds`` (method -> ``"model"``,
+    ``"baseline"`` or ``"control"``) colours the bars; hatched bars are not above chance at
+    p < 0.05 (or have no p-value)."""
+    if not scores:
+        raise DataError(None, "no method scores to plot")
+    names = [str(n) for n in scores]
+    vals = [_score_fields(s) for s in scores.values()]
+    colors = {"model": MODEL_COLOR, "baseline": "tab:gray", "control": "tab:red"}
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.9 * len(names) + 2.0), 4.0))
+    for xi, name, s in zip(x, names, vals):
+        kind = (kinds or {}).get(name, "model")
+        ax.bar(
+            xi,
+            s.value,
+            width=0.65,
+            color=colors.get(kind, MODEL_COLOR),
+            alpha=0.85,
+            hatch="" if _is_significant(s) else "//",
+            edgecolor="white",
+        )
+        ax.text(float(xi), s.value + 0.01, f"{s.value:.3f}", ha="center", va="bottom", fontsize=7)
+    err = _ci_err(vals)
+    ax.errorbar(x, [s.value for s in vals], yerr=err, fmt="none", ecolor="0.15", capsize=3, lw=1)
+    chance = [s.chance for s in vals if np.isfinite(s.chance)]
+    if chance:
+        ax.axhline(float(np.median(chance)), **CHANCE_STYLE, label=f"chance ({float(np.median(chance)):.2f})")
+    from matplotlib.patches import Patch
+
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Patch(color=c, alpha=0.85, label=k) for k, c in colors.items() if kinds and k in set(kinds.values())]
+    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+    lows = [s.ci_low for s in vals if np.isfinite(s.ci_low)] + [s.value for s in vals]
+    ax.set_ylim(
+        max(0.0, min(lows) - 0.1), min(1.05, max(s.ci_high if np.isfinite(s.ci_high) else s.value for s in vals) + 0.08)
+    )
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(handles=handles, fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _tidy(ax)
     fig.tight_layout()
     return save_figure(fig, path)
