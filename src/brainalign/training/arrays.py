@@ -29,7 +29,16 @@ from torch import nn
 
 from brainalign.objectives.loss import ClipLoss, MaskedReconstructionLoss
 
-__all__ = ["FitConfig", "embed", "fit_classifier", "fit_clip", "masked_loss", "pretrain_masked", "project"]
+__all__ = [
+    "FitConfig",
+    "embed",
+    "epoch_batches",
+    "fit_classifier",
+    "fit_clip",
+    "masked_loss",
+    "pretrain_masked",
+    "project",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +60,8 @@ def _tensors(arrays: Sequence[np.ndarray]) -> list[torch.Tensor]:
     ]
 
 
-def _batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+def epoch_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """One epoch's mini-batches: a permutation of ``range(n)`` cut into ``batch_size`` pieces."""
     order = rng.permutation(n)
     return [order[i : i + batch_size] for i in range(0, n, batch_size)]
 
@@ -95,7 +105,7 @@ def fit_clip(
     rng = np.random.default_rng(seed)
     for _ in range(cfg.epochs):
         module.train()
-        for b in _batches(len(ids), cfg.batch_size, rng):
+        for b in epoch_batches(len(ids), cfg.batch_size, rng):
             if len(b) < 2:
                 continue
             bt = torch.as_tensor(b)
@@ -138,7 +148,7 @@ def fit_classifier(
     rng = np.random.default_rng(seed)
     for _ in range(cfg.epochs):
         module.train()
-        for b in _batches(len(y), cfg.batch_size, rng):
+        for b in epoch_batches(len(y), cfg.batch_size, rng):
             bt = torch.as_tensor(b)
             logits = clf(module(*(t[bt] for t in tensors)))
             _step(opt, nn.functional.cross_entropy(logits, yt[bt], weight=weight), params, cfg.grad_clip)
@@ -177,7 +187,7 @@ def pretrain_masked(encoder: nn.Module, windows: np.ndarray, cfg: FitConfig, see
     for _ in range(cfg.epochs):
         encoder.train()
         losses = []
-        for b in _batches(len(x), cfg.batch_size, rng):
+        for b in epoch_batches(len(x), cfg.batch_size, rng):
             out = encoder.forward_mae(x[torch.as_tensor(b)])  # type: ignore[operator]
             loss = loss_fn(out.pred, out.target, out.mask)
             _step(opt, loss, params, cfg.grad_clip)

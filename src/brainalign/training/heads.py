@@ -4,9 +4,9 @@ Encoders such as ``bandpower`` and ``tangent`` split into a parameter-free front
 (``encoder.features`` / ``encoder.tangent``: spectra, covariances, tangent vectors) and a
 trainable ``encoder.head``. When the front end is fixed for a fold (its statistics fitted on
 the training rows only), it is computed once per window and only the head is trained here,
-with the project's objectives (:func:`brainalign.objectives.create_objective`): CLIP against
-frozen paired embeddings (``"clip"``), or class-weighted cross-entropy on the labels
-(``"ce"``, the supervised comparator of the same network).
+through the array trainer of :mod:`brainalign.training.arrays`: CLIP against frozen paired
+embeddings, or class-weighted cross-entropy on the labels (the supervised comparator of the
+same network).
 
 Why not :func:`brainalign.training.trainer.train`: the trainer reads windows from a recipe's
 dataset and preset and has no place for a per-subject normaliser fitted per fold (nor for a
@@ -63,74 +63,60 @@ def new_head_encoder(
 
 def head_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """One epoch's mini-batches: a permutation of ``range(n)`` cut into ``batch_size`` pieces."""
-    order = rng.permutation(n)
-    return [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    from brainalign.training.arrays import epoch_batches
+
+    return epoch_batches(n, batch_size, rng)
+
+
+def _head_module(encoder: Any) -> Any:
+    """``encoder.head`` as a module that owns the encoder (its parameters, its train/eval mode)."""
+    from torch import nn
+
+    class _Head(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, feats: Any) -> Any:
+            return self.encoder.head(feats)
+
+    return _Head()
+
+
+def _fit_config(cfg: HeadConfig) -> Any:
+    from brainalign.training.arrays import FitConfig
+
+    return FitConfig(
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        temperature=cfg.temperature,
+    )
 
 
 def train_clip_head(
     encoder: Any, feats: np.ndarray, pair_index: np.ndarray, pair_emb: np.ndarray, cfg: HeadConfig, seed: int
 ) -> Any:
-    """Train ``encoder.head`` on front-end ``feats`` with CLIP (the ``"clip"`` objective)
-    against the frozen embeddings ``pair_emb[pair_index]`` through a trainable linear
-    projection. Windows sharing a partner are not each other's negatives (``pair_ids``).
-    Returns the projection; the encoder is left in eval mode. Same seed, same result."""
-    import torch
-    from torch import nn
+    """Train ``encoder.head`` on front-end ``feats`` with CLIP against the frozen
+    embeddings ``pair_emb[pair_index]`` through a trainable linear projection
+    (:func:`brainalign.training.arrays.fit_clip`). Windows sharing a partner are not each
+    other's negatives. Returns the projection; the encoder is left in eval mode. Same
+    seed, same result."""
+    from brainalign.training.arrays import fit_clip
 
-    from brainalign.objectives.loss import create_objective
-
-    torch.manual_seed(seed)
-    proj = nn.Linear(pair_emb.shape[1], cfg.emb_dim)
-    loss_fn = create_objective("clip", temperature=cfg.temperature)
-    params = [p for p in encoder.parameters() if p.requires_grad] + list(proj.parameters()) + list(loss_fn.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    f = torch.as_tensor(feats, dtype=torch.float32)
-    t = torch.as_tensor(pair_emb, dtype=torch.float32)
-    ids = torch.as_tensor(pair_index, dtype=torch.long)
-    rng = np.random.default_rng(seed)
-    for _ in range(cfg.epochs):
-        encoder.train()
-        for b in head_batches(len(f), cfg.batch_size, rng):
-            if len(b) < 2:
-                continue
-            bt = torch.as_tensor(b)
-            loss = loss_fn(encoder.head(f[bt]), proj(t[ids[bt]]), pair_ids=ids[bt])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    proj = fit_clip(_head_module(encoder), [feats], pair_index, pair_emb, _fit_config(cfg), seed, emb_dim=cfg.emb_dim)
     encoder.eval()
-    proj.eval()
     return proj
 
 
 def train_ce_head(encoder: Any, feats: np.ndarray, y: np.ndarray, cfg: HeadConfig, seed: int) -> Any:
-    """The same head trained on integer labels ``y`` (the ``"ce"`` objective with balanced
-    class weights, through a linear classifier on the embedding): the supervised
-    comparator. Returns the classifier; the encoder is left in eval mode."""
-    import torch
-    from torch import nn
+    """The same head trained on integer labels ``y`` (class-weighted cross-entropy through
+    a linear classifier on the embedding, :func:`brainalign.training.arrays.fit_classifier`):
+    the supervised comparator. Returns the classifier; the encoder is left in eval mode."""
+    from brainalign.training.arrays import fit_classifier
 
-    from brainalign.objectives.loss import create_objective
-
-    torch.manual_seed(seed)
-    n_classes = int(y.max()) + 1
-    clf = nn.Linear(cfg.emb_dim, n_classes)
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    loss_fn = create_objective("ce", class_weights=(len(y) / (n_classes * np.maximum(counts, 1))).tolist())
-    opt = torch.optim.AdamW(
-        list(encoder.parameters()) + list(clf.parameters()), lr=cfg.lr, weight_decay=cfg.weight_decay
-    )
-    f = torch.as_tensor(feats, dtype=torch.float32)
-    yt = torch.as_tensor(y, dtype=torch.long)
-    rng = np.random.default_rng(seed)
-    for _ in range(cfg.epochs):
-        encoder.train()
-        for b in head_batches(len(f), cfg.batch_size, rng):
-            bt = torch.as_tensor(b)
-            loss = loss_fn(clf(encoder.head(f[bt])), yt[bt])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    clf = fit_classifier(_head_module(encoder), [feats], y, _fit_config(cfg), seed, emb_dim=cfg.emb_dim)
     encoder.eval()
     return clf
 
