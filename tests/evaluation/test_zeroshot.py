@@ -13,6 +13,7 @@ from brainalign.evaluation.zeroshot import (
     distractor_sets,
     nway_hits,
     nway_topk,
+    prior_matched_threshold,
     zero_shot_predict,
     zero_shot_scores,
 )
@@ -148,3 +149,24 @@ def test_unknown_query_label_and_duplicate_prototypes():
         distractor_sets([0, 99], LABELS, n_way=2)
     with pytest.raises(DataError, match="unique"):
         distractor_sets([0], [0, 0, 1], n_way=2)
+
+
+def test_prior_matched_threshold_recovers_an_offset_score():
+    """A similarity difference that ranks perfectly but sits 0.45 above zero for every window
+    calls every window positive at 0; the threshold from unlabelled training scores at the
+    design's prior restores the ranking's accuracy on new windows."""
+    rng = np.random.default_rng(0)
+    y_train, y_test = rng.integers(0, 2, 400), rng.integers(0, 2, 200)
+    train = y_train - 0.5 + 0.45 + rng.normal(0, 0.2, 400)
+    test = y_test - 0.5 + 0.45 + rng.normal(0, 0.2, 200)
+    at_zero = np.mean((test > 0) == y_test)
+    thr = prior_matched_threshold(train, y_train.mean())
+    assert 0.25 < thr < 0.65
+    assert np.mean((test > thr) == y_test) > at_zero + 0.1
+    assert np.mean(train > thr) == pytest.approx(y_train.mean(), abs=0.01)
+
+
+@pytest.mark.parametrize("rate, scores", [(0.0, [0.1, 0.2]), (1.0, [0.1]), (0.5, []), (0.5, [np.nan, 1.0])])
+def test_prior_matched_threshold_rejects_bad_input(rate, scores):
+    with pytest.raises(DataError):
+        prior_matched_threshold(np.asarray(scores, dtype=float), rate)

@@ -27,7 +27,7 @@ def _eegmat_aligned(window_s: float, normalization: str, seeds: Any = (0,), **kw
     subjects = np.repeat([f"s{i}" for i in range(8)], 10)
     y = np.tile(np.repeat([0, 1], 5), 8)
     recordings = np.char.add(subjects, y.astype(str))
-    methods = ("zero_shot", "lr", "ce", "shuffled", "probe_full", "probe_0.1")
+    methods = ("zero_shot", "zero_shot_raw", "lr", "ce", "shuffled", "probe_full", "probe_0.1")
     return {
         "protocol": "GroupKFold by subject",
         "normalization": {"source": normalization, "transductive": normalization == "own"},
@@ -219,3 +219,14 @@ def test_cached_fair_call_stores_and_reuses(tmp_path: Path):
     assert again["normalization"] == first["normalization"]
     cached_fair_call(tmp_path, "x", fake, window_s=4.0, normalization="calibration")
     assert len(calls) == 2
+    # a new protocol version of the function's module never reuses a stored run
+    import sys
+
+    module = sys.modules[fake.__module__]
+    old = getattr(module, "PROTOCOL_VERSION", 1)
+    try:
+        module.PROTOCOL_VERSION = old + 1  # type: ignore[attr-defined]
+        cached_fair_call(tmp_path, "x", fake, window_s=2.0, normalization="calibration")
+        assert len(calls) == 3
+    finally:
+        module.PROTOCOL_VERSION = old  # type: ignore[attr-defined]

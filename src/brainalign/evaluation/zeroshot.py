@@ -7,6 +7,10 @@
   label: one image per class gives that image, several give their normalised centre.
 * :func:`zero_shot_scores` / :func:`zero_shot_predict` compare queries (EEG
   embeddings) with the prototypes by cosine similarity.
+* :func:`prior_matched_threshold` sets a binary zero-shot decision threshold from unlabelled
+  reference scores (the training windows') and a class prior, so that the fraction of
+  reference windows called positive equals the prior: CLIP similarity differences rank well
+  but need not be centred on 0.
 * :func:`nway_topk` is the N-way top-k identification reported by NICE (Song et al.,
   2024) on THINGS-EEG: each query sees its own class plus ``n_way - 1`` distractor
   classes, and is correct when its class is among the k most similar candidates.
@@ -34,6 +38,7 @@ __all__ = [
     "class_prototypes",
     "zero_shot_scores",
     "zero_shot_predict",
+    "prior_matched_threshold",
     "distractor_sets",
     "nway_hits",
     "nway_topk",
@@ -94,6 +99,23 @@ def zero_shot_predict(query_emb: Any, prototypes: Any, class_names: Sequence[Any
     if len(names) != scores.shape[1]:
         raise DataError(None, f"{len(names)} class names for {scores.shape[1]} prototypes")
     return names[scores.argmax(axis=1)]
+
+
+def prior_matched_threshold(reference_scores: Any, positive_rate: float) -> float:
+    """The decision threshold on a binary zero-shot score (``sim(positive) - sim(negative)``)
+    at which a share ``positive_rate`` of ``reference_scores`` is called positive.
+
+    The reference scores are unlabelled (e.g. the training windows' scores); only the class
+    prior is needed, which a balanced design fixes in advance (0.5). No test window is used, so
+    the threshold is not transductive. Label-free prior correction of a contrastive model's
+    bias, in the spirit of "calibrate before use" (Zhao et al., 2021).
+    """
+    ref = as_array(reference_scores, "reference scores", ndim=1)
+    if not 0.0 < positive_rate < 1.0:
+        raise DataError(None, f"positive_rate must be in (0, 1), got {positive_rate}")
+    if not np.all(np.isfinite(ref)) or len(ref) == 0:
+        raise DataError(None, "reference scores must be a non-empty finite array")
+    return float(np.quantile(ref, 1.0 - positive_rate))
 
 
 def _true_columns(query_labels: Any, proto_labels: Any) -> np.ndarray:

@@ -186,8 +186,14 @@ def baseline_entry(scorer: FairScorer, method: str, metrics: Sequence[tuple[str,
 def cached_fair_call(folder: Path, name: str, fn: Callable[..., dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
     """``fn(**kwargs, return_scores=True)``, stored in ``folder`` (JSON for the summary, ``.npz``
     for the arrays) and reused when the same call was stored before: a benchmark run can be
-    resumed, and its reports rebuilt, without retraining. ``data_dir`` is not part of the key."""
-    key = json.dumps({"fn": fn.__name__, **{k: v for k, v in kwargs.items() if k != "data_dir"}}, default=str)
+    resumed, and its reports rebuilt, without retraining. ``data_dir`` is not part of the key;
+    ``fn``'s module's ``PROTOCOL_VERSION`` is (a changed protocol never reuses an old run)."""
+    import sys
+
+    version = getattr(sys.modules.get(fn.__module__), "PROTOCOL_VERSION", 1)
+    key = json.dumps(
+        {"fn": fn.__name__, "version": version, **{k: v for k, v in kwargs.items() if k != "data_dir"}}, default=str
+    )
     stem = folder / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if stem.with_suffix(".json").exists() and stem.with_suffix(".npz").exists():
         out = json.loads(stem.with_suffix(".json").read_text())
