@@ -71,7 +71,7 @@ def test_lines_printed(demo: DemoRun):
     assert any("windows 200x32x60" in line and line.endswith(f"-> {demo.out / 'n400.png'}") for line in lines)
     assert any(line.endswith(f"-> {demo.out / 'wfdb.png'}") for line in lines)
     done = re.fullmatch(r"brainalign demo: done in (\d+\.\d) s; outputs in (.+)", lines[-1])
-    assert "brainalign demo: no benchmark (it needs the eegmat, eegmmidb, eegnb datasets)" in lines
+    assert "brainalign demo: no benchmark (it needs the eegmat, eegmmidb, eegnb, smni datasets)" in lines
     assert done, lines[-1]
     assert 0 < float(done.group(1)) < demo.wall_s and done.group(2) == str(demo.out)
     assert demo.result.other_stderr_lines == []  # no progress bar when stderr is not a terminal
@@ -91,3 +91,10 @@ def test_outputs_have_the_usual_permissions(demo: DemoRun):
     os.umask(mask)
     for path in demo.out.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path
+
+
+def test_demo_tasks_are_benchmark_tasks():
+    from brainalign.experiments.benchmark import TASKS
+    from brainalign.experiments.demo import DEMO_TASKS
+
+    assert DEMO_TASKS and set(DEMO_TASKS) <= set(TASKS)
