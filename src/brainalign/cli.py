@@ -202,7 +202,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     results = run_real_benchmark(
-        Path(args.out), data_dir=args.data_dir, quick=args.quick, seed=args.seed, tasks=args.tasks
+        Path(args.out), data_dir=args.data_dir, quick=args.quick, seed=args.seed, tasks=args.tasks, jobs=args.jobs
     )
     print(format_headline(results))
     print(f"benchmark {args.suite}: {time.perf_counter() - t0:.0f} s; results.json and report.html in {args.out}")
@@ -319,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small budget (fewer folds and epochs), for demos")
     p.add_argument("--tasks", nargs="+", default=None, help="run only these tasks")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1, help="tasks run at once, each in its own process (default 1)")
     _add_data_dir(p)
     p.set_defaults(func=cmd_benchmark)
 
