@@ -182,6 +182,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             args.run_dir,
             resolution=args.resolution,
             gan_steps=args.gan_steps,
+            grow_steps=args.grow_steps,
             gan_time_limit_s=args.time_limit,
             text_epochs=args.text_epochs,
             text_time_limit_s=args.time_limit,
@@ -306,6 +307,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--resolution", type=int, default=32, help="generator resolution in pixels (with --fit-heads)")
     p.add_argument("--gan-steps", type=int, default=2000, help="GAN training steps (with --fit-heads)")
+    p.add_argument(
+        "--grow-steps",
+        type=int,
+        default=0,
+        help="first train this many GAN steps at half the resolution, then grow (with --fit-heads; e.g. 64 px)",
+    )
     p.add_argument("--text-epochs", type=int, default=12, help="text decoder epochs (with --fit-heads)")
     p.add_argument("--time-limit", type=float, default=None, help="seconds at most for each head (with --fit-heads)")
     p.add_argument("--grid-trials", type=int, default=64, help="trials drawn in the image grids")

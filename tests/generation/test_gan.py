@@ -11,6 +11,7 @@ from brainalign.generation.gan import (
     GANConfig,
     Generator,
     generate_images,
+    grown_networks,
     load_generator,
     save_gan,
     train_gan,
@@ -106,3 +107,39 @@ def test_load_refuses_bad_folders(tmp_path):
     (tmp_path / "gan_config.json").write_text("{not json")
     with pytest.raises(DataError):
         load_generator(tmp_path)
+
+
+def test_growing_keeps_the_trained_stages():
+    """Progressive growing: the 16 px networks start from the trained 8 px ones (the
+    generator's lower stages and the discriminator's lower stages and head, shifted by the
+    new stage), the new stages start fresh, and training goes on from there."""
+    small = train_gan(*_data(), GANConfig(**TINY), steps=2, seed=0)
+    big_cfg = GANConfig(**{**TINY, "resolution": 16})
+    G, D = grown_networks(small, big_cfg)
+    old_g, old_d = small.generator.state_dict(), small.discriminator.state_dict()
+    for key in ("mapping.net.0.weight", "const", "blocks.1.conv.weight", "to_rgb.1.weight"):
+        assert torch.equal(G.state_dict()[key], old_g[key]), key
+    # the new stage's RGB output starts at zero: the grown generator draws the upsampled old images
+    z, cond = torch.randn(3, big_cfg.z_dim), torch.randn(3, big_cfg.cond_dim)
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        old_img = small.generator(z, cond)
+        torch.manual_seed(0)
+        new_img = G.eval()(z, cond)
+    up = torch.nn.functional.interpolate(torch.atanh(old_img), scale_factor=2, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(new_img, torch.tanh(up), atol=1e-5, rtol=1e-4)
+    assert torch.equal(D.state_dict()["blocks.1.conv.weight"], old_d["blocks.0.conv.weight"])
+    assert torch.equal(D.state_dict()["fc.weight"], old_d["fc.weight"])
+    fresh = Generator(big_cfg).state_dict()["blocks.2.conv.weight"]
+    assert G.state_dict()["blocks.2.conv.weight"].shape == fresh.shape  # the new stage exists, untrained
+    x16, c = _data(res=16)
+    grown = train_gan(x16, c, big_cfg, steps=2, seed=0, init=small)
+    assert grown.steps == 2 and generate_images(grown.generator_ema, c, seed=1).shape == (6, 3, 16, 16)
+    two_stage = train_gan(x16, c, big_cfg, steps=2, seed=0, grow_steps=3)  # both stages in one call
+    assert [(st["resolution"], st["steps"]) for st in two_stage.stages] == [(8, 3), (16, 2)]
+    with pytest.raises(ConfigError):
+        train_gan(x16, c, big_cfg, steps=1, init=small, grow_steps=1)
+    with pytest.raises(ConfigError):
+        grown_networks(small, GANConfig(**TINY))  # not a higher resolution
+    with pytest.raises(ConfigError):
+        grown_networks(small, GANConfig(**{**TINY, "resolution": 16, "channels": 16}))  # other widths

@@ -100,6 +100,7 @@ def fit_generation_heads(
     *,
     resolution: int = 32,
     gan_steps: int = 2000,
+    grow_steps: int = 0,
     gan_time_limit_s: float | None = None,
     gan_overrides: dict[str, Any] | None = None,
     text_epochs: int = 12,
@@ -109,7 +110,9 @@ def fit_generation_heads(
     log: Callable[[str], None] | None = None,
 ) -> Path:
     """Train the generation heads of a finished image- or text-paired run into
-    ``RUN/generation/`` (replaced atomically when complete); returns that folder."""
+    ``RUN/generation/`` (replaced atomically when complete); returns that folder.
+    ``grow_steps`` > 0: the GAN first trains that many steps at half the resolution, then
+    grows to ``resolution`` (progressive growing; how the 64 px generator trains in minutes)."""
     from brainalign.training.api import load
     from brainalign.training.trainer import PAIR_EMBEDDINGS, TRAIN_EMBEDDINGS
 
@@ -142,7 +145,8 @@ def fit_generation_heads(
             labels = _image_labels(paths, _train_table(run), pair_column, label_column)
             images = load_images(paths, resolution)
             cfg = GANConfig(resolution=resolution, cond_dim=int(pairs.shape[1]), **(gan_overrides or {}))
-            say(f"training a {resolution} px GAN on {len(paths)} stimuli ({gan_steps} steps at most)")
+            grow = f" after {grow_steps} at {resolution // 2} px" if grow_steps else ""
+            say(f"training a {resolution} px GAN on {len(paths)} stimuli ({gan_steps} steps at most{grow})")
             result = train_gan(
                 images,
                 torch.from_numpy(pairs.astype(np.float32)),
@@ -151,6 +155,7 @@ def fit_generation_heads(
                 seed=seed,
                 time_limit_s=gan_time_limit_s,
                 log_every=max(1, gan_steps // 20),
+                grow_steps=grow_steps,
             )
             save_gan(result, tmp / "gan", include_discriminator=False, extra={"run": manifest["run"]})
             save_file(
@@ -164,6 +169,7 @@ def fit_generation_heads(
                 "names": [Path(p).name for p in paths],
                 "resolution": resolution,
                 "steps": result.steps,
+                "stages": result.stages,
                 "seconds": round(result.seconds, 1),
                 "conditioning": "each trial's nearest stimulus embedding (cosine) in the run's shared space",
             }

@@ -209,8 +209,11 @@ def image_experiment(
     n_figure_trials: int = 8,
     feature_size: int = 128,
     max_scored_trials: int = 240,
+    grow_steps: int = 0,
 ) -> dict[str, Any]:
-    """One eeg-notebooks set: EEG encoder, image map, GAN, scores and figures."""
+    """One eeg-notebooks set: EEG encoder, image map, GAN, scores and figures. ``grow_steps``
+    > 0: the GAN first trains that many steps at half the resolution, then grows
+    (:func:`~brainalign.generation.gan.grown_networks`) and trains ``steps`` at ``resolution``."""
     from brainalign.data.splits import within_subject_split
     from brainalign.generation.figures import save_trial_grid
     from brainalign.generation.gan import GANConfig, generate_images, save_gan, train_gan
@@ -289,9 +292,17 @@ def image_experiment(
     # --- GAN on all stimulus images, conditioned on their mapped embeddings
     cfg = GANConfig(resolution=resolution, cond_dim=conds.shape[1], **(gan_overrides or {}))
     torch.set_num_threads(1)
-    _say(f"{name}: training the {resolution} px GAN ({steps} steps at most, {time_limit_s} s at most)")
+    grow = f" after {grow_steps} steps at {resolution // 2} px" if grow_steps else ""
+    _say(f"{name}: training the {resolution} px GAN ({steps} steps{grow}, {time_limit_s} s at most)")
     result = train_gan(
-        real_small, torch.from_numpy(conds), cfg, steps=steps, seed=seed, time_limit_s=time_limit_s, log_every=100
+        real_small,
+        torch.from_numpy(conds),
+        cfg,
+        steps=steps,
+        seed=seed,
+        time_limit_s=time_limit_s,
+        log_every=100,
+        grow_steps=grow_steps,
     )
     gan_dir = save_gan(result, out_dir / f"{name}_gan", extra={"dataset": name, "labels": labels})
     G = result.generator_ema
@@ -411,6 +422,7 @@ def image_experiment(
             "gan": {
                 "steps": result.steps,
                 "seconds": result.seconds,
+                "stages": result.stages,
                 "ada_p": result.ada_p,
                 "config": cfg.to_dict(),
                 "dir": str(gan_dir),

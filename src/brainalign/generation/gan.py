@@ -7,8 +7,9 @@ DiffAugment, none of their code):
   with the noise ``z`` and mapped by an MLP to a style vector ``w``.
 * :class:`Generator`: a learned 4x4 constant, then one block per doubling of the
   resolution (nearest upsampling, a 3x3 convolution, per-pixel noise, AdaIN: instance
-  normalisation whose per-channel scale and bias come from ``w``), a 1x1 conv to RGB
-  and ``tanh``. The resolution (8..256, a power of two) is a parameter.
+  normalisation whose per-channel scale and bias come from ``w``), each with a 1x1 conv
+  to RGB whose outputs are summed up the resolutions (bilinear upsampling; StyleGAN2's
+  skip generator), then ``tanh``. The resolution (8..256, a power of two) is a parameter.
 * :class:`Discriminator`: stride-2 convolutions down to 4x4, a linear layer to a
   feature ``h``, and a projection head ``D(x, c) = psi(h) + <embed(c), h>`` (Miyato &
   Koyama 2018) conditioned on the same condition vector as the generator.
@@ -18,7 +19,10 @@ two-core CPU a training step's cost is almost all convolution.
 * :func:`train_gan`: non-saturating logistic loss, R1 penalty on real images,
   exponential moving average (EMA) of the generator weights, and differentiable
   augmentation of real and fake images before D, its probability steered by the
-  ADA-style controller of :mod:`brainalign.generation.augment`.
+  ADA-style controller of :mod:`brainalign.generation.augment`. ``init=`` starts from a
+  trained lower-resolution result (:func:`grown_networks`: progressive growing, after
+  Karras et al. 2018): the low-resolution stages are learned cheaply first, and the new
+  top stage then trains on top of them.
 
 Training is deterministic for a seed (the global torch RNG is forked, so the caller's
 state is untouched). :func:`save_gan` / :func:`load_generator` use safetensors plus a
@@ -53,6 +57,7 @@ __all__ = [
     "Generator",
     "MappingNetwork",
     "generate_images",
+    "grown_networks",
     "load_generator",
     "save_gan",
     "train_gan",
@@ -60,7 +65,7 @@ __all__ = [
 
 _CONFIG_FILE = "gan_config.json"
 _WEIGHTS_FILE = "gan.safetensors"
-_FORMAT = "brainalign-cgan/1"
+_FORMAT = "brainalign-cgan/2"  # 2: one RGB output per resolution
 
 
 @dataclass
@@ -200,13 +205,19 @@ class Generator(nn.Module):
         blocks = [_SynthesisBlock(ch[0], ch[0], config.w_dim, upsample=False)]
         blocks += [_SynthesisBlock(ch[i], ch[i + 1], config.w_dim, upsample=True) for i in range(config.n_blocks)]
         self.blocks = nn.ModuleList(blocks)
-        self.to_rgb = nn.Conv2d(ch[-1], 3, 1)
+        # one 1x1 RGB output per resolution, summed up the resolutions (StyleGAN2's "skip"
+        # generator): each stage adds detail to the upsampled image of the stages below it
+        self.to_rgb = nn.ModuleList([nn.Conv2d(ch[0], 3, 1)] + [nn.Conv2d(c, 3, 1) for c in ch[1:]])
 
     def synthesis(self, w: torch.Tensor) -> torch.Tensor:
         x = self.const.expand(len(w), -1, -1, -1)
-        for block in self.blocks:
+        rgb: torch.Tensor | None = None
+        for block, to_rgb in zip(self.blocks, self.to_rgb):
             x = block(x, w)
-        return torch.tanh(self.to_rgb(x))
+            y = to_rgb(x)
+            rgb = y if rgb is None else F.interpolate(rgb, scale_factor=2, mode="bilinear", align_corners=False) + y
+        assert rgb is not None
+        return torch.tanh(rgb)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         if c.ndim != 2 or c.shape[1] != self.config.cond_dim:
@@ -267,6 +278,8 @@ class GANTrainResult:
     seconds: float
     log: list[dict[str, float]]
     ada_p: float
+    #: the training stages (resolution, steps, seconds): one, or two after progressive growing
+    stages: list[dict[str, float]] = field(default_factory=list)
 
 
 def _check_training_inputs(images: torch.Tensor, conds: torch.Tensor, config: GANConfig) -> None:
@@ -289,6 +302,51 @@ def _ema_update(target: nn.Module, source: nn.Module, decay: float) -> None:
         b_t.copy_(b_s)
 
 
+def _copy_matching(target: nn.Module, source: nn.Module, rename: Callable[[str], str | None]) -> int:
+    """Copy every tensor of ``source`` whose renamed key exists in ``target`` with the same
+    shape; returns how many were copied."""
+    own = target.state_dict()
+    n = 0
+    with torch.no_grad():
+        for key, value in source.state_dict().items():
+            new_key = rename(key)
+            if new_key is not None and new_key in own and own[new_key].shape == value.shape:
+                own[new_key].copy_(value)
+                n += 1
+    return n
+
+
+def grown_networks(previous: GANTrainResult, config: GANConfig) -> tuple[Generator, Discriminator]:
+    """A generator and a discriminator for ``config`` (a higher resolution than
+    ``previous.config``, otherwise the same widths) that start from ``previous``'s
+    trained networks: the generator keeps its mapping, constant and every stage it had
+    with its RGB output; the new top stages' RGB outputs start at zero, so the grown
+    generator starts by drawing exactly the upsampled images of the previous one. The
+    discriminator keeps its lower stages (the new ones are prepended after ``from_rgb``)
+    and its head. Other new weights start from their fresh initialisation."""
+    old = previous.config
+    if config.resolution <= old.resolution:
+        raise ConfigError(f"growing needs a higher resolution than {old.resolution}, got {config.resolution}")
+    if config.stage_channels()[: old.n_blocks + 1] != old.stage_channels() or config.cond_dim != old.cond_dim:
+        raise ConfigError("growing needs the same widths and condition size at the shared stages")
+    G, D = Generator(config), Discriminator(config)
+    shift = config.n_blocks - old.n_blocks
+
+    def d_key(key: str) -> str:
+        if key.startswith("blocks."):
+            head, idx, rest = key.split(".", 2)
+            return f"{head}.{int(idx) + shift}.{rest}"
+        return key
+
+    with torch.no_grad():
+        for to_rgb in G.to_rgb[old.n_blocks + 1 :]:
+            nn.init.zeros_(to_rgb.weight)
+            nn.init.zeros_(to_rgb.bias)
+    _copy_matching(G, previous.generator, lambda k: k)
+    _copy_matching(D, previous.discriminator, d_key)
+    return G, D
+
+
 def train_gan(
     images: torch.Tensor,
     conds: torch.Tensor,
@@ -300,6 +358,8 @@ def train_gan(
     time_limit_s: float | None = None,
     log_every: int = 50,
     callback: Callable[[int, dict[str, float]], None] | None = None,
+    init: GANTrainResult | None = None,
+    grow_steps: int = 0,
 ) -> GANTrainResult:
     """Train a conditional GAN on ``images`` (n, 3, res, res) in [-1, 1] with one
     condition vector per image (``conds``, (n, cond_dim)).
@@ -309,19 +369,53 @@ def train_gan(
     augmented reals and fakes (non-saturating logistic loss, R1 on the augmented reals
     every ``r1_interval`` steps, lazily scaled), then G; the EMA generator follows G.
     ``time_limit_s`` stops early (the result says how many steps ran). Deterministic
-    for a ``seed`` on a given machine and thread count.
+    for a ``seed`` on a given machine and thread count. ``init``: start from a trained
+    lower-resolution result (:func:`grown_networks`; its ADA probability carries over).
+    ``grow_steps`` > 0: progressive growing in one call, first ``grow_steps`` steps at half
+    the resolution (the images 2x2 average-pooled), then ``steps`` at ``config.resolution``
+    from there; ``stages`` of the result lists both.
     """
     images = torch.as_tensor(images, dtype=torch.float32)
     conds = torch.as_tensor(conds, dtype=torch.float32)
     _check_training_inputs(images, conds, config)
+    if grow_steps > 0:
+        if init is not None:
+            raise ConfigError("grow_steps and init are exclusive")
+        low_config = GANConfig.from_dict({**config.to_dict(), "resolution": config.resolution // 2})
+        low = train_gan(
+            F.avg_pool2d(images, 2),
+            conds,
+            low_config,
+            grow_steps,
+            seed,
+            fake_conds=fake_conds,
+            time_limit_s=time_limit_s,
+            log_every=log_every,
+            callback=callback,
+        )
+        left = None if time_limit_s is None else max(0.0, time_limit_s - low.seconds)
+        high = train_gan(
+            images,
+            conds,
+            config,
+            steps,
+            seed,
+            fake_conds=fake_conds,
+            time_limit_s=left,
+            log_every=log_every,
+            callback=callback,
+            init=low,
+        )
+        high.stages = low.stages + high.stages
+        high.seconds += low.seconds
+        return high
     pool = conds if fake_conds is None else torch.as_tensor(fake_conds, dtype=torch.float32)
     if steps < 1:
         raise ConfigError(f"steps must be >= 1, got {steps}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
-        G = Generator(config)
-        D = Discriminator(config)
+        G, D = (Generator(config), Discriminator(config)) if init is None else grown_networks(init, config)
         mean, std = pool.mean(0), pool.std(0, unbiased=False)
         std = torch.where(std > 1e-6, std, torch.ones_like(std))
         for net in (G, D):
@@ -334,12 +428,13 @@ def train_gan(
         opt_d = torch.optim.Adam(
             D.parameters(), lr=config.lr_d * ratio, betas=(config.betas[0] ** ratio, config.betas[1] ** ratio)
         )
-        augment = DiffAugment(config.augment, p=config.ada_p_init)
+        p_init = config.ada_p_init if init is None else init.ada_p
+        augment = DiffAugment(config.augment, p=p_init)
         ada = AdaController(
             target=config.ada_target,
             interval=config.ada_interval,
             step=config.ada_step,
-            p=config.ada_p_init,
+            p=p_init,
             p_max=config.ada_p_max,
         )
         n, bs = len(images), config.batch_size
@@ -398,7 +493,8 @@ def train_gan(
             if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
                 break
         seconds = time.perf_counter() - start
-    return GANTrainResult(G.eval(), G_ema, D.eval(), config, done, seconds, log, float(ada.p))
+    stage = {"resolution": float(config.resolution), "steps": float(done), "seconds": seconds}
+    return GANTrainResult(G.eval(), G_ema, D.eval(), config, done, seconds, log, float(ada.p), [stage])
 
 
 @torch.no_grad()
@@ -449,6 +545,7 @@ def save_gan(
         "config": result.config.to_dict(),
         "steps": result.steps,
         "seconds": result.seconds,
+        "stages": result.stages,
         "ada_p": result.ada_p,
         "extra": extra or {},
     }
