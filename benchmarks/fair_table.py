@@ -1,7 +1,7 @@
 """The fair-protocol table of README.md from a benchmark run's results.json.
 
 Usage: python benchmarks/fair_table.py RUN/results.json
-Prints one markdown row per fair task (eegmat_fair*, p300_fair*, smni_fair): protocol,
+Prints one markdown row per fair task (eegmat_fair*, p300_fair*, smni_fair, smni_condition*): protocol,
 normalisation, aligned zero-shot [95 % CI], best classical baseline, the same network
 trained on the labels (CE), the shuffled-text control, the zero-shot permutation p, and the
 paired bootstrap difference to the best classical baseline.
@@ -19,6 +19,8 @@ ROWS = {
     "p300_fair_within": ("P300 target vs non-target", "within subject, session-disjoint (1, 3)", "training stats"),
     "p300_fair_loso_subject": ("same", "leave one subject out", "training stats"),
     "smni_fair": ("SMNI alcoholic vs control, per subject", "subject-disjoint 5-fold", "none (subject-level label)"),
+    "smni_condition": ("SMNI S1 vs S2, per trial", "subject-disjoint 5-fold", "training stats"),
+    "smni_condition_own_transductive": ("same", "same", "own trials (TRANSDUCTIVE)"),
 }
 CLASSICAL = {"bandpower_lr", "xdawn_ts_lr", "tangent_lr", "erp_lr"}
 

@@ -61,3 +61,56 @@ def test_paired_subject_bootstrap_and_probe():
     emb = np.column_stack([y + 0.3 * rng.standard_normal(200), rng.standard_normal(200)])
     prob = fair._probe(emb[:100], y[:100], emb[100:], 0.1, seed=0)
     assert ((prob > 0.5) == y[100:]).mean() > 0.9
+
+
+def _smni_like(n_subjects: int = 12, seed: int = 0) -> dict:
+    """SMNI-shaped synthetic trials: 10 per condition and subject, 4 channels x 64 samples at
+    64 Hz; S2 trials carry an evoked bump on channel 1, S2 no-match a second one on channel 2;
+    each subject has its own offset on every channel (what per-subject normalisation removes)."""
+    import types
+
+    import pandas as pd
+
+    from brainalign.data.readers.smni import CONDITION_TEXT, GROUP_TEXT
+
+    rng = np.random.default_rng(seed)
+    conditions = np.tile(np.repeat(list(fair.SMNI_CONDITIONS), 10), n_subjects)
+    subjects = np.repeat([f"co2{'ac'[i % 2]}{i:07d}" for i in range(n_subjects)], 30)
+    x = rng.standard_normal((len(conditions), 4, 64)) + rng.standard_normal((n_subjects, 4, 1)).repeat(30, 0) * 2
+    x[conditions != "S1", 1, 20:30] += 2.0
+    x[conditions == "S2_nomatch", 2, 30:40] += 2.0
+    group = np.array(["alcoholic" if s[3] == "a" else "control" for s in subjects])
+    table = pd.DataFrame(
+        {
+            "subject": subjects,
+            "condition": conditions,
+            "condition_text": [CONDITION_TEXT[c] for c in conditions],
+            "text": [f"{GROUP_TEXT[g]} viewing {CONDITION_TEXT[c]}" for g, c in zip(group, conditions)],
+        }
+    )
+    windows = types.SimpleNamespace(table=table, n_channels=4, n_times=64, sfreq=64.0)
+    return {"windows": windows, "subjects": subjects, "condition": conditions, "erp": fair.erp_bins(x, 64.0)}
+
+
+def test_smni_condition_aligned_reads_the_condition_from_text(monkeypatch):
+    data = _smni_like()
+    monkeypatch.setattr(fair, "_smni_parts", lambda data_dir=None: data)
+    for text in (t for c in fair.SMNI_CONDITION_PROMPTS.values() for prompts in c.values() for t in prompts):
+        assert not any(train in text or text in train for train in data["windows"].table["text"])
+        assert "viewing" not in text  # no prompt repeats a training text's wording
+    cfg = fair.HeadConfig(epochs=30, emb_dim=16, hidden=16)
+    r = fair.smni_condition_aligned(seeds=(0,), n_splits=3, cfg=cfg, n_boot=100, n_perm=100, return_scores=True)
+    m = r["methods"]
+    assert r["normalization"]["transductive"] is False
+    assert m["zero_shot"]["auc"] >= 0.85 and m["erp_lr"]["balanced_accuracy"] >= 0.8, m
+    assert m["zero_shot_train_threshold"]["balanced_accuracy"] >= 0.75
+    assert abs(m["shuffled"]["auc"] - 0.5) < 0.15
+    assert m["zero_shot_3way"]["balanced_accuracy"] > 0.5 and m["zero_shot"]["p_permutation_seed0"] < 0.05
+    assert set(np.unique(r["scores"]["zero_shot_3way"][0])) <= {0, 1, 2}
+    assert r["zero_shot_minus_erp_lr"]["ci_low"] <= r["zero_shot_minus_erp_lr"]["difference"]
+    # the condition varies within subjects: the transductive per-subject variant is allowed, and labelled
+    own = fair.smni_condition_aligned(seeds=(0,), n_splits=3, cfg=cfg, normalization="own", n_boot=50, n_perm=50)
+    assert own["normalization"]["transductive"] is True
+    assert own["methods"]["erp_lr"]["balanced_accuracy"] >= 0.8
+    # each subject's offset is removed by its own statistics, not by the training subjects'
+    assert own["methods"]["zero_shot"]["auc"] > m["zero_shot"]["auc"]

@@ -101,6 +101,32 @@ def _smni_aligned(seeds: Any = (0,), **kw: Any) -> dict[str, Any]:
     }
 
 
+def _smni_condition_aligned(seeds: Any = (0,), normalization: str = "train", **kw: Any) -> dict[str, Any]:
+    rng = np.random.default_rng(3)
+    subjects = np.repeat([f"c{i}" for i in range(10)], 9)
+    y3 = np.tile(np.repeat([0, 1, 2], 3), 10)
+    y = (y3 > 0).astype(int)
+    methods = ("zero_shot", "zero_shot_train_threshold", "zero_shot_reader_texts", "ce", "erp_lr", "shuffled")
+    scores = _scores(y, seeds, methods, rng)
+    for m in ("zero_shot_3way", "erp_lr_3way"):
+        scores[m] = {s: np.where(rng.random(len(y)) < 0.7, y3, rng.integers(0, 3, len(y))) for s in seeds}
+    return {
+        "protocol": "GroupKFold by subject",
+        "normalization": {"source": normalization, "transductive": normalization == "own"},
+        "training_texts": {"S1": "EEG of a subject viewing a single picture"},
+        "reader_texts": "6 texts",
+        "prompts": fair.SMNI_CONDITION_PROMPTS,
+        "n_subjects": 10,
+        "n_trials": len(y),
+        "seeds": list(seeds),
+        "references": {},
+        "scores": scores,
+        "y": y,
+        "y3": y3,
+        "subjects": subjects,
+    }
+
+
 @pytest.fixture()
 def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Bench:
     for name, fn in (
@@ -110,6 +136,7 @@ def bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Bench:
         ("p300_aligned", _p300_aligned),
         ("p300_xdawn_reference", _p300_reference),
         ("smni_aligned", _smni_aligned),
+        ("smni_condition_aligned", _smni_condition_aligned),
     ):
         monkeypatch.setattr(fair, name, fn)
     return Bench(tmp_path, None, QUICK, 0, lambda _m: None)
@@ -126,7 +153,9 @@ EXPECTED = {
         "p300_fair_loso_subject": {"zeroshot_text_bacc", "ce_bacc"},
     },
     "smni_fair": {
-        "smni_fair": {"zeroshot_text_bacc", "zeroshot_issue_prompts_bacc", "ce_bacc", "zeroshot_text_trial_bacc"}
+        "smni_fair": {"zeroshot_text_bacc", "zeroshot_issue_prompts_bacc", "ce_bacc", "zeroshot_text_trial_bacc"},
+        "smni_condition": {"zeroshot_text_bacc", "zeroshot_text_auc", "ce_bacc", "zeroshot_3way_bacc"},
+        "smni_condition_own_transductive": {"zeroshot_text_bacc", "zeroshot_3way_bacc"},
     },
 }
 
@@ -169,6 +198,28 @@ def test_transductive_variant_is_labelled(bench: Bench):
     assert "TRANSDUCTIVE" in out["eegmat_fair_own_transductive"].protocol
     assert "bandpower_lr_readme_own_transductive" in out["eegmat_fair_own_transductive"].references
     assert not any("transductive" in k for k in out["eegmat_fair"].references)
+
+
+def test_smni_condition_reports_the_three_way_against_a_third_and_labels_transductive(bench: Bench):
+    out = TASKS["smni_fair"](bench)
+    cond, own = out["smni_condition"], out["smni_condition_own_transductive"]
+    three = cond.metrics["zeroshot_3way_bacc"]
+    assert three.chance == pytest.approx(1 / 3) and three.value > 0.6 and three.p_value < 0.05
+    assert cond.baselines["erp_lr_3way"]["chance"] == pytest.approx(1 / 3)
+    assert "zero_shot - erp_lr" in cond.controls["paired_subject_bootstrap_difference"]
+    assert "TRANSDUCTIVE" in own.protocol and "TRANSDUCTIVE" not in cond.protocol
+    assert cond.controls["shuffled_pairing"]["zeroshot_text_bacc"].value < 0.65
+
+
+def test_predicted_label_bacc_equals_scikit_learn():
+    from sklearn.metrics import balanced_accuracy_score
+
+    from brainalign.experiments.tasks.smni_fair import predicted_label_bacc
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 200)
+    pred = np.where(rng.random(200) < 0.5, y, rng.integers(0, 3, 200)).astype(float)
+    assert predicted_label_bacc(y, pred, y) == pytest.approx(balanced_accuracy_score(y, pred.astype(int)), abs=1e-12)
 
 
 def test_fair_scorer_value_interval_and_paired_difference():

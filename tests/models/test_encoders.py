@@ -56,6 +56,7 @@ SMALL = {
     "eegpt": [dict(n_chans=5, n_times=256, sfreq=256, depth=1, embed_dim=32, num_heads=2)],
     # classical front ends (tests/models/test_fair_encoders.py checks them against their baselines)
     "bandpower": [dict(n_chans=7, n_times=200, sfreq=100)],
+    "erp": [dict(n_chans=7, n_times=203, sfreq=100, bin_hz=25.0)],
     "tangent": [dict(n_chans=5, n_times=128, sfreq=128), dict(n_chans=4, n_times=100, sfreq=100, xdawn_filters=2)],
     "spatial_filter": [dict(n_chans=7, n_times=128, sfreq=128, n_filters=4, mode="both", n_bins=8)],
 }

@@ -59,7 +59,32 @@ def _covariance_trials(n, n_chans=6, n_times=128, seed=0):
 
 def test_registered():
     names = list_encoders()
-    assert {"bandpower", "tangent", "spatial_filter"} <= set(names)
+    assert {"bandpower", "tangent", "spatial_filter", "erp"} <= set(names)
+
+
+# ----------------------------------------------------------------------------- erp
+def test_erp_features_equal_the_baseline_and_learn_an_evoked_contrast():
+    from brainalign.experiments.fair import erp_bins
+    from brainalign.training.heads import HeadConfig, train_ce_head
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 600)
+    x = rng.standard_normal((600, 5, 130)) * 3
+    x[:, 2, 40:60] += y[:, None] * 2.0  # a late positivity on channel 2 in class 1
+    enc = create_encoder("erp", n_chans=5, n_times=130, sfreq=128.0, emb_dim=8)
+    assert enc.encoder_config()["name"] == "erp" and enc.n_bins == 32 and enc.n_features == 5 * 32
+    feats = enc.features(torch.as_tensor(x)).numpy()
+    np.testing.assert_allclose(feats, erp_bins(x, 128.0, 32.0), atol=1e-5)
+    enc.set_feature_stats(feats[:400].mean(0), feats[:400].std(0))
+    clf = train_ce_head(enc, feats[:400], y[:400], HeadConfig(emb_dim=8), seed=0)
+    with torch.no_grad():
+        pred = clf(enc.head(torch.as_tensor(feats[400:], dtype=torch.float32))).argmax(1).numpy()
+    assert (pred == y[400:]).mean() >= 0.75
+    assert torch.allclose(enc(torch.as_tensor(x[:3], dtype=torch.float32)), enc.head(torch.as_tensor(feats[:3])))
+    with pytest.raises(ConfigError, match="statistics"):
+        enc.set_feature_stats(np.zeros(3), np.ones(3))
+    with pytest.raises(ConfigError, match="bin"):
+        create_encoder("erp", n_chans=2, n_times=4, sfreq=256.0, bin_hz=32.0)
 
 
 # ----------------------------------------------------------------------- bandpower

@@ -35,6 +35,8 @@ Tasks (the issue's numbering):
    beside the best classical pipeline and the same network trained on labels, on the same
    folds and normalisation; shuffled-text controls; paired subject-bootstrap differences.
    Non-transductive normalisation in the headline, transductive variants beside, labelled.
+   ``smni_fair`` also reports the SMNI stimulus condition (``smni_condition``: S1 vs S2 and
+   the three conditions from text, the ``erp`` encoder beside ERP + LR).
 
 Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
 {value, ci_low, ci_high, p_value, chance}}, "baselines", "controls", "figures",

@@ -40,6 +40,10 @@ class FairBudget:
     p300_within_seeds: tuple[int, ...] = (0, 1)
     p300_loso_seeds: tuple[int, ...] = (0,)
     smni_seeds: tuple[int, ...] = (0, 1, 2)
+    #: SMNI stimulus condition: training statistics (the headline; the references' 5 seeds)
+    #: and each subject z-scored with its own trials (transductive, reported beside)
+    smni_condition_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    smni_condition_own_seeds: tuple[int, ...] = (0, 1)
     #: the classical references of shared/data/README.md (their protocol: 5 seeds)
     reference_seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     epochs: int = 40
@@ -56,6 +60,8 @@ FAIR_QUICK = FairBudget(
     p300_within_seeds=(0,),
     p300_loso_seeds=(0,),
     smni_seeds=(0,),
+    smni_condition_seeds=(0,),
+    smni_condition_own_seeds=(0,),
     reference_seeds=(0,),
     epochs=8,
     n_boot=200,

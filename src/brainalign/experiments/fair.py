@@ -34,6 +34,7 @@ from sklearn.preprocessing import StandardScaler
 from brainalign.config import cache_dir
 from brainalign.data import open_dataset
 from brainalign.data.catalog import find_dataset
+from brainalign.data.readers.smni import CONDITION_TEXT
 from brainalign.errors import DataError
 from brainalign.evaluation.baselines import band_log_power
 from brainalign.preprocessing import cached_windows, get_preset
@@ -1123,6 +1124,188 @@ def smni_aligned(
     return out
 
 
+# ------------------------------------------------------------ SMNI condition aligned
+#: S1 vs S2 / the three conditions, in label order (``y`` 0 = S1, 1 = S2; ``y3`` 0, 1, 2)
+SMNI_CONDITIONS: tuple[str, ...] = ("S1", "S2_match", "S2_nomatch")
+#: the training texts of the condition model: the reader's condition phrase without the group
+#: ("EEG of a subject viewing a single picture" / "... a second picture, the same as the first" /
+#: "... a second picture, different from the first"). The group is a subject-level attribute;
+#: leaving it out makes the text pairing teach the condition only (chosen before any run; the
+#: reader's own texts, group and condition, are trained beside as ``zero_shot_reader_texts``)
+SMNI_CONDITION_TEMPLATE = "EEG of a subject viewing {condition_text}"
+#: reworded zero-shot prompts: no prompt equals (or contains) a training text
+SMNI_CONDITION_PROMPTS: dict[str, dict[str, list[str]]] = {
+    "binary": {
+        "S1": [
+            "brain response to a lone picture shown on its own",
+            "a recording while one image is presented by itself",
+        ],
+        "S2": [
+            "brain response to a second picture that follows an earlier one",
+            "a recording while a follow-up image appears after a first image",
+        ],
+    },
+    "three_way": {
+        "S1": [
+            "brain response to a lone picture shown on its own",
+            "a recording while one image is presented by itself",
+        ],
+        "S2_match": [
+            "brain response to a repeated picture, identical to the one just seen",
+            "a recording while the same image is shown again",
+        ],
+        "S2_nomatch": [
+            "brain response to a new picture that differs from the one just seen",
+            "a recording while an unrelated image follows the first one",
+        ],
+    },
+}
+
+
+def _multiclass_bacc(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(balanced_accuracy_score(y, np.asarray(pred).astype(int)))
+
+
+def smni_condition_aligned(
+    seeds: Sequence[int] = SEEDS,
+    n_splits: int = 5,
+    cfg: HeadConfig | None = None,
+    normalization: str = "train",
+    n_boot: int = 2000,
+    n_perm: int = 1000,
+    data_dir: str | os.PathLike | None = None,
+    return_scores: bool = False,
+) -> dict[str, Any]:
+    """SMNI stimulus condition, subject-disjoint (GroupKFold by subject, ``n_splits`` x
+    ``seeds``): S1 vs S2 (match and no-match; the headline) and the three conditions.
+
+    The ``erp`` encoder (each channel's amplitude in 32 Hz bins, the features of the ERP + LR
+    reference, normalised with ``normalization``: ``"train"``, training-subject statistics, the
+    non-transductive headline; ``"own"``, each subject z-scored with its own trials,
+    transductive; the condition varies within subjects, so the subject-level-label guard lets
+    it pass) -> MLP, aligned by CLIP with frozen MiniLM embeddings of
+    :data:`SMNI_CONDITION_TEMPLATE` texts. Beside it, on the same folds and features:
+
+    * ``zero_shot``: text prototypes of the reworded :data:`SMNI_CONDITION_PROMPTS` ``binary``
+      (with only the training classes this is text-prototype classification), decided at 0;
+    * ``zero_shot_train_threshold``: the same scores decided at the midpoint of the training
+      trials' class medians (a threshold fitted on training subjects; the CLIP score
+      difference has no calibrated zero);
+    * ``zero_shot_reader_texts``: CLIP trained on the reader's own texts (group and
+      condition), the same binary prompts;
+    * ``ce``: the same network trained on the S1 / S2 labels; ``erp_lr``: class-balanced LR;
+    * ``shuffled``: CLIP with the condition texts permuted among the training trials;
+    * ``zero_shot_3way`` / ``erp_lr_3way`` (multinomial, balanced): the three conditions,
+      scored as predicted labels (0 S1, 1 S2 match, 2 S2 no-match).
+
+    Per method the mean (sd) over seeds of the pooled per-trial balanced accuracy (and AUC
+    for the binary scores); for ``zero_shot`` a subject-bootstrap 95 % interval (seeds
+    stacked) and a permutation p-value (trial labels permuted within subjects, seed 0); the
+    paired subject-bootstrap differences ``zero_shot - erp_lr`` and ``zero_shot - ce``.
+    ``return_scores``: also ``scores[method][seed]`` (binary: > 0 predicts S2; 3-way: the
+    predicted label), ``y``, ``y3`` and ``subjects`` (arrays, not JSON)."""
+    import torch
+
+    _torch_threads()
+    cfg = cfg or HeadConfig()
+    d = _smni_parts(data_dir)
+    w, subjects, condition, erp = d["windows"], d["subjects"], d["condition"], d["erp"]
+    y3 = np.array([SMNI_CONDITIONS.index(c) for c in condition])
+    y = (y3 > 0).astype(int)
+    table = w.table
+    cond_texts = np.array([SMNI_CONDITION_TEMPLATE.format(condition_text=t) for t in table["condition_text"]])
+    c_values, c_index = np.unique(cond_texts, return_inverse=True)
+    r_values, r_index = np.unique(table["text"].astype(str).to_numpy(), return_inverse=True)
+    c_emb, r_emb = text_embeddings(list(c_values)), text_embeddings(list(r_values))
+    binary, three = SMNI_CONDITION_PROMPTS["binary"], SMNI_CONDITION_PROMPTS["three_way"]
+    methods = ("zero_shot", "zero_shot_train_threshold", "zero_shot_reader_texts", "ce", "erp_lr", "shuffled")
+    methods3 = ("zero_shot_3way", "erp_lr_3way")
+    scores = {m: {s: np.zeros(len(y)) for s in seeds} for m in methods + methods3}
+
+    def new_encoder(mean: np.ndarray, std: np.ndarray, run_seed: int) -> Any:
+        enc = _new_head_encoder("erp", w.n_channels, w.n_times, w.sfreq, cfg, run_seed)
+        enc.set_feature_stats(mean, std)
+        return enc
+
+    for seed in seeds:
+        for fold, (train, test) in enumerate(_subject_folds(subjects, n_splits, seed)):
+            run_seed = 1000 * seed + fold
+            xn, _ = _normalise_fold(normalization, erp, subjects, train, labels=y3)
+            mean, std = xn[train].mean(0), xn[train].std(0)
+            # CLIP on the condition texts
+            enc = new_encoder(mean, std, run_seed)
+            proj = train_clip_head(enc, xn[train], c_index[train], c_emb, cfg, run_seed)
+            sim = zero_shot_scores(enc, proj, xn[test], binary)
+            scores["zero_shot"][seed][test] = sim[:, 1] - sim[:, 0]
+            sim_tr = zero_shot_scores(enc, proj, xn[train], binary)
+            d_tr = sim_tr[:, 1] - sim_tr[:, 0]
+            threshold = 0.5 * (np.median(d_tr[y[train] == 1]) + np.median(d_tr[y[train] == 0]))
+            scores["zero_shot_train_threshold"][seed][test] = sim[:, 1] - sim[:, 0] - threshold
+            scores["zero_shot_3way"][seed][test] = zero_shot_scores(enc, proj, xn[test], three).argmax(1)
+            # CLIP on the reader's texts (group and condition)
+            enc_r = new_encoder(mean, std, run_seed)
+            proj_r = train_clip_head(enc_r, xn[train], r_index[train], r_emb, cfg, run_seed)
+            sim_r = zero_shot_scores(enc_r, proj_r, xn[test], binary)
+            scores["zero_shot_reader_texts"][seed][test] = sim_r[:, 1] - sim_r[:, 0]
+            # shuffled-text control
+            enc_s = new_encoder(mean, std, run_seed)
+            shuffled = c_index[train][np.random.default_rng(run_seed + 7919).permutation(len(train))]
+            proj_s = train_clip_head(enc_s, xn[train], shuffled, c_emb, cfg, run_seed)
+            sim_s = zero_shot_scores(enc_s, proj_s, xn[test], binary)
+            scores["shuffled"][seed][test] = sim_s[:, 1] - sim_s[:, 0]
+            # the same network on the labels
+            enc_c = new_encoder(mean, std, run_seed)
+            clf = train_ce_head(enc_c, xn[train], y[train], cfg, run_seed)
+            with torch.no_grad():
+                logits = clf(enc_c.head(torch.as_tensor(xn[test], dtype=torch.float32))).numpy()
+            scores["ce"][seed][test] = logits[:, 1] - logits[:, 0]
+            # ERP + LR on the same features
+            lr = make_pipeline(StandardScaler(), _logreg(run_seed)).fit(xn[train], y[train])
+            scores["erp_lr"][seed][test] = lr.decision_function(xn[test])
+            lr3 = make_pipeline(StandardScaler(), _logreg(run_seed)).fit(xn[train], y3[train])
+            scores["erp_lr_3way"][seed][test] = lr3.predict(xn[test])
+    summary = {m: summarise([_scores_to_result(y, scores[m][s]) for s in seeds]) for m in methods}
+    summary.update(
+        {m: summarise([{"balanced_accuracy": _multiclass_bacc(y3, scores[m][s])} for s in seeds]) for m in methods3}
+    )
+    out: dict[str, Any] = {
+        "task": "smni stimulus condition: S1 vs S2 (headline) and S1 / S2 match / S2 no-match, per trial",
+        "protocol": f"GroupKFold by subject, {n_splits} folds x {len(seeds)} seeds, pooled out-of-fold per trial",
+        "normalization": make_normalizer(normalization).record(),
+        "encoder": "erp (61 channels x 32 bins of 31.25 ms, the ERP + LR features) -> MLP",
+        "training_texts": {
+            c: SMNI_CONDITION_TEMPLATE.format(condition_text=CONDITION_TEXT[c]) for c in SMNI_CONDITIONS
+        },
+        "reader_texts": f"{len(r_values)} distinct reader texts (group x condition), for zero_shot_reader_texts",
+        "prompts": SMNI_CONDITION_PROMPTS,
+        "head_config": cfg.__dict__,
+        "n_trials": len(y),
+        "n_subjects": len(set(subjects)),
+        "seeds": list(seeds),
+        "methods": summary,
+        "references": {
+            "erp_lr_s1_vs_s2_own": REFERENCES["smni_erp_lr_s1_vs_s2"],
+            "erp_lr_match_vs_nomatch": REFERENCES["smni_erp_lr_match_vs_nomatch"],
+        },
+    }
+    ys, gs = np.tile(y, len(seeds)), np.tile(subjects, len(seeds))
+    stacked = {m: (np.concatenate([scores[m][s] for s in seeds]) > 0).astype(int) for m in methods}
+    out["methods"]["zero_shot"]["ci_subject_bootstrap"] = list(
+        subject_bootstrap(ys, stacked["zero_shot"], gs, n_boot=n_boot)
+    )
+    trials = np.arange(len(y)).astype(str)
+    out["methods"]["zero_shot"]["p_permutation_seed0"] = recording_permutation_p(
+        y, (scores["zero_shot"][seeds[0]] > 0).astype(int), subjects, trials, n_perm=n_perm
+    )
+    for other in ("erp_lr", "ce"):
+        out[f"zero_shot_minus_{other}"] = paired_subject_bootstrap(
+            ys, stacked["zero_shot"], stacked[other], gs, n_boot=n_boot
+        )
+    if return_scores:
+        out.update(scores=scores, y=y, y3=y3, subjects=subjects)
+    return out
+
+
 # ------------------------------------------------------- a genuinely zero-shot check
 #: eyes closed / open: no eegmat training text mentions the eyes
 EYES_PROMPTS: dict[str, list[str]] = {
@@ -1221,6 +1404,8 @@ FAIR_TASKS: dict[str, tuple[Callable[..., dict[str, Any]], dict[str, Any]]] = {
     "p300_aligned_within": (p300_aligned, {"protocol": "within"}),
     "p300_aligned_loso_subject": (p300_aligned, {"protocol": "loso_subject"}),
     "smni_aligned": (smni_aligned, {}),
+    "smni_condition_aligned": (smni_condition_aligned, {}),
+    "smni_condition_aligned_own": (smni_condition_aligned, {"normalization": "own", "seeds": (0, 1, 2)}),
 }
 
 

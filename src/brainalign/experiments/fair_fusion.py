@@ -23,7 +23,10 @@ task windows it turns "above this subject's mean heart rate" into the label, so 
 reported beside the headline, never as it).
 
 Models on each fold: class-balanced LR on EEG, on ECG, on the concatenation
-(``fused_lr``), and the mean of the EEG and ECG LR probabilities (``late_lr``, late fusion);
+(``fused_lr``), the mean of the EEG and ECG LR probabilities (``late_lr``, late fusion), and
+their stacking (``stacked_lr``, :func:`stacked_fusion`: the EEG and ECG LRs combined by an LR
+fitted on their out-of-fold log-odds from an inner GroupKFold of the training subjects, so the
+modality weights are chosen without a test row);
 with ``aligned``, the same MLP head (the ``bandpower`` encoder's head: fixed
 standardisation, one hidden layer, ``emb_dim`` output) aligned by CLIP to frozen MiniLM
 embeddings of each recording's text on EEG, ECG and fused features, read zero-shot with
@@ -79,6 +82,7 @@ __all__ = [
     "FusionSet",
     "eegmat_fusion",
     "eegmat_fusion_set",
+    "stacked_fusion",
     "context_rows",
     "ecg_context_features",
 ]
@@ -190,6 +194,38 @@ def _lr_scores(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, see
     return model.predict_proba(x_test)[:, 1] - 0.5
 
 
+def _lr_log_odds(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, seed: int) -> np.ndarray:
+    """StandardScaler + class-balanced LR; the log-odds of class 1 on ``x_test``."""
+    return make_pipeline(StandardScaler(), _logreg(seed)).fit(x_train, y_train).decision_function(x_test)
+
+
+def stacked_fusion(
+    parts: Sequence[np.ndarray],
+    y: np.ndarray,
+    groups: np.ndarray,
+    train: np.ndarray,
+    test: np.ndarray,
+    seed: int,
+    inner_splits: int = 5,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stacked generalisation (Wolpert 1992) of one LR per modality, fitted on ``train`` rows only.
+
+    Inner GroupKFold by subject (``inner_splits`` folds of the training subjects): each
+    modality's LR gives out-of-fold log-odds on every training row; a class-balanced LR on
+    those log-odds (one weight per modality and an intercept) is the combiner. The modality
+    LRs are then refitted on all training rows and their log-odds on ``test`` combined.
+    The weights are chosen by the training subjects' out-of-fold predictions alone (a
+    modality that adds nothing gets a small weight), never by a test row. Returns the
+    combined log-odds of ``test`` (> 0: class 1) and the combiner's weights."""
+    inner = np.zeros((len(train), len(parts)))
+    for tr, va in _subject_folds(groups[train], inner_splits, seed):
+        for j, x in enumerate(parts):
+            inner[va, j] = _lr_log_odds(x[train][tr], y[train][tr], x[train][va], seed)
+    combiner = _logreg(seed).fit(inner, y[train])
+    outer = np.column_stack([_lr_log_odds(x[train], y[train], x[test], seed) for x in parts])
+    return combiner.decision_function(outer), np.r_[combiner.coef_.ravel(), combiner.intercept_]
+
+
 def eegmat_fusion(
     window_s: float = 2.0,
     normalization: str = "calibration",
@@ -211,7 +247,8 @@ def eegmat_fusion(
     data = fusion_set or eegmat_fusion_set(window_s, ecg_window_s, data_dir)
     p = data.parts()
     y, groups, recordings = p["y"], p["groups"], p["recordings"]
-    methods = ["eeg_lr", "ecg_lr", "fused_lr", "late_lr"]
+    methods = ["eeg_lr", "ecg_lr", "stacked_lr", "fused_lr", "late_lr"]
+    weights: list[list[float]] = []
     if aligned:
         _torch_threads()
         methods += ["zero_shot_eeg", "zero_shot_ecg", "zero_shot_fused", "shuffled_fused", "ce_fused"]
@@ -227,6 +264,8 @@ def eegmat_fusion(
             for name, feats in (("eeg", xe), ("ecg", xc), ("fused", xf)):
                 scores[f"{name}_lr"][seed][test] = _lr_scores(feats[train], y[train], feats[test], run_seed)
             scores["late_lr"][seed][test] = (scores["eeg_lr"][seed][test] + scores["ecg_lr"][seed][test]) / 2
+            scores["stacked_lr"][seed][test], w = stacked_fusion((xe, xc), y, groups, train, test, run_seed)
+            weights.append([float(v) for v in w])
             if not aligned:
                 continue
             for name, feats in (("eeg", xe), ("ecg", xc), ("fused", xf)):
@@ -263,7 +302,15 @@ def eegmat_fusion(
             y, (scores[m][seeds[0]] > 0).astype(int), groups, recordings, n_perm=n_perm
         )
         results[m] = r
-    pairs = [("fused_lr", "eeg_lr"), ("fused_lr", "ecg_lr"), ("late_lr", "eeg_lr"), ("late_lr", "ecg_lr")]
+    pairs = [
+        ("stacked_lr", "eeg_lr"),
+        ("stacked_lr", "ecg_lr"),
+        ("fused_lr", "eeg_lr"),
+        ("fused_lr", "ecg_lr"),
+        ("late_lr", "eeg_lr"),
+        ("late_lr", "ecg_lr"),
+        ("stacked_lr", "fused_lr"),
+    ]
     if aligned:
         pairs += [
             ("zero_shot_fused", "zero_shot_eeg"),
@@ -287,6 +334,14 @@ def eegmat_fusion(
             "eeg": "log10 band power 1-4-8-13-30-40 Hz, 19 channels x 5 bands",
             "ecg": f"HR/HRV ({', '.join(ECG_FEATURES)}) of the {data.ecg_window_s:g} s of ECG centred on the window",
             "fused": "both, concatenated (each normalised with its own statistics)",
+            "stacked": "one LR per modality, combined by an LR on their inner out-of-fold log-odds (training "
+            "subjects only, inner GroupKFold 5)",
+        },
+        "stacking_weights": {
+            "columns": ["eeg", "ecg", "intercept"],
+            "mean": [float(v) for v in np.mean(weights, axis=0)],
+            "min": [float(v) for v in np.min(weights, axis=0)],
+            "max": [float(v) for v in np.max(weights, axis=0)],
         },
         "methods": results,
         "differences": differences,

@@ -34,6 +34,7 @@ _BUILTIN_MODULES = (
     "brainalign.models.mae",
     "brainalign.models.cbramod_mae",
     "brainalign.models.bandpower",
+    "brainalign.models.erp",
     "brainalign.models.tangent",
     "brainalign.models.spatial_filter",
 )
