@@ -404,6 +404,29 @@ class MaskedReconstructionLoss(nn.Module):
         return (err * err).sum() / n_masked
 
 
+class ConsistencyLoss(nn.Module):
+    """``1 - cos(a[i], b[i])``: two embeddings of one sample that should agree (a shared
+    encoder's EEG embeddings in two modalities' spaces, or a generated image's features
+    and a generated text's embedding, once both live in one space). Rows where ``valid``
+    is False are left out; ``reduction="none"`` gives the per-sample values (0 there)."""
+
+    def forward(
+        self, a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor | None = None, reduction: str = "mean"
+    ) -> torch.Tensor:
+        if a.shape != b.shape or a.ndim != 2:
+            raise ContractError(
+                f"ConsistencyLoss needs two (batch, dim) embeddings of one shape, got {a.shape}, {b.shape}"
+            )
+        if reduction not in ("mean", "none"):
+            raise ContractError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        ok = torch.ones(a.shape[0], dtype=torch.bool, device=a.device) if valid is None else valid.to(torch.bool)
+        rows = torch.where(ok, 1.0 - F.cosine_similarity(a, b, dim=-1), torch.zeros((), device=a.device))
+        if reduction == "none":
+            return rows
+        n = int(ok.sum())
+        return rows.sum() / n if n else _graph_zero(a, b)
+
+
 class WeightedSum(nn.Module):
     """Multi-task objective: ``total = sum_k weight_k * loss_k(*inputs_k)``.
 
@@ -446,13 +469,15 @@ class WeightedSum(nn.Module):
 # ---------------------------------------------------------------------------- by name
 #: every objective a recipe can name; ``compares`` says what it reads from a batch:
 #: ``pairs`` (EEG and paired embeddings), ``labels`` (EEG embeddings and class labels),
-#: ``logits`` (classifier outputs and labels) or ``masked`` (masked reconstruction)
+#: ``logits`` (classifier outputs and labels), ``masked`` (masked reconstruction) or
+#: ``modalities`` (a shared encoder's EEG embeddings in two modalities' spaces, ``data.pairs``)
 OBJECTIVES: Registry[type[nn.Module]] = Registry("objective")
 OBJECTIVES.register("clip", ClipLoss, compares="pairs")
 OBJECTIVES.register("siglip", SigLipLoss, compares="pairs")
 OBJECTIVES.register("triplet", SemiHardTripletLoss, compares="labels")
 OBJECTIVES.register("ce", CrossEntropy, compares="logits")
 OBJECTIVES.register("masked", MaskedReconstructionLoss, compares="masked")
+OBJECTIVES.register("consistency", ConsistencyLoss, compares="modalities")
 
 
 def create_objective(name: str, **kwargs: Any) -> nn.Module:

@@ -93,6 +93,8 @@ class TrainModule(nn.Module):
                 kwargs.setdefault("gather", gather)
             if kind == "logits" and model.classifier is None:
                 raise ConfigError(f"objective {name!r} needs class labels")
+            if kind == "modalities":
+                raise ConfigError(f"objective {name!r} ties a shared encoder's modalities (data.pairs)")
             if kind == "masked" and not hasattr(model.eeg_encoder, "forward_mae"):
                 raise ConfigError(f"objective {name!r} needs a masked-autoencoder encoder (e.g. model.eeg.name: mae)")
             losses[name] = create_objective(name, **kwargs)
@@ -109,7 +111,7 @@ class TrainModule(nn.Module):
         for obj in objectives:
             if obj["name"] == CONSISTENCY:
                 key = CONSISTENCY
-                losses[key] = nn.Identity()  # no parameters; computed in shared_losses
+                losses[key] = create_objective(CONSISTENCY, **dict(obj.get("kwargs", {})))
             else:
                 key = f"{obj['name']}_{obj['modality']}"
                 losses[key] = create_objective(obj["name"], **{"gather": gather, **dict(obj.get("kwargs", {}))})
@@ -148,8 +150,8 @@ class TrainModule(nn.Module):
         for key, (name, m) in self.terms.items():
             if name == CONSISTENCY:
                 a, b = model.modalities[:2]
-                losses[key] = 1.0 - torch.nn.functional.cosine_similarity(z[a], z[b], dim=-1)
                 masks[key] = has[a] & has[b]
+                losses[key] = self.losses[key](z[a], z[b], valid=masks[key], reduction="none")
                 continue
             idx = pair_index[:, model.modalities.index(m)]
             mask = has[m] if int(has[m].sum()) >= 2 else torch.zeros_like(has[m])
