@@ -179,7 +179,10 @@ def test_shipped_recipe_loads_and_names_known_components(path: Path) -> None:
     assert r.data.pair in PAIR_KINDS
     assert r.model.eeg.name in list_encoders()
     assert r.objectives and all(o.name in OBJECTIVES for o in r.objectives)
-    if r.data.pair in ("text", "image"):
+    if r.data.pairs:  # a shared encoder: a tower per modality, a term per modality or tying two
+        assert set(r.model.pairs) == set(r.data.pairs) and all(t.name in TOWERS for t in r.model.pairs.values())
+        assert all(o.modality in r.data.pairs or objective_inputs(o.name) == "modalities" for o in r.objectives)
+    elif r.data.pair in ("text", "image"):
         assert r.model.pair.name in TOWERS, "text/image pairs need a paired tower"
     if r.data.pair == "ecg":
         assert r.model.pair.name in list_encoders(), "an ECG pair needs an encoder of the registry"

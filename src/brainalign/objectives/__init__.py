@@ -5,6 +5,7 @@ from brainalign.objectives.distributed import gather_features
 from brainalign.objectives.loss import (
     OBJECTIVES,
     ClipLoss,
+    ConsistencyLoss,
     CrossEntropy,
     MaskedReconstructionLoss,
     SemiHardTripletLoss,
@@ -19,6 +20,7 @@ __all__ = [
     "create_objective",
     "objective_inputs",
     "ClipLoss",
+    "ConsistencyLoss",
     "CrossEntropy",
     "MaskedReconstructionLoss",
     "SemiHardTripletLoss",

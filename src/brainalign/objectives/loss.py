@@ -83,6 +83,8 @@ class _Pairs:
     targets: torch.Tensor
     same: torch.Tensor
     norm: float
+    #: this rank's rows that hold a pair (``rows_x`` are these rows, in order, with ``local``)
+    ok: torch.Tensor | None = None
 
 
 class _PairedLoss(nn.Module):
@@ -100,8 +102,10 @@ class _PairedLoss(nn.Module):
         y: torch.Tensor,
         valid: torch.Tensor | None,
         pair_ids: torch.Tensor | None,
+        local: bool = False,
     ) -> _Pairs | None:
-        """Validate, mask missing pairs, normalise and gather; None when no pair exists."""
+        """Validate, mask missing pairs, normalise and gather; None when no pair exists.
+        ``local``: the query rows are this rank's own (as ``local_loss``), whatever it says."""
         if x.ndim != 2 or y.ndim != 2 or x.shape != y.shape:
             raise ContractError(
                 f"{type(self).__name__} needs two (batch, dim) embeddings of one shape, "
@@ -134,7 +138,7 @@ class _PairedLoss(nn.Module):
         if n_pairs == 0:
             return None
         column = torch.cumsum(all_ok.long(), dim=0) - 1
-        if self.local_loss and n_ranks > 1:
+        if (self.local_loss or local) and n_ranks > 1:
             mine = all_ok & (owner == rank())
             norm = n_pairs / n_ranks
         else:
@@ -151,6 +155,7 @@ class _PairedLoss(nn.Module):
             targets=column[mine],
             same=same,
             norm=norm,
+            ok=ok,
         )
 
 
@@ -196,21 +201,40 @@ class ClipLoss(_PairedLoss):
         y: torch.Tensor,
         valid: torch.Tensor | None = None,
         pair_ids: torch.Tensor | None = None,
+        reduction: str = "mean",
     ) -> torch.Tensor:
         """Loss of the pairs ``(x[i], y[i])``; ``valid[i]`` False marks a missing pair.
 
         With ``pair_ids``, the other samples that share a row's partner are left out
         of that row's softmax (neither positive nor negative).
+
+        ``reduction="none"``: the per-sample losses ``(batch,)`` of this rank's rows,
+        ``(CE_x->y[i] + CE_y->x[i]) / 2`` over the valid pairs as negatives, 0 where a
+        row has no pair; their mean over the valid rows is the ``"mean"`` loss on one
+        process (what :func:`~brainalign.generation.multitask.masked_multitask_loss`
+        averages per modality).
         """
-        pairs = self._pairs(x, y, valid, pair_ids)
+        if reduction not in ("mean", "none"):
+            raise ContractError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        per_sample = reduction == "none"
+        pairs = self._pairs(x, y, valid, pair_ids, local=per_sample)
         if pairs is None:
-            return _graph_zero(x, y, self.logit_scale)
+            zero = _graph_zero(x, y, self.logit_scale)
+            return zero + torch.zeros(x.shape[0], device=x.device) if per_sample else zero
         scale = self.scale
         own = torch.zeros_like(pairs.same)
         own[torch.arange(len(pairs.targets), device=own.device), pairs.targets] = True
         shared = pairs.same & ~own
         logits_xy = (scale * pairs.rows_x @ pairs.cols_y.T).masked_fill(shared, -math.inf)
         logits_yx = (scale * pairs.rows_y @ pairs.cols_x.T).masked_fill(shared, -math.inf)
+        if per_sample:
+            rows = (
+                F.cross_entropy(logits_xy, pairs.targets, reduction="none")
+                + F.cross_entropy(logits_yx, pairs.targets, reduction="none")
+            ) / 2.0
+            assert pairs.ok is not None
+            out = torch.zeros(x.shape[0], device=rows.device, dtype=rows.dtype)
+            return out.masked_scatter(pairs.ok, rows)
         total = F.cross_entropy(logits_xy, pairs.targets, reduction="sum") + F.cross_entropy(
             logits_yx, pairs.targets, reduction="sum"
         )
@@ -380,6 +404,29 @@ class MaskedReconstructionLoss(nn.Module):
         return (err * err).sum() / n_masked
 
 
+class ConsistencyLoss(nn.Module):
+    """``1 - cos(a[i], b[i])``: two embeddings of one sample that should agree (a shared
+    encoder's EEG embeddings in two modalities' spaces, or a generated image's features
+    and a generated text's embedding, once both live in one space). Rows where ``valid``
+    is False are left out; ``reduction="none"`` gives the per-sample values (0 there)."""
+
+    def forward(
+        self, a: torch.Tensor, b: torch.Tensor, valid: torch.Tensor | None = None, reduction: str = "mean"
+    ) -> torch.Tensor:
+        if a.shape != b.shape or a.ndim != 2:
+            raise ContractError(
+                f"ConsistencyLoss needs two (batch, dim) embeddings of one shape, got {a.shape}, {b.shape}"
+            )
+        if reduction not in ("mean", "none"):
+            raise ContractError(f"reduction must be 'mean' or 'none', got {reduction!r}")
+        ok = torch.ones(a.shape[0], dtype=torch.bool, device=a.device) if valid is None else valid.to(torch.bool)
+        rows = torch.where(ok, 1.0 - F.cosine_similarity(a, b, dim=-1), torch.zeros((), device=a.device))
+        if reduction == "none":
+            return rows
+        n = int(ok.sum())
+        return rows.sum() / n if n else _graph_zero(a, b)
+
+
 class WeightedSum(nn.Module):
     """Multi-task objective: ``total = sum_k weight_k * loss_k(*inputs_k)``.
 
@@ -422,13 +469,15 @@ class WeightedSum(nn.Module):
 # ---------------------------------------------------------------------------- by name
 #: every objective a recipe can name; ``compares`` says what it reads from a batch:
 #: ``pairs`` (EEG and paired embeddings), ``labels`` (EEG embeddings and class labels),
-#: ``logits`` (classifier outputs and labels) or ``masked`` (masked reconstruction)
+#: ``logits`` (classifier outputs and labels), ``masked`` (masked reconstruction) or
+#: ``modalities`` (a shared encoder's EEG embeddings in two modalities' spaces, ``data.pairs``)
 OBJECTIVES: Registry[type[nn.Module]] = Registry("objective")
 OBJECTIVES.register("clip", ClipLoss, compares="pairs")
 OBJECTIVES.register("siglip", SigLipLoss, compares="pairs")
 OBJECTIVES.register("triplet", SemiHardTripletLoss, compares="labels")
 OBJECTIVES.register("ce", CrossEntropy, compares="logits")
 OBJECTIVES.register("masked", MaskedReconstructionLoss, compares="masked")
+OBJECTIVES.register("consistency", ConsistencyLoss, compares="modalities")
 
 
 def create_objective(name: str, **kwargs: Any) -> nn.Module:

@@ -33,6 +33,19 @@ class TrainedModel:
         self.contract = InputContract.from_dict(config["contract"])
         self.classes: list[str] = list(config.get("classes", []))
         self.pair_values: list[str] = list(config.get("pair_values", []))
+        #: a shared multi-task encoder: each modality's training values (recipe order); empty otherwise
+        self.modality_values: dict[str, list[str]] = {m: list(v) for m, v in (config.get("modalities") or {}).items()}
+
+    @property
+    def modalities(self) -> list[str]:
+        """A shared multi-task encoder's modalities (``encode_eeg`` / ``encode_pairs``
+        ``modality=``); empty for a single-pair model."""
+        return list(self.model.modalities)
+
+    def _check_modality(self, modality: str | None) -> None:
+        if modality is not None and modality not in self.model.modalities:
+            have = ", ".join(self.model.modalities) or f"only its pair ({self.config.get('pair_kind')})"
+            raise DataError(self.run_dir, f"this model has no modality {modality!r} (it has {have})")
 
     def __repr__(self) -> str:
         c = self.contract
@@ -54,8 +67,10 @@ class TrainedModel:
         groups: Sequence[Any] | np.ndarray | None = None,
         calibration: np.ndarray | tuple[np.ndarray, Sequence[Any] | np.ndarray] | None = None,
         normalized: bool = False,
+        modality: str | None = None,
     ) -> np.ndarray:
-        """Shared-space embeddings of ``data`` (windows, channels, times).
+        """Shared-space embeddings of ``data`` (windows, channels, times); for a shared
+        multi-task encoder, in ``modality``'s space (default: its primary modality).
 
         ``ch_names``, ``sfreq`` and ``units`` describe the input and default to
         the contract's; they are checked against it (ContractError on mismatch),
@@ -69,6 +84,7 @@ class TrainedModel:
         and units as ``data``; a transductive one (``own``) uses each subject's own rows
         (``groups``; default: all rows one subject). ``normalized=True``: ``data`` already
         went through the normalisation (the training pipeline's windows)."""
+        self._check_modality(modality)
         data = np.asarray(data, dtype=np.float32)
         if data.ndim == 2:
             data = data[None]
@@ -88,7 +104,8 @@ class TrainedModel:
         if c.normalization and not normalized:
             data = self._normalise(data, groups, cal_x, cal_groups)
         out = [
-            self.model.encode_eeg(torch.from_numpy(data[i : i + batch_size])) for i in range(0, len(data), batch_size)
+            self.model.encode_eeg(torch.from_numpy(data[i : i + batch_size]), modality)
+            for i in range(0, len(data), batch_size)
         ]
         return torch.cat(out).numpy()
 
@@ -124,9 +141,15 @@ class TrainedModel:
         return np.asarray(norm.transform(data, g, calibration=calibration), dtype=np.float32)
 
     @torch.no_grad()
-    def encode_pairs(self, items: Sequence[str] | np.ndarray | None = None) -> np.ndarray:
+    def encode_pairs(self, items: Sequence[str] | np.ndarray | None = None, modality: str | None = None) -> np.ndarray:
         """Shared-space embeddings of texts or image paths (default: the pair
-        values seen in training), or of paired signal windows (ECG)."""
+        values seen in training), or of paired signal windows (ECG). A shared
+        multi-task encoder embeds them as ``modality`` (default: its primary one)."""
+        self._check_modality(modality)
+        if modality is not None and modality != self.model.primary:
+            branch = self.model.branches[modality]
+            values = self.modality_values.get(modality, []) if items is None else list(items)
+            return branch.pair_head(branch.tower.encode(list(values)).float()).numpy()
         if self.model.pair_head is None:
             raise DataError(self.run_dir, "this model was trained without a paired tower")
         if self.config["spec"]["tower"]["name"] == "signal":  # ECG windows (n, channels, times)

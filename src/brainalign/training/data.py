@@ -66,6 +66,13 @@ class PairedData:
     #: input contract records it: ``{"normalizer": spec with fitted global statistics,
     #: "calibration": the calibration-block selection}``; None without one
     normalization: dict[str, Any] | None = None
+    #: a shared multi-task encoder (``data.pairs``): the modalities, in recipe order ...
+    modalities: list[str] = dataclasses.field(default_factory=list)
+    #: ... the distinct values of each (``pair_values`` is the primary ``pair_kind``'s) ...
+    modality_values: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    #: ... and per window the index into each one's values, ``(windows, modalities)``, -1
+    #: where the window lacks it: batches carry these rows as their pair index
+    pair_indices: np.ndarray | None = None
 
     def part(self, name: str) -> np.ndarray:
         return self.split.part(name)
@@ -95,20 +102,24 @@ class WindowDataset(Dataset):
         if isinstance(i, (int, np.integer)):
             w = int(self.index[i])
             x = torch.from_numpy(np.array(self.data.windows.data[w], dtype=np.float32))
+            if self.data.pair_indices is not None:
+                return x, torch.from_numpy(self.data.pair_indices[w]), int(self.data.labels[w]), w
             return x, int(self.data.pair_index[w]), int(self.data.labels[w]), w
         return self.batch(i)
 
     def batch(
         self, indices: Sequence[int] | np.ndarray
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Items ``indices`` stacked: ``(x (n, ch, t) float32, pair index, label code, window index)``."""
+        """Items ``indices`` stacked: ``(x (n, ch, t) float32, pair index, label code, window index)``;
+        the pair index is ``(n, modalities)`` for a shared multi-task encoder (``data.pairs``)."""
         w = self.index[np.asarray(indices, dtype=np.int64)]
+        pairs = self.data.pair_index if self.data.pair_indices is None else self.data.pair_indices
         x = np.take(self.data.windows.data, w, axis=0)
         if x.dtype != np.float32:
             x = x.astype(np.float32)
         return (
             torch.from_numpy(x),
-            torch.from_numpy(self.data.pair_index[w]),
+            torch.from_numpy(pairs[w]),
             torch.from_numpy(self.data.labels[w]),
             torch.from_numpy(w),
         )
@@ -430,7 +441,12 @@ def build_paired_data(
         keep &= ~block
     if cfg.labels:
         keep &= table[cfg.label].astype(str).isin([str(x) for x in cfg.labels]).to_numpy()
-    if cfg.pair in ("text", "image"):
+    if cfg.pairs:  # a shared encoder: every window with at least one of its modalities
+        for m in cfg.pairs:
+            if m not in table:
+                raise ConfigError(f"data.pairs: the windows have no column {m!r} (have {list(table.columns)})")
+        keep &= table[list(cfg.pairs)].notna().any(axis=1).to_numpy()
+    elif cfg.pair in ("text", "image"):
         keep &= table[cfg.pair].notna().to_numpy()
     if cfg.last_s:
         keep &= last_seconds_mask(table, cfg.last_s, windows.n_times / windows.sfreq, cfg.label)
@@ -461,10 +477,13 @@ def build_paired_data(
         pair_values = classes
         pair_index = labels.copy()
     else:
-        values = table[cfg.pair].astype(str)
-        pair_values = sorted(values.unique().tolist())
-        pos = {v: i for i, v in enumerate(pair_values)}
-        pair_index = np.array([pos[v] for v in values], dtype=np.int64)
+        pair_values, pair_index = pair_codes(table[cfg.pair])
+    modality_values: dict[str, list[str]] = {}
+    pair_indices = None
+    if cfg.pairs:
+        columns = [pair_codes(table[m]) for m in cfg.pairs]
+        modality_values = {m: values for m, (values, _) in zip(cfg.pairs, columns)}
+        pair_indices = np.stack([index for _, index in columns], axis=1)
 
     split = make_split(table, cfg.split)
     if cfg.shuffle_pairs:
@@ -472,6 +491,9 @@ def build_paired_data(
         order = train[np.random.default_rng(seed + 7919).permutation(len(train))]
         pair_index = pair_index.copy()
         pair_index[train] = pair_index[order]
+        if pair_indices is not None:  # each window keeps its modalities together
+            pair_indices = pair_indices.copy()
+            pair_indices[train] = pair_indices[order]
         if cfg.pair == "label":  # the pairing is the label: objectives on labels (triplet, CE) see it shuffled too
             labels = labels.copy()
             labels[train] = labels[order]
@@ -503,7 +525,21 @@ def build_paired_data(
         extra,
         reader=reader.name,
         normalization=normalization,
+        modalities=list(cfg.pairs),
+        modality_values=modality_values,
+        pair_indices=pair_indices,
     )
+
+
+def pair_codes(column: pd.Series) -> tuple[list[str], np.ndarray]:
+    """The sorted distinct values of a pair column (text, image path) and each row's
+    index into them, -1 where the row has none."""
+    present = column.notna().to_numpy()
+    values = column.astype(str)
+    distinct = sorted(values[present].unique().tolist())
+    pos = {v: i for i, v in enumerate(distinct)}
+    index = np.array([pos[v] if ok else -1 for v, ok in zip(values, present)], dtype=np.int64)
+    return distinct, index
 
 
 def calibration_block(table: pd.DataFrame, calibration: dict[str, Any], by: str = "subject") -> np.ndarray:
@@ -553,6 +589,8 @@ def _subject_normalised(
 def describe(data: PairedData) -> dict[str, Any]:
     """Counts per part (windows, subjects, classes) for logs and metrics.json."""
     out: dict[str, Any] = {"pair": data.pair_kind, "classes": data.classes, "n_pairs": len(data.pair_values)}
+    if data.modalities:
+        out["modalities"] = {m: len(data.modality_values[m]) for m in data.modalities}
     if data.extra:
         out["extra"] = {name: {"windows": int(len(x)), "leads": int(x.shape[1])} for name, x in data.extra.items()}
     for part in ("train", "val", "test"):

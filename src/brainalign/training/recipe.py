@@ -86,6 +86,13 @@ class DataConfig:
     pipeline: dict[str, Any] | None = None
     #: what the EEG is aligned with: text | image | ecg | label | none
     pair: str = "text"
+    #: a shared multi-task encoder: every modality the windows are paired with (table
+    #: columns, ``text`` / ``image``), each with its tower in ``model.pairs`` and its own
+    #: projection heads; ``pair`` names the primary one (the run's ``encode_eeg`` default,
+    #: validation top-1, ``pair_embeddings.npy``). A window may lack some modalities (a
+    #: mixed batch): each loss is averaged over the windows that have its modality.
+    #: Empty: a single-pair run (``pair`` alone)
+    pairs: list[str] = field(default_factory=list)
     #: for ``pair: ecg``: the preset that cuts the paired signal's windows (aligned
     #: row by row with the EEG windows on recording and start time), or an inline
     #: ``pair_pipeline`` in its place
@@ -157,6 +164,9 @@ class ModelConfig:
     eeg: EncoderConfig = field(default_factory=EncoderConfig)
     #: the paired tower (text / image / ecg encoder); empty name for label-only methods
     pair: TowerConfig = field(default_factory=TowerConfig)
+    #: with ``data.pairs``: the tower of each modality (``{image: {...}, text: {...}}``)
+    #: in place of ``pair``
+    pairs: dict[str, TowerConfig] = field(default_factory=dict)
     head: HeadConfig = field(default_factory=HeadConfig)
     #: what the ``ce`` classifier sees: ``eeg`` (the EEG embedding), ``pair`` (the
     #: paired signal's, e.g. ECG only), ``concat`` (both, concatenated: fusion) or
@@ -174,6 +184,10 @@ class ObjectiveConfig:
     name: str = "clip"
     weight: float = 1.0
     kwargs: dict[str, Any] = field(default_factory=dict)
+    #: with ``data.pairs``: the modality a paired objective aligns the EEG with (one
+    #: term per modality, each with its weight); ``consistency`` (1 - cosine of the
+    #: EEG's embeddings in two modalities' heads) takes none
+    modality: str = ""
 
 
 @dataclass
@@ -245,6 +259,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        if len(args) == 2 and dataclasses.is_dataclass(args[1]):
+            return {str(k): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
         return dict(value)
     if tp is Any:
         return value
@@ -459,7 +475,57 @@ def recipe_from_dict(tree: dict[str, Any], overrides: Sequence[str] = ()) -> Rec
         _set_path(tree, key, value)
     recipe = _build(Recipe, tree)
     check_data(recipe.data)
+    check_pairs(recipe)
     return recipe
+
+
+#: the modalities a shared multi-task encoder can be paired with (``data.pairs``)
+SHARED_MODALITIES = ("text", "image")
+#: the objective of a shared encoder that ties two modalities' EEG embeddings together
+CONSISTENCY = "consistency"
+
+
+def check_pairs(recipe: Recipe) -> None:
+    """The rules of a shared multi-task encoder (``data.pairs``): known, distinct
+    modalities, the primary ``data.pair`` among them, one tower each in ``model.pairs``
+    (and none in ``model.pair``), every objective a per-modality ``clip`` term or the
+    ``consistency`` term, no classifier. Without ``data.pairs``: no ``model.pairs`` and
+    no objective ``modality``."""
+    data, model = recipe.data, recipe.model
+    if not data.pairs:
+        if model.pairs:
+            raise ConfigError("model.pairs: per-modality towers need data.pairs (the modalities, e.g. [image, text])")
+        for i, obj in enumerate(recipe.objectives):
+            if obj.modality or obj.name == CONSISTENCY:
+                raise ConfigError(f"objectives[{i}]: modality / consistency terms need data.pairs")
+        return
+    unknown = [m for m in data.pairs if m not in SHARED_MODALITIES]
+    if unknown or len(set(data.pairs)) != len(data.pairs):
+        raise ConfigError(f"data.pairs: distinct modalities among {SHARED_MODALITIES}, got {data.pairs}")
+    if data.pair not in data.pairs:
+        raise ConfigError(f"data.pair ({data.pair!r}) must be one of data.pairs {data.pairs}: the primary modality")
+    if set(model.pairs) != set(data.pairs):
+        raise ConfigError(f"model.pairs: one tower per modality of data.pairs {data.pairs}, got {sorted(model.pairs)}")
+    if model.pair.name:
+        raise ConfigError("model.pair: with data.pairs the towers are given per modality in model.pairs")
+    if model.fusion != "eeg":
+        raise ConfigError("model.fusion: a shared multi-task encoder has no fusion classifier")
+    for i, obj in enumerate(recipe.objectives):
+        if obj.name == CONSISTENCY:
+            if len(data.pairs) < 2:
+                raise ConfigError(f"objectives[{i}]: consistency needs two modalities in data.pairs")
+            if obj.modality:
+                raise ConfigError(f"objectives[{i}].modality: consistency ties two modalities; give none")
+            continue
+        if obj.name != "clip":
+            raise ConfigError(
+                f"objectives[{i}]: a shared encoder trains per-modality clip terms (and consistency), not {obj.name!r}"
+            )
+        if obj.modality not in data.pairs:
+            raise ConfigError(f"objectives[{i}].modality: one of data.pairs {data.pairs}, got {obj.modality!r}")
+    keys = [(o.name, o.modality) for o in recipe.objectives]
+    if len(set(keys)) != len(keys):
+        raise ConfigError("objectives: one term per objective and modality")
 
 
 def recorded_recipe(tree: Any) -> Any:

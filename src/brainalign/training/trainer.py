@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from brainalign import __version__
 from brainalign.errors import ConfigError, DataError
+from brainalign.generation.multitask import masked_multitask_loss
 from brainalign.models.aligned import AlignedModel, build_model, model_spec
 from brainalign.models.contract import InputContract
 from brainalign.models.fusion import MODES as FUSION_MODES
@@ -54,7 +55,7 @@ from brainalign.training.checkpoint import (
     save_weights,
 )
 from brainalign.training.data import PairedData, batch_loader, build_paired_data, describe
-from brainalign.training.recipe import Recipe, recorded_recipe
+from brainalign.training.recipe import CONSISTENCY, Recipe, recorded_recipe
 from brainalign.training.runlog import RunLogger
 from brainalign.training.schedule import warmup_cosine
 from brainalign.utils.fastconv import use_fast_kernels
@@ -74,6 +75,11 @@ class TrainModule(nn.Module):
         super().__init__()
         self.model = model
         self.kinds: dict[str, str] = {}
+        #: a shared multi-task encoder: each term's (objective, modality); consistency: ("consistency", "")
+        self.terms: dict[str, tuple[str, str]] = {}
+        if model.modalities:
+            self._init_shared(objectives, gather)
+            return
         losses, weights = {}, {}
         for obj in objectives:
             name = obj["name"]
@@ -87,6 +93,8 @@ class TrainModule(nn.Module):
                 kwargs.setdefault("gather", gather)
             if kind == "logits" and model.classifier is None:
                 raise ConfigError(f"objective {name!r} needs class labels")
+            if kind == "modalities":
+                raise ConfigError(f"objective {name!r} ties a shared encoder's modalities (data.pairs)")
             if kind == "masked" and not hasattr(model.eeg_encoder, "forward_mae"):
                 raise ConfigError(f"objective {name!r} needs a masked-autoencoder encoder (e.g. model.eeg.name: mae)")
             losses[name] = create_objective(name, **kwargs)
@@ -96,13 +104,70 @@ class TrainModule(nn.Module):
             raise ConfigError("objectives: at least one objective is required")
         self.objective = WeightedSum(losses, weights)
 
+    def _init_shared(self, objectives: list[dict[str, Any]], gather: bool) -> None:
+        """The terms of a shared multi-task encoder: one CLIP loss per modality (named
+        ``clip_<modality>``) and the optional ``consistency`` term, with the recipe's weights."""
+        losses, weights = {}, {}
+        for obj in objectives:
+            if obj["name"] == CONSISTENCY:
+                key = CONSISTENCY
+                losses[key] = create_objective(CONSISTENCY, **dict(obj.get("kwargs", {})))
+            else:
+                key = f"{obj['name']}_{obj['modality']}"
+                losses[key] = create_objective(obj["name"], **{"gather": gather, **dict(obj.get("kwargs", {}))})
+            self.terms[key] = (obj["name"], obj.get("modality", ""))
+            weights[key] = float(obj.get("weight", 1.0))
+        if not any(name != CONSISTENCY for name, _ in self.terms.values()):
+            raise ConfigError("objectives: a shared encoder needs at least one per-modality clip term")
+        self.objective = WeightedSum(losses, weights)
+
     @property
     def losses(self) -> nn.ModuleDict:
         return self.objective.losses
 
+    def shared_losses(
+        self, x: torch.Tensor, pair_index: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+        """A shared multi-task encoder's loss on one batch: ``pair_index`` is ``(batch,
+        modalities)``, -1 where a window lacks a modality. Each modality's CLIP term runs on
+        the windows that have it (in-batch negatives among them only), per sample, and
+        :func:`~brainalign.generation.multitask.masked_multitask_loss` averages it over
+        those windows and weights it; a modality with fewer than two windows in the batch
+        contributes nothing. ``consistency``: 1 - cosine of the EEG's embeddings in the
+        first two modalities' spaces, over the windows that have both."""
+        model = self.model
+        if pair_index.ndim != 2 or pair_index.shape[1] != len(model.modalities):
+            raise DataError(
+                None,
+                f"a shared encoder's batches carry (batch, {len(model.modalities)}) pair indices, "
+                f"got {tuple(pair_index.shape)}",
+            )
+        h = model.eeg_encoder(x)
+        z = {m: model.eeg_head_for(m)(h) for m in model.modalities}
+        has = {m: pair_index[:, i] >= 0 for i, m in enumerate(model.modalities)}
+        losses: dict[str, torch.Tensor] = {}
+        masks: dict[str, torch.Tensor] = {}
+        for key, (name, m) in self.terms.items():
+            if name == CONSISTENCY:
+                a, b = model.modalities[:2]
+                masks[key] = has[a] & has[b]
+                losses[key] = self.losses[key](z[a], z[b], valid=masks[key], reduction="none")
+                continue
+            idx = pair_index[:, model.modalities.index(m)]
+            mask = has[m] if int(has[m].sum()) >= 2 else torch.zeros_like(has[m])
+            pairs = model.encode_pairs(idx.clamp_min(0), modality=m)
+            losses[key] = self.losses[key](x=z[m], y=pairs, valid=mask, pair_ids=idx, reduction="none")
+            masks[key] = mask
+        total, parts = masked_multitask_loss(losses, masks, self.objective.weights)
+        if not parts:  # nothing to learn from in this batch: a zero that reaches every input
+            total = total + sum(t.sum() * 0.0 for t in losses.values())
+        return total, parts, z[model.primary]
+
     def forward(
         self, x: torch.Tensor, pair_index: torch.Tensor, labels: torch.Tensor, extra: bool = False
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+    ) -> tuple[torch.Tensor, dict[str, Any], torch.Tensor]:
+        if self.terms:
+            return self.shared_losses(x, pair_index)
         if extra:  # a batch of an unlabelled corpus (data.extra), of any montage: masked objective only
             view = self.model.eeg_encoder.with_channels(x.shape[1])
             total, parts = self.objective({name: tuple(view.forward_mae(x)) for name in self.kinds})
@@ -174,12 +239,15 @@ def _loader(
 
 
 @torch.no_grad()
-def embed_part(model: AlignedModel, data: PairedData, part: str, batch_size: int, device: torch.device) -> np.ndarray:
-    """Shared-space EEG embeddings of one split part, in split order."""
+def embed_part(
+    model: AlignedModel, data: PairedData, part: str, batch_size: int, device: torch.device, modality: str | None = None
+) -> np.ndarray:
+    """Shared-space EEG embeddings of one split part, in split order (in ``modality``'s
+    space, for a shared multi-task encoder; default: its primary modality)."""
     model.eval()
     out = []
     for x, _, _, _ in _loader(data, part, batch_size, False, 0, 0, dist_mod.DistInfo()):
-        out.append(model.encode_eeg(x.to(device)).float().cpu())
+        out.append(model.encode_eeg(x.to(device), modality).float().cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, model.eeg_head.net[-1].out_features), np.float32)
 
 
@@ -297,6 +365,23 @@ def evaluate_part(
         out[f"{part}_bacc_chance"] = 1.0 / max(1, len(np.unique(y[known])))
     elif data.pair_kind == "none":
         pass  # self-supervised: the validation loss is the score
+    elif tm.model.pair_head is not None and tm.model.modalities:  # shared encoder: top-1 per modality
+        for i, m in enumerate(tm.model.modalities):
+            zm = (
+                z
+                if m == tm.model.primary
+                else torch.from_numpy(embed_part(tm.model, data, part, batch_size, device, m))
+            )
+            pidx = torch.as_tensor(data.pair_indices[idx, i])  # type: ignore[index]
+            have = pidx >= 0
+            if not bool(have.any()):
+                continue
+            cand = torch.unique(pidx[have])
+            p = tm.model.encode_pairs(cand.to(device), modality=m).float().cpu()
+            pred = cand[(zm[have] @ p.T).argmax(dim=1)]
+            name = f"{part}_top1" if m == tm.model.primary else f"{part}_top1_{m}"
+            out[name] = float((pred == pidx[have]).float().mean())
+            out[f"{name}_chance"] = 1.0 / max(1, len(cand))
     elif tm.model.pair_head is not None:
         pidx = torch.as_tensor(data.pair_index[idx])
         cand = torch.unique(pidx[pidx >= 0])
@@ -328,7 +413,20 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
         **enc.kwargs,
     )
     tower = None
-    if recipe.data.pair not in ("label", "none"):
+    shared: dict[str, Any] | None = None
+    if recipe.data.pairs:  # a shared multi-task encoder: the primary tower, and one per further modality
+        towers = {
+            m: {"name": t.name, "trainable": t.trainable, "lr_factor": t.lr_factor, "kwargs": dict(t.kwargs)}
+            for m, t in recipe.model.pairs.items()
+        }
+        primary = recipe.data.pair
+        tower = towers[primary]
+        shared = {
+            "primary": primary,
+            "order": list(recipe.data.pairs),
+            "towers": {m: towers[m] for m in recipe.data.pairs if m != primary},
+        }
+    elif recipe.data.pair not in ("label", "none"):
         t = recipe.model.pair
         if not t.name:
             raise ConfigError(f"model.pair.name is required when data.pair is {recipe.data.pair}")
@@ -369,6 +467,10 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
         raise ConfigError(f"model.fusion: {fusion} with an mlp classifier needs a paired signal (data.pair: ecg)")
     spec["fusion"] = fusion
     spec["classifier"] = recipe.model.classifier
+    if shared is not None:
+        if uses_ce:
+            raise ConfigError("objectives: a shared multi-task encoder has no classifier (ce)")
+        spec["modalities"] = shared
     return spec
 
 
@@ -405,15 +507,21 @@ def _initialise(model: AlignedModel, recipe: Recipe) -> None:
 
 
 def _param_groups(tm: TrainModule, lr: float, weight_decay: float) -> list[dict[str, Any]]:
-    tower = tm.model.pair_tower
-    tower_params = {id(p) for p in tower.parameters()} if tower is not None else set()
+    """One group for the EEG side (encoder, heads, loss temperatures), one per trainable
+    paired tower at ``lr * lr_factor`` (``pair_tower``; ``pair_tower_<modality>`` for a
+    shared encoder's further modalities)."""
+    towers: list[tuple[str, Any]] = []
+    if tm.model.pair_tower is not None:
+        towers.append(("pair_tower", tm.model.pair_tower))
+    if tm.model.branches is not None:
+        towers += [(f"pair_tower_{m}", b.tower) for m, b in tm.model.branches.items()]
+    tower_params = {id(p) for _, t in towers for p in t.parameters()}
     main = [p for p in tm.parameters() if p.requires_grad and id(p) not in tower_params]
     groups = [{"params": main, "lr": lr, "weight_decay": weight_decay, "name": "eeg"}]
-    trainable_tower = [p for p in (tower.parameters() if tower is not None else []) if p.requires_grad]
-    if trainable_tower:
-        groups.append(
-            {"params": trainable_tower, "lr": lr * tower.lr_factor, "weight_decay": weight_decay, "name": "pair_tower"}
-        )
+    for name, tower in towers:
+        trainable = [p for p in tower.parameters() if p.requires_grad]
+        if trainable:
+            groups.append({"params": trainable, "lr": lr * tower.lr_factor, "weight_decay": weight_decay, "name": name})
     return groups
 
 
@@ -451,6 +559,18 @@ def save_eval_reference(
                 for i in range(0, len(data.pair_values), 1024)
             ]
         _save_array(out / PAIR_EMBEDDINGS, torch.cat(chunks).float().cpu().numpy())
+    for m in model.modalities:  # a shared encoder's further modalities: pair_embeddings_<m>.npy
+        if m == model.primary or not data.modality_values.get(m):
+            continue
+        model.eval()
+        with torch.no_grad():
+            emb = model.encode_pairs(torch.arange(len(data.modality_values[m]), device=device), modality=m)
+        _save_array(out / pair_embeddings_file(m), emb.float().cpu().numpy())
+
+
+def pair_embeddings_file(modality: str) -> str:
+    """The run-folder file of a shared encoder's further modality's pair embeddings."""
+    return f"pair_embeddings_{modality}.npy"
 
 
 def table_to_json(table: Any) -> dict[str, Any]:
@@ -536,6 +656,9 @@ def train(
             model.set_pair_signals(np.asarray(data.pair_windows.data))
         else:
             model.set_pair_values(data.pair_values)
+    for m in model.modalities:
+        if m != model.primary:
+            model.set_pair_values(data.modality_values[m], modality=m)
     _initialise(model, recipe)
     tm = TrainModule(model, spec["objectives"], gather=info.enabled).to(device)
     _check_extra(data, spec["objectives"], model)
@@ -564,6 +687,8 @@ def train(
         "contract": contract.to_dict(),
         "pair_kind": data.pair_kind,
         "pair_values": data.pair_values,
+        # a shared multi-task encoder: the distinct values of every modality (recipe order)
+        **({"modalities": {m: data.modality_values[m] for m in data.modalities}} if data.modalities else {}),
         "pair_contract": None
         if data.pair_windows is None
         else InputContract(
