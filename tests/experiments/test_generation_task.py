@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from brainalign.experiments.benchmark import TASKS, headline_rows
-from brainalign.experiments.budgets import FULL, GENERATION_FULL, GENERATION_QUICK, QUICK
+from brainalign.experiments.budgets import DEMO, FULL, GENERATION_BUDGETS, GENERATION_FULL, GENERATION_QUICK, QUICK
 from brainalign.experiments.tasks.generation import image_task_result, text_task_result
 from brainalign.generation.figures import save_trial_grid
 from brainalign.report.html import write_report
@@ -137,7 +137,8 @@ def grid(tmp_path: Path) -> Path:
 
 def test_task_is_registered_with_both_budgets() -> None:
     assert "generation" in TASKS
-    assert QUICK.generation_quick and not FULL.generation_quick
+    assert (QUICK.generation, FULL.generation, DEMO.generation) == ("quick", "full", "demo")
+    assert GENERATION_BUDGETS["demo"].resolution == 64 and GENERATION_BUDGETS["demo"].grow_steps > 0
     assert GENERATION_QUICK.resolution < GENERATION_FULL.resolution
     assert GENERATION_FULL.gan_time_limit_s is None  # steps only: the same result whatever the load
     assert GENERATION_QUICK.gan_steps < GENERATION_FULL.gan_steps <= 1000

@@ -58,7 +58,7 @@ import numpy as np
 from brainalign import __version__
 from brainalign.config import data_dir as resolve_data_dir
 from brainalign.errors import DataError
-from brainalign.experiments.budgets import FULL, QUICK
+from brainalign.experiments.budgets import FULL, QUICK, Budget
 from brainalign.experiments.common import Bench
 from brainalign.experiments.tasks.eegmat_fair import task_eegmat_fair
 from brainalign.experiments.tasks.eegmat_text import task_eegmat_text
@@ -93,7 +93,7 @@ TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
 }
 
 
-def _run_task(name: str, out: Path, data_dir: str | os.PathLike | None, quick: bool, seed: int, threads: int) -> Any:
+def _run_task(name: str, out: Path, data_dir: str | os.PathLike | None, budget: Budget, seed: int, threads: int) -> Any:
     """One task in a worker process (``--jobs``): its own Bench, ``threads`` torch threads."""
     import mne
     import torch
@@ -102,7 +102,7 @@ def _run_task(name: str, out: Path, data_dir: str | os.PathLike | None, quick: b
     torch.set_num_threads(threads)
     t = time.perf_counter()
     print(f"- {name} ... (worker {os.getpid()})", flush=True)
-    results = TASKS[name](Bench(out, data_dir, QUICK if quick else FULL, seed, print))
+    results = TASKS[name](Bench(out, data_dir, budget, seed, print))
     print(f"  {name} done in {time.perf_counter() - t:.0f} s", flush=True)
     return results
 
@@ -115,13 +115,14 @@ def run_real_benchmark(
     tasks: list[str] | None = None,
     log: Callable[[str], None] = print,
     jobs: int = 1,
+    budget: Budget | None = None,
 ) -> BenchmarkResult:
     """Run the benchmark; writes ``results.json`` (after every task) and ``report.html`` in ``out``.
 
     ``jobs`` > 1 runs that many tasks at once, each in its own process with
     ``cpu_count // jobs`` torch threads (tasks are independent; every task's numbers are
     the same as in a serial run, its wall time is not). ``results.json`` keeps the task
-    order of :data:`TASKS`."""
+    order of :data:`TASKS`. ``budget`` replaces the one ``quick`` chooses (the demo's)."""
     import mne
     import torch
 
@@ -137,7 +138,7 @@ def run_real_benchmark(
         raise DataError(None, f"unknown benchmark task {unknown[0]!r}; choose from {sorted(TASKS)}")
     if jobs < 1:
         raise DataError(None, f"jobs must be at least 1, got {jobs}")
-    budget = QUICK if quick else FULL
+    budget = budget or (QUICK if quick else FULL)
     bench = Bench(out, data_dir, budget, seed, log)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     t0 = time.perf_counter()
@@ -171,7 +172,7 @@ def run_real_benchmark(
         done: dict[str, dict[str, TaskResult]] = {}
         # spawn, not fork: the parent's torch/OpenMP thread pools must not be copied into workers
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_run_task, n, out, data_dir, quick, seed, threads): n for n in names}
+            futures = {pool.submit(_run_task, n, out, data_dir, budget, seed, threads): n for n in names}
             for fut in as_completed(futures):
                 done[futures[fut]] = fut.result()
                 results.tasks = {k: v for n in names if n in done for k, v in done[n].items()}

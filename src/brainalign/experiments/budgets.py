@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 __all__ = [
+    "DEMO",
     "Budget",
     "FAIR_FULL",
     "FAIR_QUICK",
@@ -17,6 +18,8 @@ __all__ = [
     "FusionBudget",
     "FusionFairBudget",
     "GENERATION_FULL",
+    "GENERATION_BUDGETS",
+    "GENERATION_DEMO",
     "GENERATION_QUICK",
     "GenerationBudget",
     "MULTIDATA_FULL",
@@ -79,8 +82,8 @@ class Budget:
     n_perm: int
     fusion_quick: bool
     baseline_epochs: int
-    #: the generation task runs with GENERATION_QUICK instead of GENERATION_FULL
-    generation_quick: bool = False
+    #: the generation task's budget: a key of GENERATION_BUDGETS ("full", "quick", "demo")
+    generation: str = "full"
     fair: FairBudget = FairBudget()
 
 
@@ -100,7 +103,7 @@ QUICK = Budget(
     n_perm=200,
     fusion_quick=True,
     baseline_epochs=3,
-    generation_quick=True,
+    generation="quick",
     fair=FAIR_QUICK,
 )
 
@@ -223,6 +226,8 @@ class GenerationBudget:
     image_sets: tuple[str, ...] = ("n170",)
     resolution: int = 32
     gan_steps: int = 800
+    #: > 0: progressive growing, this many steps at half the resolution first
+    grow_steps: int = 0
     gan_time_limit_s: float | None = None
     max_scored_trials: int = 160
     feature_size: int = 128
@@ -251,3 +256,17 @@ GENERATION_QUICK = GenerationBudget(
     text_epochs=1,
     text_windows_per_recording=4,
 )
+
+#: The demo's generation (``make demo``): a 64 px N170 generator grown from 32 px (800 steps,
+#: then 2000 at 64 px) and the quick text decoder.
+GENERATION_DEMO = dataclasses.replace(
+    GENERATION_QUICK, resolution=64, grow_steps=800, gan_steps=2000, max_scored_trials=160
+)
+#: Budget.generation -> the generation task's budget
+GENERATION_BUDGETS: dict[str, GenerationBudget] = {
+    "full": GENERATION_FULL,
+    "quick": GENERATION_QUICK,
+    "demo": GENERATION_DEMO,
+}
+#: The demo's benchmark budget: QUICK, with the 64 px generator of GENERATION_DEMO.
+DEMO = dataclasses.replace(QUICK, generation="demo")

@@ -43,7 +43,8 @@ DEMO_PRESETS: dict[str, str] = {
 
 #: the benchmark tasks the demo runs (quick budget): issue 10's fair protocol on eegmat (the
 #: aligned model beside band power + LR, the same network on labels and the shuffled-text
-#: control), P300 and SMNI, and generation from EEG. ``brainalign benchmark real --quick``
+#: control), P300 and SMNI, and generation from EEG (the 64 px generator of
+#: :data:`~brainalign.experiments.budgets.GENERATION_DEMO`). ``brainalign benchmark real --quick``
 #: runs every task (an hour or more on two cores).
 DEMO_TASKS: tuple[str, ...] = ("eegmat_fair", "p300_fair", "smni_fair", "generation")
 #: reader names of the data sets those tasks read
@@ -207,7 +208,11 @@ def run_demo(
             "`brainalign benchmark real --quick` runs every task, `brainalign benchmark real` the full budget)",
             flush=True,
         )
-        results = run_real_benchmark(out / "benchmark", data_dir=data_dir, quick=True, tasks=list(DEMO_TASKS))
+        from brainalign.experiments.budgets import DEMO
+
+        results = run_real_benchmark(
+            out / "benchmark", data_dir=data_dir, quick=True, tasks=list(DEMO_TASKS), budget=DEMO
+        )
         print(format_headline(results))
         print(f"report: {out / 'benchmark' / 'report.html'}")
     print(f"brainalign demo: done in {time.perf_counter() - t0:.1f} s; outputs in {out}")

@@ -3,7 +3,8 @@
 Runs :func:`brainalign.experiments.generation.image_experiment` and
 :func:`~brainalign.experiments.generation.text_experiment` with the budget's
 settings (:data:`~brainalign.experiments.budgets.GENERATION_FULL` /
-``GENERATION_QUICK``) and turns their plain results into typed task results:
+``GENERATION_QUICK`` / ``GENERATION_DEMO``, chosen by ``Budget.generation``) and turns
+their plain results into typed task results:
 
 * ``{set}_generation`` (images): class consistency of the EEG-conditioned images
   (the headline), beside the encoder's own decoding on the same held-out trials (the
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from brainalign.config import data_dir as resolve_data_dir
-from brainalign.experiments.budgets import GENERATION_FULL, GENERATION_QUICK, GenerationBudget
+from brainalign.experiments.budgets import GENERATION_BUDGETS, GenerationBudget
 from brainalign.experiments.common import Bench
 from brainalign.results import Score, TaskResult
 
@@ -193,7 +194,7 @@ def text_task_result(r: dict[str, Any]) -> TaskResult:
 def task_generation(b: Bench) -> dict[str, TaskResult]:
     from brainalign.experiments.generation import _quiet, image_experiment, text_experiment
 
-    budget = GENERATION_QUICK if b.budget.generation_quick else GENERATION_FULL
+    budget = GENERATION_BUDGETS[b.budget.generation]
     _quiet()
     root = resolve_data_dir(b.data_dir)
     out = b.out / "generation"
@@ -215,6 +216,7 @@ def task_generation(b: Bench) -> dict[str, TaskResult]:
             seed=b.seed,
             feature_size=budget.feature_size,
             max_scored_trials=budget.max_scored_trials,
+            grow_steps=budget.grow_steps,
         )
         results[f"{name}_generation"] = image_task_result(r, b.out, budget)
     if budget.text and (root / "eegmat").is_dir():
