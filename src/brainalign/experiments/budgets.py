@@ -23,6 +23,9 @@ __all__ = [
     "MULTIDATA_QUICK",
     "MultiDataBudget",
     "QUICK",
+    "SHARED_FULL",
+    "SHARED_QUICK",
+    "SharedEncoderBudget",
 ]
 
 
@@ -69,6 +72,27 @@ FAIR_QUICK = FairBudget(
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class SharedEncoderBudget:
+    """The ``shared_encoder`` task's budget (:mod:`brainalign.experiments.shared_encoder`):
+    which protocols run (``within``: the one within-subject split; ``subject``: ``folds``
+    subject-disjoint folds), each arm's epochs (early stopping, patience 5), the seed, and
+    the statistics' draws. Arms, baselines and split fractions are fixed in the module."""
+
+    protocols: tuple[str, ...] = ("within", "subject")
+    folds: int = 5
+    epochs: int = 20
+    seed: int = 0
+    n_boot: int = 1000
+    controls: bool = True
+
+
+#: Both protocols, 20 epochs, 5 subject folds (see README for the measured wall time).
+SHARED_FULL = SharedEncoderBudget()
+#: A smoke run of the same path: 2 subject folds, 2 epochs; its scores mean nothing.
+SHARED_QUICK = SharedEncoderBudget(folds=2, epochs=2, n_boot=200)
+
+
 @dataclasses.dataclass
 class Budget:
     """Training budget of a benchmark run (``quick`` for the demo and tests)."""
@@ -82,6 +106,7 @@ class Budget:
     #: the generation task runs with GENERATION_QUICK instead of GENERATION_FULL
     generation_quick: bool = False
     fair: FairBudget = FairBudget()
+    shared: SharedEncoderBudget = SharedEncoderBudget()
 
 
 FULL = Budget(
@@ -102,6 +127,7 @@ QUICK = Budget(
     baseline_epochs=3,
     generation_quick=True,
     fair=FAIR_QUICK,
+    shared=SHARED_QUICK,
 )
 
 
