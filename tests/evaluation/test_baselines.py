@@ -127,6 +127,18 @@ def test_baseline_learns_the_effect_and_not_shuffled_labels(name):
     assert abs(null["balanced_accuracy"] - 0.5) < 0.15, null
 
 
+def test_predictions_are_the_test_windows_classes_in_split_order():
+    windows = erp_windows()
+    result = run_baseline("erp_lr", windows, _split(), seed=0, return_predictions=True, target_sfreq=25.0, C=0.1)
+    pred = result["predictions"]
+    truth = windows.table["label"].to_numpy()[_split().test]
+    assert len(pred) == N_TEST and set(pred) <= {"a", "b"}
+    # the balanced accuracy it reports is that of these predictions, window by window
+    recall = [np.mean(pred[truth == c] == c) for c in ("a", "b")]
+    assert result["balanced_accuracy"] == pytest.approx(np.mean(recall))
+    assert "predictions" not in run_baseline("erp_lr", windows, _split(), seed=0, target_sfreq=25.0, C=0.1)
+
+
 def test_chance_is_one_over_the_classes():
     windows = alpha_windows()
     result = run_baseline("chance", windows, _split())

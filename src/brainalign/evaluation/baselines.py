@@ -522,7 +522,14 @@ def _signal(windows: Windows, rows: np.ndarray, part: str) -> np.ndarray:
 
 
 def run_baseline(
-    name: str, windows: Windows, split: Split, label_col: str = "label", seed: int = 0, **kw: Any
+    name: str,
+    windows: Windows,
+    split: Split,
+    label_col: str = "label",
+    seed: int = 0,
+    *,
+    return_predictions: bool = False,
+    **kw: Any,
 ) -> dict[str, Any]:
     """Fit baseline ``name`` (a key of :data:`BASELINES`) and score it on ``split.test``.
 
@@ -532,7 +539,9 @@ def run_baseline(
     hold the ECG) and ``ecg_channel``. Returns ``balanced_accuracy``, ``auc`` (two classes
     in training and both present in test), ``n_train`` (windows fitted on, validation
     included when merged), ``n_val`` (validation windows used for model selection),
-    ``n_test`` and ``seconds`` (fit and prediction), plus the baseline's details.
+    ``n_test`` and ``seconds`` (fit and prediction), plus the baseline's details;
+    ``return_predictions``: also ``predictions``, the predicted class of every test window
+    in ``split.test`` order (for paired statistics against another model on the same windows).
     """
     if name not in BASELINES:
         raise DataError(None, f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
@@ -566,6 +575,8 @@ def run_baseline(
     result.update(n_train=len(fit_rows), n_val=len(val_rows), n_test=len(test_rows), seconds=seconds)
     if spec.details is not None:
         result.update(spec.details(model))
+    if return_predictions:
+        result["predictions"] = classes[predicted]
     return result
 
 

@@ -37,6 +37,11 @@ Tasks (the issue's numbering):
    Non-transductive normalisation in the headline, transductive variants beside, labelled.
    ``smni_fair`` also reports the SMNI stimulus condition (``smni_condition``: S1 vs S2 and
    the three conditions from text, the ``erp`` encoder beside ERP + LR).
+10. ``shared_encoder`` (``shared_encoder_within`` / ``shared_encoder_loso``): one NICE
+    encoder with image and text CLIP heads against the image-only and text-only encoders
+    and the same encoder trained on labels, N170 faces vs houses, within subject and
+    subject-disjoint, beside ERP + LR and xDAWN + LR (pooled and per subject); paired
+    differences (issue 11, :mod:`brainalign.experiments.shared_encoder`).
 
 Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
 {value, ci_low, ci_high, p_value, chance}}, "baselines", "controls", "figures",
@@ -69,6 +74,7 @@ from brainalign.experiments.tasks.multidata import task_multidataset_text, task_
 from brainalign.experiments.tasks.n170_image import task_n170_image
 from brainalign.experiments.tasks.n400_text import task_n400_text
 from brainalign.experiments.tasks.p300_fair import task_p300_fair
+from brainalign.experiments.tasks.shared_encoder import task_shared_encoder
 from brainalign.experiments.tasks.smni_fair import task_smni_fair
 from brainalign.experiments.tasks.triplet import task_triplet
 from brainalign.results import BenchmarkResult, TaskResult
@@ -90,6 +96,7 @@ TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
     "eegmat_fair": task_eegmat_fair,
     "p300_fair": task_p300_fair,
     "smni_fair": task_smni_fair,
+    "shared_encoder": task_shared_encoder,
 }
 
 
