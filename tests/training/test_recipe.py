@@ -14,6 +14,7 @@ from brainalign.training.recipe import (
     load_recipe,
     parse_overrides,
     recipe_from_dict,
+    shared_modalities,
 )
 
 from .conftest import TINY_RECIPE
@@ -180,8 +181,10 @@ def test_shipped_recipe_loads_and_names_known_components(path: Path) -> None:
     assert r.model.eeg.name in list_encoders()
     assert r.objectives and all(o.name in OBJECTIVES for o in r.objectives)
     if r.data.pairs:  # a shared encoder: a tower per modality, a term per modality or tying two
-        assert set(r.model.pairs) == set(r.data.pairs) and all(t.name in TOWERS for t in r.model.pairs.values())
-        assert all(o.modality in r.data.pairs or objective_inputs(o.name) == "modalities" for o in r.objectives)
+        modalities = shared_modalities(r.data)  # data.pairs and those data.sources add
+        assert set(r.model.pairs) == set(modalities) and all(t.name in TOWERS for t in r.model.pairs.values())
+        assert all(o.modality in modalities or objective_inputs(o.name) == "modalities" for o in r.objectives)
+        assert all(s.preset in available_presets() for s in r.data.sources)
     elif r.data.pair in ("text", "image"):
         assert r.model.pair.name in TOWERS, "text/image pairs need a paired tower"
     if r.data.pair == "ecg":

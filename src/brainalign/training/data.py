@@ -28,11 +28,13 @@ from brainalign.preprocessing import Pipeline, Windows, align_windows, cached_wi
 from brainalign.training.recipe import (
     DataConfig,
     ExtraDataConfig,
+    SourceConfig,
     SplitConfig,
     check_normalization,
     check_pipeline_spec,
     check_reader_params,
     reader_class,
+    shared_modalities,
 )
 
 #: what windows are paired with: a text, an image, the ECG of the same time span,
@@ -460,6 +462,9 @@ def build_paired_data(
     windows = windows.select(np.flatnonzero(keep))
     if pair_all is not None:
         pair_all = pair_all.select(np.flatnonzero(keep))
+    modalities = shared_modalities(cfg)
+    if cfg.sources:  # a shared encoder on several datasets: the main block is the first source
+        windows = join_sources(cfg, windows, data_dir, progress, seed)
     table = windows.table
 
     label_values = table[cfg.label] if cfg.label in table else pd.Series([None] * len(table))
@@ -481,8 +486,8 @@ def build_paired_data(
     modality_values: dict[str, list[str]] = {}
     pair_indices = None
     if cfg.pairs:
-        columns = [pair_codes(table[m]) for m in cfg.pairs]
-        modality_values = {m: values for m, (values, _) in zip(cfg.pairs, columns)}
+        columns = [pair_codes(table[m]) for m in modalities]
+        modality_values = {m: values for m, (values, _) in zip(modalities, columns)}
         pair_indices = np.stack([index for _, index in columns], axis=1)
 
     split = make_split(table, cfg.split)
@@ -525,10 +530,103 @@ def build_paired_data(
         extra,
         reader=reader.name,
         normalization=normalization,
-        modalities=list(cfg.pairs),
+        modalities=modalities,
         modality_values=modality_values,
         pair_indices=pair_indices,
     )
+
+
+def _source_name(dataset: str, taken: Sequence[str]) -> str:
+    """A short, unique name for a source: its dataset folder's name (``_2``... on a repeat)."""
+    base = os.path.basename(os.path.normpath(dataset)) or "source"
+    name, k = base, 1
+    while name in taken:
+        k += 1
+        name = f"{base}_{k}"
+    return name
+
+
+def _as_source(windows: Windows, name: str, pairs: Sequence[str], modalities: Sequence[str]) -> Windows:
+    """``windows`` tagged with their source: a ``source`` column, subject and recording ids
+    prefixed by it, and only the modalities ``pairs`` (the others' columns emptied)."""
+    table = windows.table.copy()
+    table["source"] = name
+    for col in ("subject", "recording"):
+        if col in table:
+            table[col] = name + "/" + table[col].astype(str)
+    for m in modalities:
+        if m not in pairs or m not in table:
+            table[m] = None
+    return dataclasses.replace(windows, table=table)
+
+
+def load_source(
+    source: SourceConfig,
+    k: int,
+    main: Windows,
+    cfg: DataConfig,
+    data_dir: str | os.PathLike | None,
+    progress: bool,
+    seed: int,
+) -> Windows:
+    """The windows of ``data.sources[k]``: read with its reader and preset, checked against
+    the main windows' montage, rate and length, standardised per recording (before any
+    filter, like the main windows) where ``cfg.standardize`` is ``recording``, filtered to its labels and to windows with
+    one of its modalities, at most ``max_windows`` of them; its label column becomes ``label``."""
+    where = f"data.sources[{k}] ({source.dataset})"
+    pipeline = get_preset(source.preset, **source.preset_params)
+    reader = open_reader(
+        DataConfig(dataset=source.dataset, reader=source.reader, reader_params=dict(source.reader_params)), data_dir
+    )
+    windows = cached_windows(reader, pipeline, progress=progress)
+    mismatch = [
+        f"{what} {theirs} (the main windows: {ours})"
+        for what, theirs, ours in (
+            ("channels", list(windows.ch_names), list(main.ch_names)),
+            ("sampling rate", f"{windows.sfreq:g} Hz", f"{main.sfreq:g} Hz"),
+            ("window length", f"{windows.n_times} samples", f"{main.n_times} samples"),
+            ("unit", windows.unit, main.unit),
+        )
+        if theirs != ours
+    ]
+    if mismatch:
+        raise ConfigError(f"{where}: its windows differ from the main windows: {'; '.join(mismatch)}")
+    if cfg.standardize == "recording":
+        windows = _standardized(windows, "recording", None)
+    table = windows.table
+    for col in [source.label, *source.pairs]:
+        if col not in table:
+            raise ConfigError(f"{where}: the windows have no column {col!r} (have {list(table.columns)})")
+    keep = table[list(source.pairs)].notna().any(axis=1).to_numpy()
+    if source.labels:
+        keep &= table[source.label].astype(str).isin([str(x) for x in source.labels]).to_numpy()
+    if source.max_windows is not None and keep.sum() > source.max_windows:
+        chosen = np.random.default_rng(seed).choice(np.flatnonzero(keep), size=source.max_windows, replace=False)
+        keep = np.zeros_like(keep)
+        keep[chosen] = True
+    if not keep.any():
+        raise DataError(None, f"{where}: no window is left after the label/pair filters")
+    windows = windows.select(np.flatnonzero(keep))
+    if source.label != cfg.label:
+        windows.table[cfg.label] = windows.table[source.label]
+    return windows
+
+
+def join_sources(
+    cfg: DataConfig, windows: Windows, data_dir: str | os.PathLike | None, progress: bool, seed: int
+) -> Windows:
+    """The main windows (the first source) and those of every ``data.sources`` entry, in
+    one set (see :class:`~brainalign.training.recipe.SourceConfig`)."""
+    modalities = shared_modalities(cfg)
+    names = [_source_name(cfg.dataset, [])]
+    parts = [_as_source(windows, names[0], cfg.pairs, modalities)]
+    for k, source in enumerate(cfg.sources):
+        extra = load_source(source, k, windows, cfg, data_dir, progress, seed + 15_485_863 * (k + 1))
+        names.append(_source_name(source.dataset, names))
+        parts.append(_as_source(extra, names[-1], source.pairs, modalities))
+    data = np.concatenate([np.asarray(p.data, dtype=np.float32) for p in parts], axis=0)
+    table = pd.concat([p.table for p in parts], ignore_index=True)
+    return dataclasses.replace(windows, data=data, table=table)
 
 
 def pair_codes(column: pd.Series) -> tuple[list[str], np.ndarray]:

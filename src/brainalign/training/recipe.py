@@ -71,6 +71,29 @@ class ExtraDataConfig:
 
 
 @dataclass
+class SourceConfig:
+    """A further dataset of a shared multi-task encoder (``data.sources``): its windows,
+    read with its own reader and preset, join the main block's (which stays the first
+    source) before the split. They must have the main windows' channels, rate and length.
+    Each window gets only the modalities its source lists in ``pairs`` (the others are
+    absent: their losses skip it), a ``source`` column, and subject and recording ids
+    prefixed by the source, so no split puts one subject of two datasets together."""
+
+    dataset: str = ""
+    reader: str = ""
+    reader_params: dict[str, Any] = field(default_factory=dict)
+    preset: str = ""
+    preset_params: dict[str, Any] = field(default_factory=dict)
+    #: the modalities this source's windows are paired with (table columns, ``text`` / ``image``)
+    pairs: list[str] = field(default_factory=list)
+    #: its label column (copied into the main ``data.label`` column) and the labels kept
+    label: str = "label"
+    labels: list[str] = field(default_factory=list)
+    #: at most this many of its windows (a random subset drawn with the recipe's seed)
+    max_windows: int | None = None
+
+
+@dataclass
 class DataConfig:
     #: a dataset folder: a path, or a folder name in the data directory
     dataset: str = ""
@@ -91,8 +114,12 @@ class DataConfig:
     #: projection heads; ``pair`` names the primary one (the run's ``encode_eeg`` default,
     #: validation top-1, ``pair_embeddings.npy``). A window may lack some modalities (a
     #: mixed batch): each loss is averaged over the windows that have its modality.
-    #: Empty: a single-pair run (``pair`` alone)
+    #: Empty: a single-pair run (``pair`` alone). With ``sources``: the main block's own
+    #: modalities; the encoder's are these and then those the sources add
     pairs: list[str] = field(default_factory=list)
+    #: a shared encoder trained on several datasets (:class:`SourceConfig`): their windows
+    #: join the main block's before the split, each with only its own modalities
+    sources: list[SourceConfig] = field(default_factory=list)
     #: for ``pair: ecg``: the preset that cuts the paired signal's windows (aligned
     #: row by row with the EEG windows on recording and start time), or an inline
     #: ``pair_pipeline`` in its place
@@ -481,6 +508,37 @@ def recipe_from_dict(tree: dict[str, Any], overrides: Sequence[str] = ()) -> Rec
 
 #: the modalities a shared multi-task encoder can be paired with (``data.pairs``)
 SHARED_MODALITIES = ("text", "image")
+
+
+def shared_modalities(data: DataConfig) -> list[str]:
+    """A shared encoder's modalities, in order: ``data.pairs``, then those that
+    ``data.sources`` add."""
+    out = list(data.pairs)
+    for source in data.sources:
+        out += [m for m in source.pairs if m not in out]
+    return out
+
+
+def check_sources(data: DataConfig) -> None:
+    """``data.sources``: a shared encoder's further datasets, each with a dataset, a
+    preset and its known modalities; no subject normalisation across them."""
+    if not data.sources:
+        return
+    if not data.pairs:
+        raise ConfigError("data.sources: further datasets need a shared encoder (data.pairs, e.g. [image])")
+    if data.normalization:
+        raise ConfigError("data.sources: subject normalisation (data.normalization) is not supported across sources")
+    for k, source in enumerate(data.sources):
+        where = f"data.sources[{k}] ({source.dataset or '?'})"
+        if not source.dataset or not source.preset:
+            raise ConfigError(f"{where}: every source needs a dataset and a preset")
+        if not source.pairs:
+            raise ConfigError(f"{where}.pairs: the modalities its windows are paired with, e.g. [text]")
+        unknown = [m for m in source.pairs if m not in SHARED_MODALITIES]
+        if unknown or len(set(source.pairs)) != len(source.pairs):
+            raise ConfigError(f"{where}.pairs: distinct modalities among {SHARED_MODALITIES}, got {source.pairs}")
+
+
 #: the objective of a shared encoder that ties two modalities' EEG embeddings together
 CONSISTENCY = "consistency"
 
@@ -492,6 +550,7 @@ def check_pairs(recipe: Recipe) -> None:
     ``consistency`` term, no classifier. Without ``data.pairs``: no ``model.pairs`` and
     no objective ``modality``."""
     data, model = recipe.data, recipe.model
+    check_sources(data)
     if not data.pairs:
         if model.pairs:
             raise ConfigError("model.pairs: per-modality towers need data.pairs (the modalities, e.g. [image, text])")
@@ -504,15 +563,18 @@ def check_pairs(recipe: Recipe) -> None:
         raise ConfigError(f"data.pairs: distinct modalities among {SHARED_MODALITIES}, got {data.pairs}")
     if data.pair not in data.pairs:
         raise ConfigError(f"data.pair ({data.pair!r}) must be one of data.pairs {data.pairs}: the primary modality")
-    if set(model.pairs) != set(data.pairs):
-        raise ConfigError(f"model.pairs: one tower per modality of data.pairs {data.pairs}, got {sorted(model.pairs)}")
+    modalities = shared_modalities(data)
+    if set(model.pairs) != set(modalities):
+        raise ConfigError(
+            f"model.pairs: one tower per modality of data.pairs (and data.sources) {modalities}, got {sorted(model.pairs)}"
+        )
     if model.pair.name:
         raise ConfigError("model.pair: with data.pairs the towers are given per modality in model.pairs")
     if model.fusion != "eeg":
         raise ConfigError("model.fusion: a shared multi-task encoder has no fusion classifier")
     for i, obj in enumerate(recipe.objectives):
         if obj.name == CONSISTENCY:
-            if len(data.pairs) < 2:
+            if len(modalities) < 2:
                 raise ConfigError(f"objectives[{i}]: consistency needs two modalities in data.pairs")
             if obj.modality:
                 raise ConfigError(f"objectives[{i}].modality: consistency ties two modalities; give none")
@@ -521,8 +583,8 @@ def check_pairs(recipe: Recipe) -> None:
             raise ConfigError(
                 f"objectives[{i}]: a shared encoder trains per-modality clip terms (and consistency), not {obj.name!r}"
             )
-        if obj.modality not in data.pairs:
-            raise ConfigError(f"objectives[{i}].modality: one of data.pairs {data.pairs}, got {obj.modality!r}")
+        if obj.modality not in modalities:
+            raise ConfigError(f"objectives[{i}].modality: one of data.pairs {modalities}, got {obj.modality!r}")
     keys = [(o.name, o.modality) for o in recipe.objectives]
     if len(set(keys)) != len(keys):
         raise ConfigError("objectives: one term per objective and modality")

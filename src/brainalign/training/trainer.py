@@ -55,7 +55,7 @@ from brainalign.training.checkpoint import (
     save_weights,
 )
 from brainalign.training.data import PairedData, batch_loader, build_paired_data, describe
-from brainalign.training.recipe import CONSISTENCY, Recipe, recorded_recipe
+from brainalign.training.recipe import CONSISTENCY, Recipe, recorded_recipe, shared_modalities
 from brainalign.training.runlog import RunLogger
 from brainalign.training.schedule import warmup_cosine
 from brainalign.utils.fastconv import use_fast_kernels
@@ -415,6 +415,7 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
     tower = None
     shared: dict[str, Any] | None = None
     if recipe.data.pairs:  # a shared multi-task encoder: the primary tower, and one per further modality
+        modalities = shared_modalities(recipe.data)
         towers = {
             m: {"name": t.name, "trainable": t.trainable, "lr_factor": t.lr_factor, "kwargs": dict(t.kwargs)}
             for m, t in recipe.model.pairs.items()
@@ -423,8 +424,8 @@ def _spec_for(recipe: Recipe, data: PairedData) -> dict[str, Any]:
         tower = towers[primary]
         shared = {
             "primary": primary,
-            "order": list(recipe.data.pairs),
-            "towers": {m: towers[m] for m in recipe.data.pairs if m != primary},
+            "order": modalities,
+            "towers": {m: towers[m] for m in modalities if m != primary},
         }
     elif recipe.data.pair not in ("label", "none"):
         t = recipe.model.pair
