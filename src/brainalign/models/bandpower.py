@@ -25,10 +25,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from torch import nn
 
 from brainalign.errors import ConfigError
-from brainalign.models.registry import EEGEncoder, register_encoder
+from brainalign.models.feature_head import StandardisedHead
+from brainalign.models.registry import register_encoder
 
 #: default bands, half-open [low, high) Hz, capped at 40 Hz (see the eegmat quirk in the data README)
 DEFAULT_BANDS: dict[str, tuple[float, float]] = {
@@ -56,13 +56,12 @@ def welch_psd(x: torch.Tensor, sfreq: float, seg: int) -> tuple[torch.Tensor, to
     return freqs, power * scale
 
 
-class BandPowerEncoder(EEGEncoder):
+class BandPowerEncoder(StandardisedHead):
     """Absolute log band power per channel -> fixed standardisation -> MLP."""
 
+    encoder_name = "bandpower"
     # buffers (register_buffer), typed for mypy
     band_weights: torch.Tensor
-    feature_mean: torch.Tensor
-    feature_std: torch.Tensor
 
     def __init__(
         self,
@@ -97,17 +96,7 @@ class BandPowerEncoder(EEGEncoder):
         self.register_buffer(
             "band_weights", torch.tensor(np.stack(masks, axis=1), dtype=torch.float32) * float(freqs[1] - freqs[0])
         )
-        n_features = n_chans * len(bands)
-        self.n_features = n_features
-        self.register_buffer("feature_mean", torch.zeros(n_features))
-        self.register_buffer("feature_std", torch.ones(n_features))
-        layers: list[nn.Module] = []
-        width = n_features
-        for _ in range(max(0, int(depth))):
-            layers += [nn.Dropout(dropout), nn.Linear(width, hidden), nn.GELU()]
-            width = hidden
-        layers += [nn.Dropout(dropout), nn.Linear(width, emb_dim)]
-        self.mlp = nn.Sequential(*layers)
+        self._build_head(n_chans * len(bands), emb_dim, hidden, depth, dropout)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, channels, samples)`` -> ``(batch, channels * bands)`` log10 band power,
@@ -115,22 +104,6 @@ class BandPowerEncoder(EEGEncoder):
         _, psd = welch_psd(x.to(self.band_weights.dtype), self.sfreq, self.seg)
         power = psd @ self.band_weights  # (batch, channels, bands)
         return torch.log10(power + 1e-30).reshape(len(x), -1)
-
-    def set_feature_stats(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
-        """Fix the standardisation of the features (e.g. training-subject statistics)."""
-        mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float32).reshape(-1))
-        std_t = torch.as_tensor(np.asarray(std, dtype=np.float32).reshape(-1))
-        if mean_t.numel() != self.n_features or std_t.numel() != self.n_features:
-            raise ConfigError(f"bandpower: feature statistics need {self.n_features} values")
-        self.feature_mean.copy_(mean_t)
-        self.feature_std.copy_(std_t.clamp_min(1e-6))
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        """Standardised features -> embedding."""
-        return self.mlp((features - self.feature_mean) / self.feature_std)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
 
 
 register_encoder(

@@ -18,20 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
-from torch import nn
 
 from brainalign.errors import ConfigError
-from brainalign.models.registry import EEGEncoder, register_encoder
+from brainalign.models.feature_head import StandardisedHead
+from brainalign.models.registry import register_encoder
 
 
-class ERPEncoder(EEGEncoder):
+class ERPEncoder(StandardisedHead):
     """Time-binned amplitude per channel -> fixed standardisation -> MLP."""
 
-    # buffers (register_buffer), typed for mypy
-    feature_mean: torch.Tensor
-    feature_std: torch.Tensor
+    encoder_name = "erp"
 
     def __init__(
         self,
@@ -54,37 +51,12 @@ class ERPEncoder(EEGEncoder):
         if n_bins < 1:
             raise ConfigError(f"erp: {n_times} samples hold no bin of {width} samples ({bin_hz:g} Hz at {sfreq:g} Hz)")
         self.bin_hz, self.bin_width, self.n_bins = float(bin_hz), int(width), int(n_bins)
-        self.n_features = n_chans * n_bins
-        self.register_buffer("feature_mean", torch.zeros(self.n_features))
-        self.register_buffer("feature_std", torch.ones(self.n_features))
-        layers: list[nn.Module] = []
-        size = self.n_features
-        for _ in range(max(0, int(depth))):
-            layers += [nn.Dropout(dropout), nn.Linear(size, hidden), nn.GELU()]
-            size = hidden
-        layers += [nn.Dropout(dropout), nn.Linear(size, emb_dim)]
-        self.mlp = nn.Sequential(*layers)
+        self._build_head(n_chans * n_bins, emb_dim, hidden, depth, dropout)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(batch, channels, samples)`` -> ``(batch, channels * bins)`` bin means, channel-major."""
         x = x.to(self.feature_mean.dtype)[..., : self.n_bins * self.bin_width]
         return x.reshape(len(x), self.n_chans, self.n_bins, self.bin_width).mean(-1).reshape(len(x), -1)
-
-    def set_feature_stats(self, mean: np.ndarray | torch.Tensor, std: np.ndarray | torch.Tensor) -> None:
-        """Fix the standardisation of the features (e.g. training-subject statistics)."""
-        mean_t = torch.as_tensor(np.asarray(mean, dtype=np.float32).reshape(-1))
-        std_t = torch.as_tensor(np.asarray(std, dtype=np.float32).reshape(-1))
-        if mean_t.numel() != self.n_features or std_t.numel() != self.n_features:
-            raise ConfigError(f"erp: feature statistics need {self.n_features} values")
-        self.feature_mean.copy_(mean_t)
-        self.feature_std.copy_(std_t.clamp_min(1e-6))
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        """Standardised features -> embedding."""
-        return self.mlp((features - self.feature_mean) / self.feature_std)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
 
 
 register_encoder(

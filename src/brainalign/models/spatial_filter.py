@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from brainalign.errors import ConfigError
+from brainalign.models.feature_head import mlp_head
 from brainalign.models.registry import EEGEncoder, register_encoder
 
 MODES = ("logvar", "erp", "both")
@@ -62,13 +63,7 @@ class SpatialFilterEncoder(EEGEncoder):
         n_features = (n_filters if mode in ("logvar", "both") else 0) + (n_filters * n_bins if mode != "logvar" else 0)
         self.n_features = n_features
         self.norm = nn.BatchNorm1d(n_features)
-        layers: list[nn.Module] = []
-        width = n_features
-        for _ in range(max(0, int(depth))):
-            layers += [nn.Dropout(dropout), nn.Linear(width, hidden), nn.GELU()]
-            width = hidden
-        layers += [nn.Dropout(dropout), nn.Linear(width, emb_dim)]
-        self.mlp = nn.Sequential(*layers)
+        self.mlp = mlp_head(n_features, emb_dim, hidden, depth, dropout)
 
     @torch.no_grad()
     def init_filters(self, x: Any, y: Any, method: str = "csp") -> SpatialFilterEncoder:

@@ -30,10 +30,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from brainalign.errors import ConfigError
-from brainalign.models.registry import EEGEncoder, register_encoder
+from brainalign.models.feature_head import StandardisedHead
+from brainalign.models.registry import register_encoder
 
 
 def oas_covariance(z: torch.Tensor) -> torch.Tensor:
@@ -78,15 +78,14 @@ def upper_vector(s: torch.Tensor) -> torch.Tensor:
     return s[..., rows, cols] * coef
 
 
-class TangentEncoder(EEGEncoder):
+class TangentEncoder(StandardisedHead):
     """Covariance (optionally of xDAWN-filtered signals and prototypes) -> tangent space -> MLP."""
 
+    encoder_name = "tangent"
     # buffers (register_buffer), typed for mypy
     spatial: torch.Tensor
     prototypes: torch.Tensor
     reference_isqrt: torch.Tensor
-    feature_mean: torch.Tensor
-    feature_std: torch.Tensor
     fitted: torch.Tensor
 
     def __init__(
@@ -127,18 +126,9 @@ class TangentEncoder(EEGEncoder):
             self.register_buffer("prototypes", torch.zeros(0, n_times))
             dim = n_chans
         self.dim = dim
-        self.n_features = dim * (dim + 1) // 2
         self.register_buffer("reference_isqrt", torch.eye(dim))
-        self.register_buffer("feature_mean", torch.zeros(self.n_features))
-        self.register_buffer("feature_std", torch.ones(self.n_features))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
-        layers: list[nn.Module] = []
-        width = self.n_features
-        for _ in range(max(0, int(depth))):
-            layers += [nn.Dropout(dropout), nn.Linear(width, hidden), nn.GELU()]
-            width = hidden
-        layers += [nn.Dropout(dropout), nn.Linear(width, emb_dim)]
-        self.mlp = nn.Sequential(*layers)
+        self._build_head(dim * (dim + 1) // 2, emb_dim, hidden, depth, dropout)
 
     # ---------------------------------------------------------------- front end
     def covariances(self, x: torch.Tensor) -> torch.Tensor:
@@ -202,16 +192,6 @@ class TangentEncoder(EEGEncoder):
         self.feature_std.copy_(feats.std(0).clamp_min(1e-6))
         self.fitted.fill_(True)
         return self
-
-    def set_feature_stats(self, mean: Any, std: Any) -> None:
-        self.feature_mean.copy_(torch.as_tensor(np.asarray(mean, dtype=np.float32).reshape(-1)))
-        self.feature_std.copy_(torch.as_tensor(np.asarray(std, dtype=np.float32).reshape(-1)).clamp_min(1e-6))
-
-    def head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.mlp((features - self.feature_mean) / self.feature_std)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
 
 
 register_encoder(
