@@ -136,28 +136,21 @@ def smni_condition_result(
     bootstrap resamples subjects, the permutation test permutes trial labels within subjects."""
     subjects = np.asarray(r["subjects"]).astype(str)
     trials = np.arange(len(subjects))
-    binary = FairScorer(
-        np.asarray(r["y"]),
-        subjects,
-        {m: r["scores"][m] for m in _COND_BINARY},
-        boot_units=subjects,
-        perm_units=trials,
-        perm_groups=subjects,
-        n_boot=n_boot,
-        n_perm=n_perm,
-        seed=seed,
-    )
-    three = FairScorer(
-        np.asarray(r["y3"]),
-        subjects,
-        {m: r["scores"][m] for m in _COND_3WAY},
-        boot_units=subjects,
-        perm_units=trials,
-        perm_groups=subjects,
-        n_boot=n_boot,
-        n_perm=n_perm,
-        seed=seed,
-    )
+
+    def scorer(y: Any, methods: Any) -> FairScorer:
+        return FairScorer(
+            np.asarray(y),
+            subjects,
+            {m: r["scores"][m] for m in methods},
+            boot_units=subjects,
+            perm_units=trials,
+            perm_groups=subjects,
+            n_boot=n_boot,
+            n_perm=n_perm,
+            seed=seed,
+        )
+
+    binary, three = scorer(r["y"], _COND_BINARY), scorer(r["y3"], _COND_3WAY)
     norm = r["normalization"]
     transductive = bool(norm.get("transductive"))
     metrics = {
