@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -26,6 +26,9 @@ from scipy.stats import rankdata
 from brainalign.evaluation.stats import permutation_pvalue
 from brainalign.results import Score
 from brainalign.utils.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from brainalign.experiments.common import Bench
 
 __all__ = [
     "FairScorer",
@@ -238,3 +241,44 @@ def method_figure(folder: Path, name: str, scores: Mapping[str, Score], title: s
     kinds = {k: "control" if "shuffled" in k else "baseline" if "LR" in k or "CE" in k else "model" for k in scores}
     path = plot_method_bars(scores, folder / f"{name}_methods.png", title, kinds=kinds)
     return {"methods: balanced accuracy with 95 % CI (hatched: not above chance at p < 0.05)": str(path)}
+
+
+def run_fair_variants(
+    b: Bench,
+    fn: Callable[..., dict[str, Any]],
+    to_result: Callable[..., tuple[Any, ...]],
+    variants: Sequence[tuple[str, str, tuple[int, ...]]],
+    bars: Callable[[Any, FairScorer], Mapping[str, Score]],
+    title: Callable[[str], str],
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """One fair task's normalisation variants: for each ``(name, normalisation, seeds)``,
+    ``fn`` (a :mod:`~brainalign.experiments.fair` protocol) through :func:`cached_fair_call`
+    with the benchmark's fair budget (head epochs, draws) and ``kwargs``; ``to_result(r,
+    n_boot, n_perm, seed)`` -> ``(TaskResult, scorer, ...)``; the method bar chart of
+    ``bars(result, scorer)`` titled ``title(normalisation)``. ``{name: TaskResult}``."""
+    import time
+
+    from brainalign.training.heads import HeadConfig
+
+    fb = b.budget.fair
+    out: dict[str, Any] = {}
+    for name, norm, seeds in variants:
+        t0 = time.perf_counter()
+        r = cached_fair_call(
+            b.out / "fair_runs",
+            name,
+            fn,
+            normalization=norm,
+            seeds=seeds,
+            cfg=HeadConfig(epochs=fb.epochs),
+            n_boot=fb.n_boot,
+            n_perm=fb.n_perm,
+            data_dir=b.data_dir,
+            **kwargs,
+        )
+        res, scorer, *_ = to_result(r, fb.n_boot, fb.n_perm, b.seed)
+        b.log(f"    {name}: {time.perf_counter() - t0:.0f} s")
+        res.figures.update(method_figure(b.figures, name, bars(res, scorer), title(norm)))
+        out[name] = res
+    return out

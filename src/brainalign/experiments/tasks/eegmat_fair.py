@@ -12,7 +12,6 @@ and the genuinely zero-shot eyes-open / eyes-closed check on EEGMMIDB.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from brainalign.experiments import fair
@@ -20,10 +19,9 @@ from brainalign.experiments.common import Bench
 from brainalign.experiments.fair_scores import (
     FairScorer,
     baseline_entry,
-    cached_fair_call,
-    method_figure,
     pooled_auc,
     pooled_bacc,
+    run_fair_variants,
 )
 from brainalign.results import Score, TaskResult
 from brainalign.training.heads import HeadConfig
@@ -159,39 +157,29 @@ def _eyes_result(r: dict[str, Any]) -> TaskResult:
 
 def task_eegmat_fair(b: Bench) -> dict[str, TaskResult]:
     fb = b.budget.fair
-    cfg = HeadConfig(epochs=fb.epochs)
-    out: dict[str, TaskResult] = {}
-    for name, norm, seeds in (
-        ("eegmat_fair", "calibration", fb.eegmat_seeds),
-        ("eegmat_fair_own_transductive", "own", fb.eegmat_own_seeds),
-    ):
-        t0 = time.perf_counter()
-        r = cached_fair_call(
-            b.out / "fair_runs",
-            name,
-            fair.eegmat_aligned,
-            window_s=2.0,
-            normalization=norm,
-            seeds=seeds,
-            cfg=cfg,
-            n_boot=fb.n_boot,
-            n_perm=fb.n_perm,
-            data_dir=b.data_dir,
-        )
-        res, sc = eegmat_fair_result(r, fb.n_boot, fb.n_perm, b.seed)
-        b.log(f"    {name}: {time.perf_counter() - t0:.0f} s")
-        bars = {
+
+    def bars(res: TaskResult, sc: FairScorer) -> dict[str, Score]:
+        return {
             "zero-shot": res.metrics["zeroshot_text_bacc"],
             "CE (same net)": res.metrics["ce_bacc"],
             "band power + LR": sc.score("lr"),
             "probe 10 %": res.metrics["probe_10pct_bacc"],
             "shuffled text": res.controls["shuffled_pairing"]["zeroshot_text_bacc"],
         }
-        res.figures.update(method_figure(b.figures, name, bars, f"eegmat, {norm} normalisation, subject-disjoint"))
-        out[name] = res
+
+    out = run_fair_variants(
+        b,
+        fair.eegmat_aligned,
+        eegmat_fair_result,
+        (("eegmat_fair", "calibration", fb.eegmat_seeds), ("eegmat_fair_own_transductive", "own", fb.eegmat_own_seeds)),
+        bars,
+        lambda norm: f"eegmat, {norm} normalisation, subject-disjoint",
+        window_s=2.0,
+    )
     refs = eegmat_references(fb.reference_seeds, b.data_dir)
     # the README's protocols re-measured: beside the tasks, not among their same-fold baselines
     out["eegmat_fair"].references.update({k: v for k, v in refs.items() if "transductive" not in k})
     out["eegmat_fair_own_transductive"].references.update({k: v for k, v in refs.items() if "transductive" in k})
+    cfg = HeadConfig(epochs=fb.epochs)
     out["eegmat_eyes_zero_shot"] = _eyes_result(fair.eyes_zero_shot(2.0, b.seed, cfg=cfg, data_dir=b.data_dir))
     return out

@@ -34,8 +34,9 @@ from brainalign.experiments.fair_scores import (
     method_figure,
     pooled_auc,
     pooled_bacc,
+    run_fair_variants,
 )
-from brainalign.results import TaskResult
+from brainalign.results import Score, TaskResult
 from brainalign.training.heads import HeadConfig
 
 __all__ = ["predicted_label_bacc", "smni_condition_result", "smni_fair_result", "task_smni_fair"]
@@ -224,27 +225,9 @@ def smni_condition_result(
 
 def _condition_results(b: Bench) -> dict[str, TaskResult]:
     fb = b.budget.fair
-    cfg = HeadConfig(epochs=fb.epochs)
-    out: dict[str, TaskResult] = {}
-    for name, norm, seeds in (
-        ("smni_condition", "train", fb.smni_condition_seeds),
-        ("smni_condition_own_transductive", "own", fb.smni_condition_own_seeds),
-    ):
-        t0 = time.perf_counter()
-        r = cached_fair_call(
-            b.out / "fair_runs",
-            name,
-            fair.smni_condition_aligned,
-            seeds=seeds,
-            cfg=cfg,
-            normalization=norm,
-            n_boot=fb.n_boot,
-            n_perm=fb.n_perm,
-            data_dir=b.data_dir,
-        )
-        res, binary, _ = smni_condition_result(r, fb.n_boot, fb.n_perm, b.seed)
-        b.log(f"    {name}: {time.perf_counter() - t0:.0f} s")
-        bars = {
+
+    def bars(res: TaskResult, binary: FairScorer) -> dict[str, Score]:
+        return {
             "zero-shot": res.metrics["zeroshot_text_bacc"],
             "zero-shot, training threshold": res.metrics["zeroshot_train_threshold_bacc"],
             "zero-shot, reader texts": res.metrics["zeroshot_reader_texts_bacc"],
@@ -252,11 +235,18 @@ def _condition_results(b: Bench) -> dict[str, TaskResult]:
             "ERP + LR": binary.score("erp_lr"),
             "shuffled text": res.controls["shuffled_pairing"]["zeroshot_text_bacc"],
         }
-        res.figures.update(
-            method_figure(b.figures, name, bars, f"SMNI S1 vs S2, per trial, subject-disjoint ({norm} normalisation)")
-        )
-        out[name] = res
-    return out
+
+    return run_fair_variants(
+        b,
+        fair.smni_condition_aligned,
+        smni_condition_result,
+        (
+            ("smni_condition", "train", fb.smni_condition_seeds),
+            ("smni_condition_own_transductive", "own", fb.smni_condition_own_seeds),
+        ),
+        bars,
+        lambda norm: f"SMNI S1 vs S2, per trial, subject-disjoint ({norm} normalisation)",
+    )
 
 
 def task_smni_fair(b: Bench) -> dict[str, TaskResult]:
