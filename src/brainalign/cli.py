@@ -12,11 +12,11 @@ import argparse
 import json
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from brainalign.errors import BrainalignError, ConfigError
+from brainalign.utils.console import install_warning_format
 
 EXIT_USER_ERROR = 2
 
@@ -344,22 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_SHOWN_WARNINGS: set[str] = set()
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    """Warnings as one readable line, without the source line they came from, each once."""
-    text = str(message)
-    if text not in _SHOWN_WARNINGS:
-        _SHOWN_WARNINGS.add(text)
-        print(f"brainalign: warning: {text}", file=sys.stderr)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.showwarning = _show_warning
+    install_warning_format()
     import mne
 
     mne.set_log_level("WARNING")

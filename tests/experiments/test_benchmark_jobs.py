@@ -53,3 +53,16 @@ def test_bad_jobs_and_unknown_tasks_fail_before_any_work(fake_tasks, tmp_path: P
     with pytest.raises(DataError, match="unknown benchmark task 'zzz'"):
         benchmark.run_real_benchmark(tmp_path, tasks=["a", "zzz"], jobs=2)
     assert not (tmp_path / "results.json").exists()
+
+
+def test_longest_tasks_start_first_and_every_task_is_timed(fake_tasks, tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(benchmark, "TASK_SECONDS", {"b": 900.0, "c": 30.0})
+    assert benchmark.submission_order(["a", "c", "b"]) == ["b", "c", "a"]  # unlisted last
+    result = benchmark.run_real_benchmark(tmp_path, tasks=["a", "c", "b"], jobs=2, log=lambda _m: None)
+    assert list(result.tasks) == ["a", "c", "b"]  # reported in the order asked for
+    seconds = json.loads((tmp_path / "results.json").read_text())["meta"]["task_seconds"]
+    assert list(seconds) == ["a", "c", "b"] and all(v >= 0 for v in seconds.values())
+
+
+def test_every_timed_task_is_a_benchmark_task():
+    assert set(benchmark.TASK_SECONDS) <= set(benchmark.TASKS)

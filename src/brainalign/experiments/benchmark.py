@@ -80,7 +80,7 @@ from brainalign.experiments.tasks.triplet import task_triplet
 from brainalign.results import BenchmarkResult, TaskResult
 from brainalign.utils.io import atomic_write_text
 
-__all__ = ["TASKS", "format_headline", "headline_rows", "run_real_benchmark"]
+__all__ = ["TASKS", "TASK_SECONDS", "format_headline", "headline_rows", "run_real_benchmark", "submission_order"]
 
 #: the benchmark's task table: name -> the function that runs it
 TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
@@ -100,18 +100,43 @@ TASKS: dict[str, Callable[[Bench], dict[str, TaskResult]]] = {
 }
 
 
-def _run_task(name: str, out: Path, data_dir: str | os.PathLike | None, budget: Budget, seed: int, threads: int) -> Any:
-    """One task in a worker process (``--jobs``): its own Bench, ``threads`` torch threads."""
+#: Wall seconds of each task at the FULL budget in one ``--jobs 2`` run on the 2-core machine
+#: (README, "Evaluation"). Only the order matters: ``--jobs`` starts the longest tasks first,
+#: so that no long task starts last while the other workers idle. Unlisted tasks start last.
+TASK_SECONDS: dict[str, float] = {
+    "eegmat_text": 2400,
+    "fusion_fair": 636,
+    "triplet": 540,
+}
+
+
+def submission_order(names: list[str]) -> list[str]:
+    """``names`` longest first by :data:`TASK_SECONDS` (ties keep their order)."""
+    return sorted(names, key=lambda n: -TASK_SECONDS.get(n, 0.0))
+
+
+def _run_task(
+    name: str, out: Path, data_dir: str | os.PathLike | None, budget: Budget, seed: int, threads: int
+) -> tuple[dict[str, TaskResult], float]:
+    """One task in a worker process (``--jobs``): its own Bench, ``threads`` torch threads;
+    its results and wall seconds."""
+    from brainalign.utils.console import install_warning_format
+
+    install_warning_format()  # before mne/braindecode are imported, as the CLI does
     import mne
     import torch
+    from threadpoolctl import threadpool_limits
 
     mne.set_log_level("ERROR")
     torch.set_num_threads(threads)
     t = time.perf_counter()
     print(f"- {name} ... (worker {os.getpid()})", flush=True)
-    results = TASKS[name](Bench(out, data_dir, budget, seed, print))
-    print(f"  {name} done in {time.perf_counter() - t:.0f} s", flush=True)
-    return results
+    # numpy's BLAS and OpenMP pools too, not only torch's: the workers share the cores
+    with threadpool_limits(limits=threads):
+        results = TASKS[name](Bench(out, data_dir, budget, seed, print))
+    seconds = time.perf_counter() - t
+    print(f"  {name} done in {seconds:.0f} s", flush=True)
+    return results, seconds
 
 
 def run_real_benchmark(
@@ -128,8 +153,10 @@ def run_real_benchmark(
 
     ``jobs`` > 1 runs that many tasks at once, each in its own process with
     ``cpu_count // jobs`` torch threads (tasks are independent; every task's numbers are
-    the same as in a serial run, its wall time is not). ``results.json`` keeps the task
-    order of :data:`TASKS`. ``budget`` replaces the one ``quick`` chooses (the demo's)."""
+    the same as in a serial run, its wall time is not), starting the longest first
+    (:func:`submission_order`); ``results.json`` keeps the task order asked for, and its
+    ``meta.task_seconds`` each task's wall time. ``budget`` replaces the one ``quick``
+    chooses (the demo's)."""
     import mne
     import torch
 
@@ -159,8 +186,10 @@ def run_real_benchmark(
         }
     )
     results.meta["jobs"] = jobs
+    task_seconds: dict[str, float] = {}
 
     def save() -> None:
+        results.meta["task_seconds"] = {n: round(task_seconds[n], 1) for n in names if n in task_seconds}
         results.meta["seconds"] = round(time.perf_counter() - t0, 1)
         atomic_write_text(out / "results.json", json.dumps(results.to_dict(), indent=2, default=_json_default))
 
@@ -169,7 +198,8 @@ def run_real_benchmark(
             t = time.perf_counter()
             log(f"- {name} ...")
             results.tasks.update(TASKS[name](bench))
-            log(f"  {name} done in {time.perf_counter() - t:.0f} s")
+            task_seconds[name] = time.perf_counter() - t
+            log(f"  {name} done in {task_seconds[name]:.0f} s")
             save()
     else:
         import multiprocessing
@@ -179,9 +209,11 @@ def run_real_benchmark(
         done: dict[str, dict[str, TaskResult]] = {}
         # spawn, not fork: the parent's torch/OpenMP thread pools must not be copied into workers
         with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_run_task, n, out, data_dir, budget, seed, threads): n for n in names}
+            futures = {
+                pool.submit(_run_task, n, out, data_dir, budget, seed, threads): n for n in submission_order(names)
+            }
             for fut in as_completed(futures):
-                done[futures[fut]] = fut.result()
+                done[futures[fut]], task_seconds[futures[fut]] = fut.result()
                 results.tasks = {k: v for n in names if n in done for k, v in done[n].items()}
                 save()
     write_report(results, out, base_dir=out)
