@@ -324,7 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("suite", choices=["real"])
     p.add_argument("--out", required=True)
     p.add_argument("--quick", action="store_true", help="small budget (fewer folds and epochs), for demos")
-    p.add_argument("--tasks", nargs="+", default=None, help="run only these tasks")
+    p.add_argument(
+        "--tasks",
+        nargs="+",
+        default=None,
+        help="run only these tasks; 'all' adds the slow eegmat_text and fusion studies to the default set",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1, help="tasks run at once, each in its own process (default 1)")
     _add_data_dir(p)

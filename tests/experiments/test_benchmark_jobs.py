@@ -66,3 +66,19 @@ def test_longest_tasks_start_first_and_every_task_is_timed(fake_tasks, tmp_path:
 
 def test_every_timed_task_is_a_benchmark_task():
     assert set(benchmark.TASK_SECONDS) <= set(benchmark.TASKS)
+
+
+def test_default_run_leaves_out_only_the_extended_studies_and_all_runs_everything(tmp_path: Path, monkeypatch):
+    assert set(benchmark.DEFAULT_TASKS) | set(benchmark.EXTENDED_TASKS) == set(benchmark.TASKS)
+    assert not set(benchmark.DEFAULT_TASKS) & set(benchmark.EXTENDED_TASKS)
+    ran: list[str] = []
+    fakes = {n: (lambda b, n=n: ran.append(n) or {}) for n in benchmark.TASKS}
+    monkeypatch.setattr(benchmark, "TASKS", fakes)
+    import brainalign.report.html as html
+
+    monkeypatch.setattr(html, "write_report", lambda *a, **k: None)
+    benchmark.run_real_benchmark(tmp_path / "default", log=lambda _m: None)
+    assert ran == list(benchmark.DEFAULT_TASKS)
+    ran.clear()
+    benchmark.run_real_benchmark(tmp_path / "all", tasks=["all"], log=lambda _m: None)
+    assert ran == list(fakes)
