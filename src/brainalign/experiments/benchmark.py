@@ -149,9 +149,6 @@ def _run_task(
 ) -> tuple[dict[str, TaskResult], float]:
     """One task in a worker process (``--jobs``): its own Bench, ``threads`` torch threads;
     its results and wall seconds."""
-    from brainalign.utils.console import install_warning_format
-
-    install_warning_format()  # before mne/braindecode are imported, as the CLI does
     import mne
     import torch
     from threadpoolctl import threadpool_limits
@@ -240,7 +237,11 @@ def run_real_benchmark(
         threads = max(1, (os.cpu_count() or 1) // jobs)
         done: dict[str, dict[str, TaskResult]] = {}
         # spawn, not fork: the parent's torch/OpenMP thread pools must not be copied into workers
-        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        from brainalign.utils.console import install_warning_format
+
+        # the initializer runs before a worker imports the tasks (and braindecode with them)
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=spawn, initializer=install_warning_format) as pool:
             futures = {
                 pool.submit(_run_task, n, out, data_dir, budget, seed, threads): n for n in submission_order(names)
             }
