@@ -43,6 +43,9 @@ Tasks (the issue's numbering):
     subject-disjoint, beside ERP + LR and xDAWN + LR (pooled and per subject); paired
     differences (issue 11, :mod:`brainalign.experiments.shared_encoder`).
 
+``benchmark real`` runs :data:`DEFAULT_TASKS`: every task but ``eegmat_text`` and ``fusion``
+(:data:`EXTENDED_TASKS`), which take as long as all the others together; ``--tasks all`` adds them.
+
 Results: ``results.json`` (``{"meta", "tasks": {task: {"metrics": {metric:
 {value, ci_low, ci_high, p_value, chance}}, "baselines", "controls", "figures",
 "notes", optionally "references"}}}``) and ``report.html``. Baselines are measured
@@ -125,17 +128,17 @@ DEFAULT_TASKS: tuple[str, ...] = tuple(n for n in TASKS if n not in EXTENDED_TAS
 TASK_SECONDS: dict[str, float] = {
     "eegmat_text": 3287,
     "fusion": 2211,
-    "fusion_fair": 636,
-    "triplet": 540,
-    "eegmat_fair": 450,
-    "shared_encoder": 400,
-    "smni_fair": 395,
-    "n170_image": 350,
-    "multidataset_text": 310,
-    "n400_text": 300,
-    "generation": 270,
-    "p300_fair": 200,
-    "muse_pretrain": 183,
+    "n170_image": 480,
+    "fusion_fair": 466,
+    "triplet": 430,
+    "shared_encoder": 416,
+    "p300_fair": 397,
+    "smni_fair": 287,
+    "multidataset_text": 211,
+    "eegmat_fair": 203,
+    "muse_pretrain": 141,
+    "generation": 140,
+    "n400_text": 38,
 }
 
 

@@ -203,8 +203,8 @@ class FusionFairBudget:
 
 
 #: the calibration headline with the aligned heads, training-statistics and transductive LR
-#: comparisons, 3 fold seeds each: about 7 minutes of CPU time (measured: 1739 s wall on a
-#: shared 2-core machine at load 12, about a quarter of a core)
+#: comparisons, 3 fold seeds each: 466 s wall on one core (a ``benchmark real --jobs 2`` run on
+#: the idle 2-core machine)
 FUSION_FAIR_FULL = FusionFairBudget(seeds=(0, 1, 2))
 #: the same protocol, one seed and little training, for tests and demos
 FUSION_FAIR_QUICK = FusionFairBudget(seeds=(0,), epochs=5, n_boot=200, n_perm=200)
@@ -226,13 +226,12 @@ class MultiDataBudget:
     n_perm: int = 1000
 
 
-#: Measured on the shared 2-core machine at a load average of 10-14 (each process got
-#: roughly a fifth of a core): 2179 s (multi-dataset: 5 folds of four front ends and six
-#: CLIP heads) and 1122 s (Muse: one pre-training, 22 fine-tunings); on a free core that is
-#: an estimated 5-7 and 3-4 minutes, not measured.
+#: 211 s (multi-dataset: 5 folds of four front ends and six CLIP heads) and 141 s (Muse: one
+#: pre-training, 22 fine-tunings), each on one core of the idle 2-core machine in a
+#: ``benchmark real --jobs 2`` run.
 MULTIDATA_FULL = MultiDataBudget()
-#: The same protocols with little training, for tests and demos (401 s and 266 s at the
-#: same load).
+#: The same protocols with little training, for tests and demos (401 s and 266 s measured on
+#: the shared machine at a load average of 10-14, about a fifth of a core each).
 MULTIDATA_QUICK = MultiDataBudget(
     multi_epochs=5, pretrain_epochs=1, finetune_epochs=1, max_pretrain_windows=256, n_boot=200, n_perm=200
 )
